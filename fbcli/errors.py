@@ -1,0 +1,77 @@
+"""The errors fbcli raises, as one small tree.
+
+::
+
+    FbcliError                  anything fbcli reports to the user and exits on
+    ├── MappingFileError        the mapping file is unreadable or wrong (exit 2)
+    ├── ConfigError             a bad option, path or environment value (exit 2)
+    └── ApiError                MAPI answered with an error or could not be reached
+        └── AuthError           MAPI refused the credentials (exit 3)
+
+Per-event problems are not exceptions: they are values (``LineError``,
+``Violation``, ``Rejection``) collected in result objects.  Errors carry their
+context (file, line, column, URL, status) but never a header, token or secret.
+"""
+
+from __future__ import annotations
+
+
+class FbcliError(Exception):
+    """Base of every error fbcli reports to the user."""
+
+    def __init__(self, message: str, *, where: str | None = None, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.where = where
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.where})" if self.where else self.message
+
+
+class MappingFileError(FbcliError):
+    """The mapping file cannot be used: YAML syntax, schema, trigger or directive."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str,
+        line: int | None = None,
+        column: int | None = None,
+        hint: str | None = None,
+    ):
+        where = path
+        if line is not None:
+            where += f":{line}"
+            if column is not None:
+                where += f":{column}"
+        super().__init__(message, where=where, hint=hint)
+        self.path = path
+        self.line = line
+        self.column = column
+
+
+class ConfigError(FbcliError):
+    """A bad command-line option, input path or environment value."""
+
+
+class ApiError(FbcliError):
+    """MAPI answered with an error, or could not be reached."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        url: str | None = None,
+        status: int | None = None,
+        hint: str | None = None,
+    ):
+        where = url if status is None else f"{url}, HTTP {status}"
+        super().__init__(message, where=where, hint=hint)
+        self.url = url
+        self.status = status
+
+
+class AuthError(ApiError):
+    """MAPI refused the credentials."""
