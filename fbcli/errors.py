@@ -15,6 +15,8 @@ context (file, line, column, URL, status) but never a header, token or secret.
 
 from __future__ import annotations
 
+from enum import IntEnum
+
 
 class FbcliError(Exception):
     """Base of every error fbcli reports to the user."""
@@ -75,3 +77,18 @@ class ApiError(FbcliError):
 
 class AuthError(ApiError):
     """MAPI refused the credentials."""
+
+
+class ExitCode(IntEnum):
+    """fbcli's exit codes, the same for every command."""
+
+    OK = 0
+    """Success."""
+    DATA = 1
+    """Data problems: invalid or malformed events; calls failed for good or unknown."""
+    USAGE = 2
+    """A usage or mapping-file error."""
+    AUTH = 3
+    """Authentication with MAPI failed."""
+    INTERRUPTED = 130
+    """Interrupted (Ctrl-C), after a clean stop."""

@@ -1,0 +1,114 @@
+"""trackCustomEvent: record any other event (``POST /v1/event/custom``).
+
+Every member of ``eventProperties`` is lifted to the top of the payload first
+(a resolved field wins over an event property of the same name).  In cloud
+mode only a few keys are then sent by name and EVERYTHING else, ``customerId``
+included, goes into ``additionalProperties`` as strings: that is what the
+Customer.io/Segment destination sends, and fbcli sends the same body.
+"""
+
+from __future__ import annotations
+
+from fbcli.actions.base import (
+    BOTH,
+    CLOUD,
+    CONTEXT_RULES,
+    COPY,
+    CUSTOMER_ID_FROM_PROPERTIES,
+    Action,
+    ActionField,
+    BodyMap,
+    KeyRule,
+    context_fields,
+    finalize_customer_name,
+    rules,
+    to_date,
+    to_integer,
+    to_string,
+)
+
+FIELDS = (
+    ActionField(
+        "eventType", "string", {"@path": "$.event"}, "The type of the event.", required=BOTH
+    ),
+    ActionField(
+        "eventProperties",
+        "object",
+        {"@path": "$.properties"},
+        "The event's properties, each sent at the top level.",
+        required=BOTH,
+        free_form=True,
+    ),
+    ActionField(
+        "deduplicationId",
+        "string",
+        {"@path": "$.properties.deduplicationId"},
+        "Prevents the same event from being rewarded twice.",
+    ),
+    ActionField(
+        "customerId", "string", CUSTOMER_ID_FROM_PROPERTIES, "The customer's ID.", required=BOTH
+    ),
+    ActionField("anonymousId", "string", {"@path": "$.anonymousId"}, "The anonymous ID."),
+    ActionField(
+        "email",
+        "string",
+        {"@path": "$.properties.email"},
+        "The customer's email (required in cloud mode).",
+        required=CLOUD,
+    ),
+    *context_fields(),
+)
+
+_SHARED = rules(
+    deduplicationId=COPY,
+    attributionId=COPY,
+    referralCode=COPY,
+    coupon="couponCode",
+    eventProperties=KeyRule(None),
+)
+
+CLOUD_MAP = BodyMap(
+    rules={
+        **_SHARED,
+        **rules(
+            eventType=COPY, email=COPY, firstName=COPY, lastName=COPY, isNewCustomer=COPY
+        ),
+        **CONTEXT_RULES,
+    },
+    unmapped="additionalProperties",
+)
+
+DIRECT_MAP = BodyMap(
+    rules={
+        **_SHARED,
+        **rules(
+            eventType=KeyRule(None),
+            customerId=KeyRule(("customer", "id"), to_string),
+            anonymousId=("customer", "anonymousId"),
+            email=("customer", "email"),
+            isNewCustomer=("customer", "isNewCustomer"),
+            loyaltyStatus=("customer", "loyaltyStatus"),
+            firstName=("customer", "firstName"),
+            lastName=("customer", "lastName"),
+            name=("customer", "name"),
+            age=KeyRule(("customer", "age"), to_integer),
+            birthday=KeyRule(("customer", "birthday"), to_date),
+        ),
+    },
+    unmapped="root",
+    finalize=finalize_customer_name,
+)
+
+ACTION = Action(
+    name="trackCustomEvent",
+    title="Track Custom Event",
+    description="Record when a customer completes any custom event.",
+    fields=FIELDS,
+    modes=BOTH,
+    cloud_path="/v1/event/custom",
+    direct_type=None,
+    suggested_trigger=None,
+    body_maps={"cloud": CLOUD_MAP, "direct": DIRECT_MAP},
+    direct_trailing_true=False,
+    lift="eventProperties",
+)

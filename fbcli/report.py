@@ -1,0 +1,245 @@
+"""Everything fbcli shows: tables, summaries, messages, JSON Lines.
+
+The only module (besides ``cli.py``) that imports rich.  Rendering functions
+take a ``Console``; event data is always wrapped in ``Text`` (never parsed as
+markup) and control characters are shown escaped, so an event cannot move the
+cursor, change colours or inject Rich markup.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from typing import IO, Any, Final
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from fbcli.actions import ACTIONS
+from fbcli.errors import FbcliError
+from fbcli.events import Event, LineError
+from fbcli.mappings import MappingConfig
+from fbcli.plan import (
+    STATUSES,
+    PlannedCall,
+    PlanRecord,
+    PlanTally,
+    Rejection,
+    Unmatched,
+    setup_push,
+    status_of,
+    to_record,
+)
+from fbcli.validation import Violation
+
+_CONTROL_RE: Final = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_STATUS_STYLES: Final = {
+    "planned": "green",
+    "invalid": "bold red",
+    "unmatched": "yellow",
+    "malformed": "bold red",
+}
+_KEY_FIELDS: Final = (
+    "customerId",
+    "id",
+    "orderId",
+    "amount",
+    "currency",
+    "eventType",
+    "email",
+    "deduplicationId",
+    "name",
+    "category",
+)
+
+
+def safe(text: str) -> str:
+    """Control characters shown as escapes (``\\x1b``), so data cannot drive the terminal."""
+    return _CONTROL_RE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+def literal(text: str, style: str = "") -> Text:
+    """Event text as a rich ``Text``: literal, never markup, control characters escaped."""
+    return Text(safe(text), style=style)
+
+
+def compact(value: Any) -> str:
+    """A value as compact JSON text (strings unquoted)."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def event_label(data: Mapping[str, Any]) -> str:
+    """``track Order Completed``, ``identify``, ``page Home``: what an event is."""
+    kind = data.get("type")
+    label = kind if isinstance(kind, str) else "?"
+    name = data.get("event") if kind == "track" else data.get("name")
+    if isinstance(name, str) and name:
+        label += f" {name}"
+    return _clip(label, 40)
+
+
+def key_fields(body: Mapping[str, Any]) -> str:
+    """The fields that identify a call, ``orderId=o1 amount=10 currency=USD``, then ``+N``."""
+    flat: dict[str, Any] = dict(body)
+    customer = body.get("customer")
+    if isinstance(customer, dict):
+        flat.update({k: v for k, v in customer.items() if k not in flat})
+    shown = [f"{k}={safe(_clip(compact(flat[k]), 36))}" for k in _KEY_FIELDS if k in flat]
+    rest = len(body) - sum(1 for k in _KEY_FIELDS if k in body)
+    if rest > 0:
+        shown.append(f"+{rest} more")
+    return "\n".join(shown)
+
+
+def _location(source: str, line: int, *, single_source: bool) -> str:
+    if single_source:
+        return str(line)
+    return f"{source}:{line}" if line else source
+
+
+def _call_text(record: PlannedCall | Rejection, config: MappingConfig) -> str:
+    action = ACTIONS.get(record.action)
+    if config.mode == "direct":
+        kind = action.direct_type if action and action.direct_type else "custom"
+        if isinstance(record, PlannedCall) and record.push is not None:
+            kind = str(record.push[1])
+        return f"push {kind}"
+    path = action.cloud_path if action else ""
+    return f"POST {path}"
+
+
+def _violation_lines(violations: Iterable[Violation], mark: str, style: str) -> Text:
+    text = Text()
+    for i, v in enumerate(violations):
+        if i:
+            text.append("\n")
+        text.append(f"{mark} ", style=style)
+        text.append(safe(v.describe()), style=style)
+    return text
+
+
+def plan_table(
+    records: Iterable[PlanRecord], config: MappingConfig, *, sources: int, title: str | None
+) -> Table:
+    """The dry-run table: one row per call; errors and warnings under the key fields."""
+    single = sources <= 1
+    table = Table(
+        box=box.SIMPLE_HEAD, title=title, title_justify="left", pad_edge=False, expand=True
+    )
+    table.add_column("Line", justify="right", max_width=None if single else 24, overflow="fold")
+    table.add_column("Event", max_width=18, overflow="fold")
+    table.add_column("Subscription → call", max_width=28, overflow="fold")
+    table.add_column("Key fields / problems", min_width=24, ratio=1, overflow="fold")
+    table.add_column("Status", min_width=9, no_wrap=True)
+    for record in records:
+        status = status_of(record)
+        status_text = Text(status, style=_STATUS_STYLES[status])
+        if isinstance(record, LineError):
+            where = _location(record.source, record.line, single_source=single)
+            problem = _violation_lines([Violation(None, record.message)], "✗", "red")
+            table.add_row(literal(where), Text("—", style="dim"), "", problem, status_text)
+            continue
+        event: Event = record.event
+        where = literal(_location(event.source, event.line, single_source=single))
+        label = literal(event_label(event.data))
+        if isinstance(record, Unmatched):
+            table.add_row(where, label, Text("no subscription", style="dim"), "", status_text)
+            continue
+        sub = Text(safe(record.subscription))
+        sub.append(f"\n{_call_text(record, config)}", style="dim")
+        details = Text()
+        if isinstance(record, PlannedCall):
+            details.append(key_fields(record.body))
+            if record.warnings:
+                details.append("\n")
+                details.append_text(_violation_lines(record.warnings, "!", "yellow"))
+        else:
+            details.append_text(_violation_lines(record.errors, "✗", "red"))
+        table.add_row(where, label, sub, details, status_text)
+    return table
+
+
+def summary_text(tally: PlanTally) -> Text:
+    """``12 events: 9 planned, 2 invalid ... · trackPurchase 4 planned, 1 invalid ...``."""
+    text = Text(f"{tally.events} events: ", style="bold")
+    parts = [(f"{tally.count(s)} {s}", _STATUS_STYLES[s]) for s in STATUSES if tally.count(s)]
+    if not parts:
+        parts = [("nothing to do", "dim")]
+    for i, (part, style) in enumerate(parts):
+        if i:
+            text.append(", ")
+        text.append(part, style=style)
+    for action, counts in tally.by_action.items():
+        detail = ", ".join(f"{counts[s]} {s}" for s in STATUSES if counts[s])
+        text.append(f" · {action} {detail}", style="dim")
+    if tally.stopped:
+        text.append(f" ({tally.stopped})", style="yellow")
+    return text
+
+
+def title_for(config: MappingConfig, base_url: str) -> str:
+    """The table title: the mapping file, the mode, where calls would go."""
+    where = base_url if config.mode == "cloud" else "friendbuyAPI.push"
+    title = f"{config.path} · {config.mode} mode · {where}"
+    setup = setup_push(config)
+    if setup is not None:
+        title += f"\nsetup: friendbuyAPI.push({json.dumps(setup)})"
+    return title
+
+
+def render_plan(
+    console: Console,
+    records: Iterable[PlanRecord],
+    tally: PlanTally,
+    config: MappingConfig,
+    *,
+    base_url: str,
+    sources: int,
+) -> None:
+    """Print the dry-run (or validate) table and its summary line."""
+    table = plan_table(records, config, sources=sources, title=safe(title_for(config, base_url)))
+    if table.row_count:
+        console.print(table)
+    else:
+        console.print(Text(safe(title_for(config, base_url)), style="italic"))
+    console.print(summary_text(tally))
+
+
+def write_json_lines(stream: IO[str], records: Iterable[PlanRecord]) -> None:
+    """The ``dry-run --format json`` contract: one compact JSON object per line."""
+    for record in records:
+        stream.write(json.dumps(to_record(record), ensure_ascii=False, allow_nan=False, separators=(",", ":")))
+        stream.write("\n")
+
+
+def validate_summary(tally: PlanTally, problems: list[PlanRecord]) -> dict[str, Any]:
+    """``validate --format json``: counts, per action, and the problem records."""
+    return {
+        "events": tally.events,
+        **{status: tally.count(status) for status in STATUSES},
+        "actions": {a: {s: c[s] for s in STATUSES if c[s]} for a, c in tally.by_action.items()},
+        "problems": [to_record(r) for r in problems],
+        **({"stopped": tally.stopped} if tally.stopped else {}),
+    }
+
+
+def print_error(console: Console, error: FbcliError | str, *, hint: str | None = None) -> None:
+    """``Error: <what> (<where>)`` and an optional ``Hint:`` line, on the given console."""
+    console.print(Text("Error: ", style="bold red") + Text(safe(str(error))))
+    hint = hint or (error.hint if isinstance(error, FbcliError) else None)
+    if hint:
+        console.print(Text("Hint: ", style="bold") + Text(safe(hint)))
+
+
+def print_warning(console: Console, message: str) -> None:
+    """``Warning: <message>`` on the given console."""
+    console.print(Text("Warning: ", style="bold yellow") + Text(safe(message)))
