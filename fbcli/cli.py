@@ -171,9 +171,7 @@ def _parse_lines(text: str | None) -> tuple[int, int] | None:
         first = int(start) if start.strip() else 1
         last = (int(end) if end.strip() else sys.maxsize) if sep else first
     except ValueError:
-        raise ConfigError(
-            f"--lines must look like 10-20, 10-, -20 or 15, not '{text}'"
-        ) from None
+        raise ConfigError(f"--lines must look like 10-20, 10-, -20 or 15, not '{text}'") from None
     if first < 1 or last < first:
         raise ConfigError(f"--lines range '{text}' is empty")
     return first, last
@@ -216,6 +214,7 @@ FilesArg = Annotated[
     list[str],
     typer.Argument(
         help="JSONL event files; - reads standard input; .gz files are read transparently.",
+        metavar="FILE",
         show_default=False,
     ),
 ]
@@ -236,17 +235,25 @@ BaseUrlOpt = Annotated[
 ]
 ActionOpt = Annotated[
     list[str] | None,
-    typer.Option("--action", "-a", help="Only calls of this action (repeatable).", show_default=False),
+    typer.Option(
+        "--action", "-a", help="Only calls of this action (repeatable).", show_default=False
+    ),
 ]
 WhereOpt = Annotated[
     str | None,
     typer.Option(
-        "--where", help='Only events matching this trigger, e.g. \'userId = "u1"\'.', show_default=False
+        "--where",
+        help="Only events matching this trigger, e.g. 'userId = \"u1\"'.",
+        show_default=False,
     ),
 ]
 LinesOpt = Annotated[
     str | None,
-    typer.Option("--lines", help="Only these line numbers of each file: 10-20, 10-, -20 or 15.", show_default=False),
+    typer.Option(
+        "--lines",
+        help="Only these line numbers of each file: 10-20, 10-, -20 or 15.",
+        show_default=False,
+    ),
 ]
 
 
@@ -280,10 +287,14 @@ def validate_command(
     *,
     mappings: MappingsOpt = None,
     output: FormatOpt = OutputFormat.table,
-    strict: Annotated[bool, typer.Option("--strict", help="Unmatched events count as problems.")] = False,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Unmatched events count as problems.")
+    ] = False,
     max_errors: Annotated[
         int | None,
-        typer.Option("--max-errors", min=1, help="Stop after this many problem events.", show_default=False),
+        typer.Option(
+            "--max-errors", min=1, help="Stop after this many problem events.", show_default=False
+        ),
     ] = None,
     base_url: BaseUrlOpt = DEFAULT_BASE_URL,
 ) -> None:
@@ -297,7 +308,11 @@ def validate_command(
     tally = PlanTally()
     shown = {"invalid", "malformed"} | ({"unmatched"} if strict else set())
     records = plan_records(
-        _read_inputs(files), config, base_url=_check_base_url(base_url), tally=tally, max_errors=max_errors
+        _read_inputs(files),
+        config,
+        base_url=_check_base_url(base_url),
+        tally=tally,
+        max_errors=max_errors,
     )
     problems: list[PlanRecord] = [r for r in records if _status(r) in shown]
     if output is OutputFormat.json:
@@ -326,15 +341,20 @@ def dry_run_command(
     mappings: MappingsOpt = None,
     output: FormatOpt = OutputFormat.table,
     limit: Annotated[
-        int | None, typer.Option("--limit", min=1, help="Stop after this many events.", show_default=False)
+        int | None,
+        typer.Option("--limit", min=1, help="Stop after this many events.", show_default=False),
     ] = None,
     action: ActionOpt = None,
     where: WhereOpt = None,
     lines: LinesOpt = None,
-    strict: Annotated[bool, typer.Option("--strict", help="Unmatched events count as problems.")] = False,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Unmatched events count as problems.")
+    ] = False,
     max_errors: Annotated[
         int | None,
-        typer.Option("--max-errors", min=1, help="Stop after this many problem events.", show_default=False),
+        typer.Option(
+            "--max-errors", min=1, help="Stop after this many problem events.", show_default=False
+        ),
     ] = None,
     base_url: BaseUrlOpt = DEFAULT_BASE_URL,
 ) -> None:
@@ -372,11 +392,20 @@ def eval_command(
     *,
     trigger: Annotated[
         str | None,
-        typer.Option("--trigger", "-t", help='A trigger, e.g. \'type = "track" and event = "Signed Up"\'.', show_default=False),
+        typer.Option(
+            "--trigger",
+            "-t",
+            help='A trigger, e.g. \'type = "track" and event = "Signed Up"\'.',
+            show_default=False,
+        ),
     ] = None,
     mapping: Annotated[
         str | None,
-        typer.Option("--mapping", help='A field mapping as JSON or YAML, e.g. \'{"@path": "$.properties.total"}\'.', show_default=False),
+        typer.Option(
+            "--mapping",
+            help='A field mapping as JSON or YAML, e.g. \'{"@path": "$.properties.total"}\'.',
+            show_default=False,
+        ),
     ] = None,
 ) -> None:
     """Try one trigger or one field mapping against each event: JSON Lines out.
@@ -384,7 +413,7 @@ def eval_command(
     Prints {"line": 3, "match": true} per event for a trigger, {"line": 3, "value": ...}
     for a mapping (no "value" when it resolves to nothing).
 
-    Example: fbcli eval --mapping '{"@template": "{{traits.firstName}} {{traits.lastName}}"}' events.jsonl
+    Example: fbcli eval --mapping '{"@path": "$.properties.total"}' events.jsonl
     """
     if (trigger is None) == (mapping is None):
         raise ConfigError("give exactly one of --trigger or --mapping")
@@ -399,7 +428,9 @@ def eval_command(
             record.update(status="malformed", errors=[{"message": item.message}])
         else:
             record.update(evaluate(item.data))
-        sys.stdout.write(json.dumps(record, ensure_ascii=False, allow_nan=False) + "\n")
+        sys.stdout.write(
+            json.dumps(record, ensure_ascii=False, allow_nan=False, separators=(",", ":")) + "\n"
+        )
     sys.stdout.flush()
     _finish(ExitCode.DATA if malformed else ExitCode.OK)
 

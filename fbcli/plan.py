@@ -215,7 +215,7 @@ def build_call(
         return reject(
             Violation(
                 "eventType",
-                "required field 'eventType' is missing: a custom event cannot be pushed without one",
+                "required field 'eventType' is missing: a custom event needs a type to be pushed",
                 next((f.source for f in subscription.fields if f.field == "eventType"), None),
             )
         )

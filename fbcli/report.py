@@ -136,8 +136,8 @@ def plan_table(
         box=box.SIMPLE_HEAD, title=title, title_justify="left", pad_edge=False, expand=True
     )
     table.add_column("Line", justify="right", max_width=None if single else 24, overflow="fold")
-    table.add_column("Event", max_width=18, overflow="fold")
-    table.add_column("Subscription → call", max_width=28, overflow="fold")
+    table.add_column("Event", max_width=16, overflow="fold")
+    table.add_column("Subscription → call", max_width=25, overflow="fold")
     table.add_column("Key fields / problems", min_width=24, ratio=1, overflow="fold")
     table.add_column("Status", min_width=9, no_wrap=True)
     for record in records:
@@ -149,10 +149,10 @@ def plan_table(
             table.add_row(literal(where), Text("—", style="dim"), "", problem, status_text)
             continue
         event: Event = record.event
-        where = literal(_location(event.source, event.line, single_source=single))
+        location = literal(_location(event.source, event.line, single_source=single))
         label = literal(event_label(event.data))
         if isinstance(record, Unmatched):
-            table.add_row(where, label, Text("no subscription", style="dim"), "", status_text)
+            table.add_row(location, label, Text("no subscription", style="dim"), "", status_text)
             continue
         sub = Text(safe(record.subscription))
         sub.append(f"\n{_call_text(record, config)}", style="dim")
@@ -164,7 +164,7 @@ def plan_table(
                 details.append_text(_violation_lines(record.warnings, "!", "yellow"))
         else:
             details.append_text(_violation_lines(record.errors, "✗", "red"))
-        table.add_row(where, label, sub, details, status_text)
+        table.add_row(location, label, sub, details, status_text)
     return table
 
 
@@ -189,10 +189,10 @@ def summary_text(tally: PlanTally) -> Text:
 def title_for(config: MappingConfig, base_url: str) -> str:
     """The table title: the mapping file, the mode, where calls would go."""
     where = base_url if config.mode == "cloud" else "friendbuyAPI.push"
-    title = f"{config.path} · {config.mode} mode · {where}"
+    title = safe(f"{config.path} · {config.mode} mode · {where}")
     setup = setup_push(config)
     if setup is not None:
-        title += f"\nsetup: friendbuyAPI.push({json.dumps(setup)})"
+        title += "\n" + safe(f"setup: friendbuyAPI.push({json.dumps(setup)})")
     return title
 
 
@@ -206,18 +206,23 @@ def render_plan(
     sources: int,
 ) -> None:
     """Print the dry-run (or validate) table and its summary line."""
-    table = plan_table(records, config, sources=sources, title=safe(title_for(config, base_url)))
+    title = title_for(config, base_url)
+    table = plan_table(records, config, sources=sources, title=title)
     if table.row_count:
         console.print(table)
     else:
-        console.print(Text(safe(title_for(config, base_url)), style="italic"))
+        console.print(Text(title, style="italic"))
     console.print(summary_text(tally))
 
 
 def write_json_lines(stream: IO[str], records: Iterable[PlanRecord]) -> None:
     """The ``dry-run --format json`` contract: one compact JSON object per line."""
     for record in records:
-        stream.write(json.dumps(to_record(record), ensure_ascii=False, allow_nan=False, separators=(",", ":")))
+        stream.write(
+            json.dumps(
+                to_record(record), ensure_ascii=False, allow_nan=False, separators=(",", ":")
+            )
+        )
         stream.write("\n")
 
 

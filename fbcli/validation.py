@@ -28,8 +28,8 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 from importlib import resources
+from pathlib import Path
 from typing import Any, Final
 
 from jsonschema import Draft202012Validator, FormatChecker
@@ -91,10 +91,7 @@ _TYPE_SCHEMAS: Final[dict[FieldType, dict[str, Any]]] = {
         "type": "array",
         "items": {
             "type": "object",
-            "properties": {
-                name: {"type": kind}
-                for name, kind in PRODUCT_ITEM_FIELDS.items()
-            },
+            "properties": {name: {"type": kind} for name, kind in PRODUCT_ITEM_FIELDS.items()},
             "required": ["price"],
             "additionalProperties": False,
         },
@@ -160,9 +157,7 @@ def is_datetime(value: object) -> bool:
     if match is None or match.group(1) == "0000":
         return False
     hour, minute, second = (int(x) for x in match.group(4, 5, 6))
-    offset_ok = match.group(7) is None or (
-        int(match.group(7)) <= 23 and int(match.group(8)) <= 59
-    )
+    offset_ok = match.group(7) is None or (int(match.group(7)) <= 23 and int(match.group(8)) <= 59)
     return (
         _valid_date(*match.group(1, 2, 3))
         and hour <= 23
@@ -320,9 +315,6 @@ def _message(error: ValidationError, pointer: str) -> str:
     if error.validator == "format":
         words = _FORMAT_WORDS.get(str(error.validator_value), str(error.validator_value))
         return f"'{pointer}' must be {words}, got {describe_value(error.instance)}"
-    if error.validator == "required":
-        missing = [k for k in error.validator_value if k not in error.instance]
-        return f"required field '{pointer}/{missing[0]}' is missing"
     return f"'{pointer}': {error.message}"
 
 
@@ -360,12 +352,14 @@ def validate_payload(
         field = str(path[0])
         rest = path[1:]
         if error.validator == "required":
-            missing = next(k for k in error.validator_value if k not in error.instance)
-            rest = [*rest, missing]
+            required: list[str] = list(error.schema.get("required", []))
+            rest = [*rest, next(k for k in required if k not in error.instance)]
             message = f"required field '{_pointer(field, rest)}' is missing"
         else:
             message = _message(error, _pointer(field, rest))
-        errors.append(Violation(_pointer(field, rest), message, _nested_source(sources.get(field), rest)))
+        errors.append(
+            Violation(_pointer(field, rest), message, _nested_source(sources.get(field), rest))
+        )
     return errors, warnings
 
 

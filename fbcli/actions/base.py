@@ -237,10 +237,14 @@ def build_body(body_map: BodyMap, payload: Mapping[str, Any]) -> JsonObject | No
             continue
         value = rule.convert(raw) if rule.convert is not None else raw
         if rule.items is not None and isinstance(value, list):
-            built = (build_body(rule.items, item) if isinstance(item, dict) else None for item in value)
+            built = (
+                build_body(rule.items, item) if isinstance(item, dict) else None for item in value
+            )
             value = [item for item in built if item is not None]
         if value is not MISSING and is_non_empty(value):
             _set_at(body, rule.target, value)
+    if "additionalProperties" in body:
+        body["additionalProperties"] = body.pop("additionalProperties")
     if body_map.finalize is not None:
         body = body_map.finalize(body)
     return body if body else None

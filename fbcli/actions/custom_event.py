@@ -70,9 +70,7 @@ _SHARED = rules(
 CLOUD_MAP = BodyMap(
     rules={
         **_SHARED,
-        **rules(
-            eventType=COPY, email=COPY, firstName=COPY, lastName=COPY, isNewCustomer=COPY
-        ),
+        **rules(eventType=COPY, email=COPY, firstName=COPY, lastName=COPY, isNewCustomer=COPY),
         **CONTEXT_RULES,
     },
     unmapped="additionalProperties",

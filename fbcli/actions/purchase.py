@@ -47,9 +47,7 @@ FIELDS = (
     ActionField("lastName", "string", _props("lastName"), "The customer's last name."),
     ActionField("name", "string", _props("name"), "The customer's full name."),
     ActionField("age", "integer", _props("age"), "The customer's age (direct mode only)."),
-    ActionField(
-        "birthday", "date", _props("birthday"), "Birthday, YYYY-MM-DD (direct mode only)."
-    ),
+    ActionField("birthday", "date", _props("birthday"), "Birthday, YYYY-MM-DD (direct mode only)."),
     ActionField(
         "friendbuyAttributes",
         "object",

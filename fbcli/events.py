@@ -1,0 +1,357 @@
+"""Read a JSON Lines stream into ``Event`` and ``LineError`` values.
+
+``read_events(stream, source)`` turns one binary stream (a file, a pipe,
+standard input) into a stream of values, one per non-blank line:
+
+- ``Event``: the line held one JSON object;
+- ``LineError``: the line (or, with line 0, the whole input) cannot be used,
+  with a one-line message that says why.
+
+It never opens paths, never prints and never raises on bad input: a broken
+line is reported and reading continues with the next one; a stream that
+cannot be read further (corrupt gzip, an I/O error) ends with a ``LineError``.
+
+The rules, in the order they are checked for each line:
+
+- gzip input is recognised by its magic bytes (``1f 8b``), not by file name,
+  and works on non-seekable streams (pipes): the first two bytes are read and
+  put back in front of the stream.
+- Lines end at ``\\n``; a trailing ``\\r`` (CRLF) and a UTF-8 byte order mark
+  at the start of the input are ignored; the last line needs no newline.
+  Lines are numbered from 1; blank lines are skipped but still counted.
+- A line longer than ``max_line_bytes`` (not counting its line ending) is
+  skipped, read in bounded chunks so it is never held in memory.
+- The line is decoded as strict UTF-8 (so encoded surrogates are rejected,
+  unlike ``json.loads(bytes)``, which also guesses UTF-16/32) and parsed as
+  JSON. ``NaN``/``Infinity`` literals, numbers that overflow to infinity,
+  integers longer than Python's int digit limit, nesting deeper than
+  ``max_depth`` and lone surrogate escapes (``"\\ud800"``, which could not be
+  written out as UTF-8 later) are rejected, so every ``Event.data`` can be
+  encoded by ``json.dumps(..., allow_nan=False)`` and then to UTF-8.
+- The value must be a JSON object.
+- Input without a single non-blank line gives ``LineError(source, 0,
+  "empty file: no events")``.
+
+The happy path per line is: ``readline``, a length check, ``decode``,
+``JSONDecoder.decode``, a type check and two cheap byte searches. Nesting is
+only measured when the line holds more than ``max_depth`` opening brackets,
+and strings are only checked for lone surrogates when the raw line contains
+``\\ud`` or ``\\uD``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import math
+import sys
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, BinaryIO, Final, NoReturn
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
+
+__all__ = ["MAX_DEPTH", "MAX_LINE_BYTES", "Event", "LineError", "read_events"]
+
+MAX_LINE_BYTES: Final = 1_048_576
+"""Longest accepted line, in bytes, not counting its line ending (1 MB)."""
+
+MAX_DEPTH: Final = 100
+"""Deepest accepted nesting of JSON arrays and objects (the line's object is level 1)."""
+
+_GZIP_MAGIC: Final = b"\x1f\x8b"
+_BOM: Final = b"\xef\xbb\xbf"
+_BUFFER_SIZE: Final = 65_536
+_CLIP: Final = 40
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One JSON object, from line ``line`` (1-based) of ``source`` (a path or ``-``)."""
+
+    source: str
+    line: int
+    data: dict[str, Any]
+
+    @property
+    def message_id(self) -> str | None:
+        """``data["messageId"]`` when it is a string or an integer (as a string), else None."""
+        value = self.data.get("messageId")
+        if isinstance(value, str):
+            return value
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class LineError:
+    """A line of ``source`` that cannot be used; ``line`` 0 means the whole input."""
+
+    source: str
+    line: int
+    message: str
+
+    @property
+    def where(self) -> str:
+        """``source:line``, or just ``source`` when the error is about the whole input."""
+        return f"{self.source}:{self.line}" if self.line else self.source
+
+
+def read_events(
+    stream: BinaryIO,
+    source: str,
+    *,
+    max_line_bytes: int = MAX_LINE_BYTES,
+    max_depth: int = MAX_DEPTH,
+) -> Iterator[Event | LineError]:
+    """Yield an ``Event`` or a ``LineError`` for each non-blank line of ``stream``.
+
+    ``source`` names the stream in the values (the path as given, ``-`` for
+    standard input). The stream is read, never closed; gzip data is
+    decompressed transparently. See the module docstring for the rules.
+
+    >>> [e.data for e in read_events(io.BytesIO(b'{"type": "track"}\\n'), "-")]
+    [{'type': 'track'}]
+    """
+    try:
+        head = _read_head(stream)
+    except OSError as exc:
+        yield LineError(source, 0, _read_error_message(exc))
+        return
+    buffered = io.BufferedReader(_PrefixedReader(head, stream), buffer_size=_BUFFER_SIZE)
+    reader: io.BufferedIOBase = buffered
+    try:
+        if head == _GZIP_MAGIC:
+            gz = gzip.GzipFile(fileobj=buffered, mode="rb")
+            reader = gz
+            try:
+                gz.peek(1)  # reads the header and the first block: errors here spoil it all
+            except (OSError, EOFError, zlib.error) as exc:
+                yield LineError(source, 0, _read_error_message(exc))
+                return
+        yield from _read_lines(reader, source, max_line_bytes, max_depth)
+    finally:
+        reader.close()
+        buffered.close()
+
+
+def _read_lines(
+    reader: io.BufferedIOBase, source: str, max_line_bytes: int, max_depth: int
+) -> Iterator[Event | LineError]:
+    readline = reader.readline
+    decode = _DECODER.decode
+    limit = max_line_bytes + 2  # room for the line ending, so a full line is seen whole
+    lineno = 0
+    seen_content = False
+    while True:
+        lineno += 1
+        size = 0
+        try:
+            raw = readline(limit)
+            if len(raw) > max_line_bytes:
+                complete = raw[-1:] == b"\n" or len(raw) < limit  # or the last line, unended
+                size = _line_size(raw) if complete else _skip_line(readline, raw)
+        except (OSError, EOFError, zlib.error) as exc:
+            yield LineError(source, lineno, _read_error_message(exc))
+            return
+        if not raw:
+            break
+        if size > max_line_bytes:
+            seen_content = True
+            limit_text = _format_limit(max_line_bytes)
+            yield LineError(source, lineno, f"line is longer than {limit_text} ({size:,} bytes)")
+            continue
+        if lineno == 1 and raw.startswith(_BOM):
+            raw = raw[3:]
+        if not raw or raw.isspace():
+            continue
+        seen_content = True
+        try:
+            data = decode(raw.decode())
+        except UnicodeDecodeError as exc:
+            yield LineError(source, lineno, f"invalid UTF-8 at byte {exc.start + 1} ({exc.reason})")
+            continue
+        except json.JSONDecodeError as exc:
+            # The text still ends with its line ending: count columns as if it did not.
+            column = min(exc.pos, len(exc.doc.rstrip("\r\n"))) + 1
+            yield LineError(source, lineno, f"invalid JSON at column {column}: {exc.msg}")
+            continue
+        except _NumberError as exc:
+            yield LineError(source, lineno, str(exc))
+            continue
+        except RecursionError:
+            yield LineError(source, lineno, f"nesting deeper than {max_depth} levels")
+            continue
+        except ValueError:  # the only other one: int() refusing too many digits
+            yield LineError(source, lineno, _int_too_long_message())
+            continue
+        if not isinstance(data, dict):
+            yield LineError(source, lineno, f"expected a JSON object, got {_json_type(data)}")
+            continue
+        if b"\\ud" in raw or b"\\uD" in raw:
+            surrogate = _find_lone_surrogate(data)
+            if surrogate is not None:
+                yield LineError(
+                    source, lineno, f"invalid Unicode escape \\u{surrogate:04x}: lone surrogate"
+                )
+                continue
+        if raw.count(b"{") + raw.count(b"[") > max_depth and _deeper_than(data, max_depth):
+            yield LineError(source, lineno, f"nesting deeper than {max_depth} levels")
+            continue
+        yield Event(source, lineno, data)
+    if not seen_content:
+        yield LineError(source, 0, "empty file: no events")
+
+
+class _PrefixedReader(io.RawIOBase):
+    """A raw stream that returns ``head`` and then the rest of ``stream``.
+
+    This puts back the bytes read to sniff the gzip magic, so detection works
+    on pipes that cannot seek. The wrapped stream is not closed.
+    """
+
+    def __init__(self, head: bytes, stream: BinaryIO) -> None:
+        super().__init__()
+        self._head = head
+        self._stream = stream
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: WriteableBuffer, /) -> int:
+        view = memoryview(buffer).cast("B")
+        if self._head:
+            size = min(len(view), len(self._head))
+            view[:size] = self._head[:size]
+            self._head = self._head[size:]
+            return size
+        data = self._stream.read(len(view))
+        view[: len(data)] = data
+        return len(data)
+
+
+def _read_head(stream: BinaryIO) -> bytes:
+    """Read the first two bytes (fewer at end of input), looping over short reads."""
+    head = b""
+    while len(head) < 2:
+        chunk = stream.read(2 - len(head))
+        if not chunk:
+            break
+        head += chunk
+    return head
+
+
+def _line_size(raw: bytes) -> int:
+    """The length of ``raw`` without its ``\\n`` or ``\\r\\n`` ending."""
+    if raw.endswith(b"\r\n"):
+        return len(raw) - 2
+    if raw.endswith((b"\n", b"\r")):
+        return len(raw) - 1
+    return len(raw)
+
+
+def _skip_line(readline: Callable[[int], bytes], first: bytes) -> int:
+    """Read and drop the rest of a line that starts with ``first``; return its size.
+
+    The rest is read in chunks of at most ``_BUFFER_SIZE`` bytes, so memory
+    stays bounded however long the line is. The size excludes the line ending.
+    """
+    size = len(first)
+    last = first
+    while True:
+        chunk = readline(_BUFFER_SIZE)
+        if not chunk.endswith(b"\n"):
+            size += len(chunk)
+            if len(chunk) < _BUFFER_SIZE:  # end of input: the line has no newline
+                return size - 1 if (chunk or last).endswith(b"\r") else size
+            last = chunk
+            continue
+        size += len(chunk) - 1
+        before_newline = chunk[-2:-1] or last[-1:]
+        return size - 1 if before_newline == b"\r" else size
+
+
+def _format_limit(size: int) -> str:
+    if size % 1_048_576 == 0:
+        return f"{size // 1_048_576} MB"
+    if size % 1024 == 0:
+        return f"{size // 1024} KB"
+    return f"{size:,} bytes"
+
+
+def _read_error_message(exc: BaseException) -> str:
+    """Describe an error from reading (and maybe decompressing) the stream."""
+    if isinstance(exc, EOFError):
+        return "gzip data is truncated: the compressed stream ended early"
+    if isinstance(exc, zlib.error):
+        # "Error -3 while decompressing data: invalid block type" -> "invalid block type"
+        return f"gzip data is corrupt: {str(exc).rpartition(': ')[2]}"
+    if isinstance(exc, gzip.BadGzipFile):
+        detail = str(exc)
+        if detail.startswith("Not a gzipped file"):  # a second member with no gzip magic
+            detail = "unexpected data after the end of the compressed stream"
+        elif detail[:1].isupper() and detail[1:2].islower():  # "Not a ..." but not "CRC ..."
+            detail = detail[0].lower() + detail[1:]
+        return f"gzip data is corrupt: {detail}"
+    return f"read error: {exc}"
+
+
+class _NumberError(Exception):
+    """A JSON number the reader refuses: NaN, Infinity or an overflowing float."""
+
+
+def _reject_constant(name: str) -> NoReturn:
+    raise _NumberError(f"non-finite number {name} is not valid JSON")
+
+
+def _parse_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        clipped = text if len(text) <= _CLIP else text[: _CLIP - 3] + "..."
+        raise _NumberError(f"number {clipped} is out of range (it overflows to infinity)")
+    return value
+
+
+_DECODER: Final = json.JSONDecoder(parse_float=_parse_float, parse_constant=_reject_constant)
+_ENCODER: Final = json.JSONEncoder(ensure_ascii=False)
+
+
+def _int_too_long_message() -> str:
+    return f"integer is too long (more than {sys.get_int_max_str_digits():,} digits)"
+
+
+def _json_type(value: object) -> str:
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "a boolean"
+    if value is None:
+        return "null"
+    return "a number"
+
+
+def _find_lone_surrogate(data: dict[str, Any]) -> int | None:
+    """The code point of the first lone surrogate in any key or string, or None."""
+    try:
+        _ENCODER.encode(data).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return ord(exc.object[exc.start])
+    return None
+
+
+def _deeper_than(data: dict[str, Any], max_depth: int) -> bool:
+    """Whether arrays and objects nest more than ``max_depth`` levels (iterative walk)."""
+    stack: list[tuple[dict[str, Any] | list[Any], int]] = [(data, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > max_depth:
+            return True
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
