@@ -81,7 +81,7 @@ def _console(*, stderr: bool = False) -> Console:
         width=width,
         no_color=_no_color(),
         highlight=False,
-        soft_wrap=False,
+        soft_wrap=stderr,  # messages on stderr stay one line each
         emoji=False,
     )
 

@@ -5,22 +5,36 @@ Loading is three steps, each reporting its first mistake as a
 
 1. **YAML, safely.**  PyYAML composes the node tree (nothing is constructed
    from tags); fbcli turns the nodes into plain JSON values itself, keeping
-   each node's position.  Files over ``MAX_FILE_BYTES``, more than
-   ``MAX_NODES`` values after alias expansion (an "alias bomb"), nesting
-   deeper than ``MAX_DEPTH``, duplicate keys, merge keys and non-JSON values
-   (``.inf``, binary, custom tags) are refused.
+   each node's position.  Files over ``MAX_FILE_BYTES``, text that is not
+   UTF-8 (a BOM is fine), more than ``MAX_NODES`` values after alias expansion
+   (an "alias bomb"), nesting deeper than ``MAX_DEPTH``, duplicate keys, merge
+   keys, several documents and non-JSON values (``.inf``, ``.nan``,
+   ``!!binary``, ``!!python/...`` and any other tag) are refused.  Plain
+   scalars are read with the YAML 1.2 core schema, as JSON users expect: only
+   ``true``/``false`` are booleans (``country: NO`` stays a string), numbers
+   are decimal, ``0o`` octal or ``0x`` hexadecimal (``0123`` is 123, not
+   YAML 1.1's octal 83; ``12:30`` is text, not its base-60 750) and dates
+   stay strings.  Counting nodes and depth while composing keeps even a
+   hostile 1 MB file to a couple of seconds and far from the recursion limit.
 2. **Shape**, against the file's own JSON schema
    (``fbcli/schemas/mappings.schema.json``).
-3. **Meaning**: actions exist in the file's mode, fields exist for their
-   action, triggers parse, directives compile, names are unique, and direct
-   mode has a merchant ID.
+3. **Meaning**: the merchant ID is a UUID, actions exist in the file's mode,
+   fields exist for their action (in that mode), directives compile, triggers
+   parse, names are unique, and direct mode has a merchant ID.
+
+The module is pure: it reads no file and no environment variable (the value
+of ``FRIENDBUY_MERCHANT_ID`` is passed in; when the file relies on it and it
+is not a UUID, that is a ``ConfigError``, not a mistake in the file).
 """
 
 from __future__ import annotations
 
+import codecs
 import difflib
 import json
+import math
 import re
+from bisect import bisect_left
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -34,17 +48,25 @@ from jsonschema.exceptions import ValidationError
 from fbcli.actions import ACTIONS
 from fbcli.actions.base import Action, Mode
 from fbcli.directives import DirectiveError, Resolver, compile_mapping, source_paths
-from fbcli.errors import MappingFileError
+from fbcli.errors import ConfigError, MappingFileError
 from fbcli.triggers import Node, TriggerSyntaxError, compile_trigger, parse_trigger
 
 MAX_FILE_BYTES: Final = 1_048_576
 MAX_NODES: Final = 100_000
 MAX_DEPTH: Final = 64
 BUILT_IN: Final = "<built-in default>"
+MERCHANT_ID_ENV: Final = "FRIENDBUY_MERCHANT_ID"
 
 _UUID_RE: Final = re.compile(
     r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 )
+_YAML_TAG: Final = "tag:yaml.org,2002:"
+_BREAK_RE: Final = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
+"""A line break as PyYAML counts lines."""
+_BLANKS: Final = frozenset(" \t\r\n\x85\u2028\u2029")
+_HEX_RE: Final = re.compile(r"[0-9a-fA-F]+")
+_SURROGATE_RE: Final = re.compile("[\ud800-\udfff]")
+_YAML11_BOOLEANS: Final = frozenset({"yes", "no", "y", "n", "on", "off"})
 
 Path = tuple[str | int, ...]
 
@@ -98,14 +120,25 @@ class MappingConfig:
         return tuple(s for s in self.subscriptions if s.enabled)
 
 
+def _show(value: Any, limit: int = 40) -> str:
+    """A user's value for a one-line message: quoted text, or JSON; long values cut."""
+    if isinstance(value, str):
+        text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in value)
+        return f"'{text if len(text) <= limit else text[: limit - 3] + '...'}'"
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 # -- step 1: YAML with positions -------------------------------------------------------
 
 
 @dataclass(slots=True)
 class _Positions:
+    source: str
+    """The decoded YAML text the marks index into."""
     values: dict[Path, tuple[int, int]]
     keys: dict[Path, tuple[int, int]]
-    styles: dict[Path, str | None]
+    scalars: dict[Path, yaml.ScalarNode]
 
     def at(self, path: Path, *, key: bool = False) -> tuple[int, int] | None:
         """The (line, column) of a value (or of its key), falling back to its parents."""
@@ -116,93 +149,399 @@ class _Positions:
             path = path[:-1]
         return self.values.get(())
 
+    def in_scalar(self, path: Path, offset: int) -> tuple[int, int] | None:
+        """The (line, column) of character ``offset`` of the string at ``path``, if known."""
+        node = self.scalars.get(path)
+        if node is None:
+            return None
+        return _locate_in_scalar(self.source, node, offset)
+
 
 def _mark(node: yaml.Node) -> tuple[int, int]:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
+def _position(source: str, index: int, mark: yaml.Mark | None = None) -> tuple[int, int]:
+    """The 1-based (line, column) of ``source[index]``, counted as PyYAML does.
+
+    Counting starts at ``mark`` (a known earlier position), else at the start.
+    """
+    start, line, column = (mark.index, mark.line, mark.column) if mark else (0, 0, 0)
+    segment = source[start:index]
+    breaks = list(_BREAK_RE.finditer(segment))
+    if not breaks:
+        return line + 1, column + len(segment) + 1
+    return line + len(breaks) + 1, len(segment) - breaks[-1].end() + 1
+
+
+def _skip_properties(source: str, index: int) -> int:
+    """Where a node's content starts: after its anchor (``&a``) and tag, if any.
+
+    A node's start mark is at its first property; properties hold no blanks and
+    are followed by blanks, line breaks or comments.
+    """
+    while index < len(source) and source[index] in "&!":
+        while index < len(source) and source[index] not in _BLANKS:
+            index += 1
+        while index < len(source) and (source[index] in _BLANKS or source[index] == "#"):
+            if source[index] == "#":
+                found = _BREAK_RE.search(source, index)
+                index = found.start() if found else len(source)
+            else:
+                index += 1
+    return index
+
+
+def _source_chars(source: str, node: yaml.ScalarNode) -> list[tuple[str, int, int]]:
+    """The non-blank characters a scalar's source contributes, with their source span.
+
+    Quotes, a block scalar's header and blanks (spaces, tabs, line breaks: what
+    YAML folds) are skipped; ``''`` in single quotes and escapes in double
+    quotes count as the one character they stand for.
+    """
+    start, end, style = (
+        _skip_properties(source, node.start_mark.index),
+        node.end_mark.index,
+        node.style,
+    )
+    if style in ("|", ">"):
+        header = _BREAK_RE.search(source, start, end)
+        start = header.end() if header else end
+    elif style in ("'", '"'):
+        start, end = start + 1, end - 1
+    chars: list[tuple[str, int, int]] = []
+    i = start
+    while i < end:
+        char, size = source[i], 1
+        if style == "'" and char == "'":
+            size = 2
+        elif style == '"' and char == "\\":
+            code = source[i + 1 : i + 2]
+            if code in yaml.scanner.Scanner.ESCAPE_CODES:
+                size = 2 + yaml.scanner.Scanner.ESCAPE_CODES[code]
+                digits = source[i + 2 : i + size]
+                number = int(digits, 16) if _HEX_RE.fullmatch(digits) else -1
+                char = chr(number) if 0 <= number <= 0x10FFFF else "\ufffd"
+            elif code in yaml.scanner.Scanner.ESCAPE_REPLACEMENTS:
+                char, size = yaml.scanner.Scanner.ESCAPE_REPLACEMENTS[code], 2
+            else:  # an escaped line break: nothing
+                char = " "
+        if char not in _BLANKS:
+            chars.append((char, i, i + size))
+        i += size
+    return chars
+
+
+def _locate_in_scalar(source: str, node: yaml.ScalarNode, offset: int) -> tuple[int, int] | None:
+    """The (line, column) in the file of character ``offset`` of a scalar's value.
+
+    The value's non-blank characters are matched one to one with those of its
+    source; a blank (or the end) is placed right after the non-blank before it.
+    ``None`` when the two do not agree (a case this reading does not know).
+    """
+    value: str = node.value
+    kept = [k for k, char in enumerate(value) if char not in _BLANKS]
+    chars = _source_chars(source, node)
+    if [value[k] for k in kept] != [char for char, _, _ in chars]:
+        return None
+    if not chars:
+        return _mark(node)
+    j = bisect_left(kept, offset)
+    if j < len(kept) and kept[j] == offset:
+        index = chars[j][1]
+    elif j > 0:
+        index = chars[j - 1][2]
+    else:
+        index = chars[0][1]
+    return _position(source, index, node.start_mark)
+
+
+def _core_schema_resolvers() -> dict[Any, list[tuple[str, re.Pattern[str]]]]:
+    """Implicit tags of the YAML 1.2 core schema (plus ``<<``, to refuse merge keys)."""
+    table: dict[Any, list[tuple[str, re.Pattern[str]]]] = {}
+    for tag, pattern, first in (
+        ("null", r"~|null|Null|NULL|", ["~", "n", "N", ""]),
+        ("bool", r"true|True|TRUE|false|False|FALSE", list("tTfF")),
+        ("int", r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+", list("-+0123456789")),
+        (
+            "float",
+            (
+                r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+                r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)"
+            ),
+            list("-+.0123456789"),
+        ),
+        ("merge", r"<<", ["<"]),
+    ):
+        regexp = re.compile(f"^(?:{pattern})$")
+        for char in first:
+            table.setdefault(char, []).append((_YAML_TAG + tag, regexp))
+    return table
+
+
+_CORE_PATTERNS: Final = {
+    tag: regexp for entries in _core_schema_resolvers().values() for tag, regexp in entries
+}
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, used only to compose nodes, with YAML 1.2 core scalars.
+
+    ``compose_node`` is PyYAML's recursive step; counting it refuses deep
+    nesting before Python's recursion limit is anywhere near.
+    """
+
+    yaml_implicit_resolvers = _core_schema_resolvers()
+
+    def __init__(self, text: str, path: str) -> None:
+        super().__init__(text)
+        self.path = path
+        self.depth = 0
+        self.nodes = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        self.depth += 1
+        self.nodes += 1
+        try:
+            if self.depth > MAX_DEPTH + 1 or self.nodes > MAX_NODES:
+                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+                raise MappingFileError(
+                    f"the YAML is nested deeper than {MAX_DEPTH} levels"
+                    if self.depth > MAX_DEPTH + 1
+                    else f"the YAML holds more than {MAX_NODES:,} values",
+                    path=self.path,
+                    line=mark.line + 1,
+                    column=mark.column + 1,
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
+def _tag_name(tag: str) -> str:
+    return "!!" + tag.removeprefix(_YAML_TAG) if tag.startswith(_YAML_TAG) else tag
+
+
 class _Builder:
     """Turns a composed YAML node tree into JSON values, recording positions."""
 
-    def __init__(self, path: str, loader: yaml.SafeLoader):
+    def __init__(self, path: str, source: str):
         self.file = path
-        self.loader = loader
         self.count = 0
-        self.positions = _Positions({}, {}, {})
+        self.positions = _Positions(source, {}, {}, {})
 
     def fail(self, message: str, node: yaml.Node, hint: str | None = None) -> MappingFileError:
         line, column = _mark(node)
         return MappingFileError(message, path=self.file, line=line, column=column, hint=hint)
 
+    def refuse_tag(self, node: yaml.Node) -> MappingFileError:
+        return self.fail(
+            f"the YAML tag '{_tag_name(node.tag)}' is not allowed",
+            node,
+            hint="fbcli reads plain data only: strings, numbers, true/false, null, "
+            "lists and mappings",
+        )
+
     def build(self, node: yaml.Node, path: Path = ()) -> Any:
         self.count += 1
         if self.count > MAX_NODES:
             raise self.fail(
-                f"the YAML expands to more than {MAX_NODES:,} values (too many aliases?)", node
+                f"the YAML expands to more than {MAX_NODES:,} values",
+                node,
+                hint="aliases (*name) repeat what they name; nest them less",
             )
         if len(path) > MAX_DEPTH:
             raise self.fail(f"the YAML is nested deeper than {MAX_DEPTH} levels", node)
         self.positions.values.setdefault(path, _mark(node))
         if isinstance(node, yaml.MappingNode):
+            if node.tag != _YAML_TAG + "map":
+                raise self.refuse_tag(node)
             out: dict[str, Any] = {}
             for key_node, value_node in node.value:
-                if not isinstance(key_node, yaml.ScalarNode):
-                    raise self.fail("a mapping key must be a plain value", key_node)
-                if key_node.tag == "tag:yaml.org,2002:merge":
-                    raise self.fail("YAML merge keys (<<) are not supported", key_node)
-                key = str(key_node.value)
+                key = self.key(key_node)
                 if key in out:
-                    raise self.fail(f"duplicate key '{key}'", key_node)
-                self.positions.keys.setdefault((*path, key), _mark(key_node))
+                    first = self.positions.keys[(*path, key)][0]
+                    raise self.fail(
+                        f"duplicate key {_show(key)}; it is first used on line {first}", key_node
+                    )
+                self.positions.keys[(*path, key)] = _mark(key_node)
                 out[key] = self.build(value_node, (*path, key))
             return out
         if isinstance(node, yaml.SequenceNode):
+            if node.tag != _YAML_TAG + "seq":
+                raise self.refuse_tag(node)
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
         assert isinstance(node, yaml.ScalarNode)
-        self.positions.styles[path] = node.style
-        return self._scalar(node)
+        self.positions.scalars[path] = node
+        return self.scalar(node)
 
-    def _scalar(self, node: yaml.ScalarNode) -> Any:
-        tag = node.tag.removeprefix("tag:yaml.org,2002:")
-        if tag in ("str", "timestamp"):
-            return str(node.value)
-        if tag in ("int", "float", "bool", "null"):
-            value = self.loader.construct_object(node)
-            if isinstance(value, float) and (value != value or value in (float("inf"), -float("inf"))):
-                raise self.fail(f"'{node.value}' is not a JSON number", node)
-            return value
-        raise self.fail(f"unsupported YAML tag '{node.tag}'", node)
+    def key(self, node: yaml.Node) -> str:
+        if not isinstance(node, yaml.ScalarNode):
+            kind = "a list" if isinstance(node, yaml.SequenceNode) else "a mapping"
+            raise self.fail(f"a mapping key must be a plain value, not {kind}", node)
+        if node.tag == _YAML_TAG + "merge":
+            raise self.fail(
+                "YAML merge keys (<<) are not supported", node, hint="write the keys out in full"
+            )
+        if node.tag != _YAML_TAG + "str" and node.tag not in _CORE_PATTERNS:
+            raise self.refuse_tag(node)
+        return self.text(node)  # a key is its text: '1: x' has the key "1"
+
+    def text(self, node: yaml.ScalarNode) -> str:
+        text: str = node.value
+        if _SURROGATE_RE.search(text):
+            raise self.fail(
+                "an escape names a UTF-16 surrogate (\\uD800-\\uDFFF), which is not a character",
+                node,
+            )
+        return text
+
+    def scalar(self, node: yaml.ScalarNode) -> Any:
+        text: str = node.value
+        tag = node.tag.removeprefix(_YAML_TAG)
+        if tag == "str":
+            return self.text(node)
+        pattern = _CORE_PATTERNS.get(node.tag)
+        if pattern is None or tag == "merge":
+            raise self.refuse_tag(node)
+        if not pattern.match(text):
+            raise self.fail(f"{_show(text)} is not a valid {_tag_name(node.tag)} value", node)
+        if tag == "null":
+            return None
+        if tag == "bool":
+            return text.lower() == "true"
+        if tag == "int":
+            return self.integer(text, node)
+        special = text.lstrip("+-").lower() in (".inf", ".nan")
+        number = math.inf if special else float(text)
+        if not math.isfinite(number):
+            raise self.fail(
+                f"{_show(text)} is not a JSON number",
+                node,
+                hint="JSON has no infinity or NaN; quote the value to make it a string",
+            )
+        return number
+
+    def integer(self, text: str, node: yaml.ScalarNode) -> int:
+        if text.startswith(("0o", "0x")):
+            return int(text[2:], 8 if text[1] == "o" else 16)
+        try:
+            return int(text)
+        except ValueError:  # more digits than Python converts
+            raise self.fail(
+                f"the number {_show(text)} has too many digits",
+                node,
+                hint="quote it to make it a string",
+            ) from None
 
 
-def _parse_yaml(data: bytes, path: str) -> tuple[Any, _Positions]:
-    if len(data) > MAX_FILE_BYTES:
-        raise MappingFileError(
-            f"mapping file is {len(data):,} bytes; the limit is {MAX_FILE_BYTES:,}", path=path
+def _reader_error(
+    exc: yaml.reader.ReaderError, text: str, path: str, what: str
+) -> MappingFileError:
+    """A character YAML does not allow (control characters, U+FFFE ...)."""
+    line, column = _position(text, int(exc.position))
+    character = int(exc.character)
+    return MappingFileError(
+        f"{what} contains the character U+{character:04X}, which YAML does not allow",
+        path=path,
+        line=line,
+        column=column,
+        hint=f'remove it, or write it as the escape "\\u{character:04X}" inside double quotes',
+    )
+
+
+_TOKEN_NAMES: Final = {
+    "directive": "a %-directive",
+    "document start": "'---'",
+    "document end": "'...'",
+    "stream start": "the start of the file",
+    "stream end": "the end of the file",
+    "block sequence start": "the start of an indented list",
+    "block mapping start": "the start of an indented mapping",
+    "block end": "the end of an indented block",
+    "alias": "an alias",
+    "anchor": "an anchor",
+    "tag": "a tag",
+    "scalar": "a value",
+}
+_TOKEN_RE: Final = re.compile(f"'?<({'|'.join(_TOKEN_NAMES)})>'?")
+
+
+def _plain_yaml_text(text: str | None) -> str:
+    """PyYAML's wording with its token names (``'<stream end>'``) in words."""
+    text = (text or "").replace("\n", " ")
+    return _TOKEN_RE.sub(lambda m: _TOKEN_NAMES[m.group(1)], text)
+
+
+def _syntax_message(exc: yaml.MarkedYAMLError, what: str) -> tuple[str, str | None]:
+    """A one-line message (and hint) for PyYAML's syntax error."""
+    problem = _plain_yaml_text(exc.problem)
+    context = _plain_yaml_text(exc.context)
+    if problem == "but found another document":
+        return f"{what} holds more than one YAML document", "remove the second '---'"
+    if problem == "second occurrence":
+        return f"YAML syntax error: {context.replace('; first occurrence', '')}", None
+    if "'@'" in problem or "'`'" in problem:
+        return (
+            f"YAML syntax error: {problem}",
+            'YAML reserves @ and `: quote text that starts with them, e.g. "@path"',
         )
+    if "'\\t'" in problem:
+        return f"YAML syntax error: {problem}", "YAML does not allow tabs here; indent with spaces"
+    if context.startswith("while ") and problem:
+        return f"YAML syntax error {context}: {problem}", None
+    return f"YAML syntax error: {problem or context or 'invalid YAML'}", None
+
+
+def _parse_yaml(data: bytes | str, path: str, what: str) -> tuple[Any, _Positions]:
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    if len(raw) > MAX_FILE_BYTES:
+        raise MappingFileError(
+            f"{what} is too large: {len(raw):,} bytes, over the limit of {MAX_FILE_BYTES:,}",
+            path=path,
+        )
+    raw = raw.removeprefix(codecs.BOM_UTF8)
     try:
-        text = data.decode("utf-8-sig")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise MappingFileError(f"mapping file is not UTF-8 (byte {exc.start})", path=path) from None
-    loader = yaml.SafeLoader(text)
+        start = exc.start
+        line_start = raw.rfind(b"\n", 0, start) + 1
+        raise MappingFileError(
+            f"{what} is not valid UTF-8: byte 0x{raw[start]:02X} cannot be read",
+            path=path,
+            line=raw.count(b"\n", 0, start) + 1,
+            column=len(raw[line_start:start].decode("utf-8", "replace")) + 1,
+            hint="save the file as UTF-8",
+        ) from None
     try:
-        node = loader.get_single_node()
-        if node is None:
-            raise MappingFileError("mapping file is empty", path=path)
-        builder = _Builder(path, loader)
+        loader = _Loader(text, path)
+    except yaml.reader.ReaderError as exc:
+        raise _reader_error(exc, text, path, what) from None
+    try:
+        try:
+            node = loader.get_single_node()
+        except (ValueError, OverflowError):  # PyYAML's chr() on an escape such as "\UFFFFFFFF"
+            here = loader.get_mark()
+            raise MappingFileError(
+                "YAML syntax error: an escape names a character that does not exist",
+                path=path,
+                line=here.line + 1,
+                column=here.column + 1,
+            ) from None
+        if node is None or (node.tag == _YAML_TAG + "null" and node.value == ""):
+            raise MappingFileError(f"{what} is empty", path=path)
+        builder = _Builder(path, text)
         value = builder.build(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        problem = exc.problem or exc.context or "invalid YAML"
+        message, hint = _syntax_message(exc, what)
         raise MappingFileError(
-            f"YAML syntax error: {problem}",
+            message,
             path=path,
             line=mark.line + 1 if mark else None,
             column=mark.column + 1 if mark else None,
+            hint=hint,
         ) from None
-    except yaml.YAMLError as exc:
-        raise MappingFileError(f"YAML error: {exc}".replace("\n", " "), path=path) from None
-    except RecursionError:
-        raise MappingFileError("the YAML is nested too deeply", path=path) from None
     finally:
         loader.dispose()
     return value, builder.positions
@@ -226,58 +565,134 @@ def _did_you_mean(word: str, choices: list[str]) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
-def _shape_message(error: ValidationError) -> tuple[str, Path, bool]:
-    """(message, path, point at the key?) for a schema error."""
+_TYPE_NAMES: Final = {
+    "object": "a mapping",
+    "array": "a list",
+    "string": "a string",
+    "boolean": "true or false",
+    "number": "a number",
+    "integer": "a whole number",
+    "null": "null",
+}
+
+
+def _type_of(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "a list" if isinstance(value, list) else "a mapping"
+
+
+def _name_of(path: Path) -> str:
+    """How a message names the value at ``path``."""
+    if not path:
+        return "the mapping file"
+    if isinstance(path[-1], int):
+        return "a subscription" if path[0] == "subscriptions" and len(path) == 2 else "an entry"
+    return f"'{path[-1]}'"
+
+
+def _type_message(wanted: Any, value: Any, path: Path) -> tuple[str, str | None]:
+    names = [_TYPE_NAMES[t] for t in (wanted if isinstance(wanted, list) else [wanted])]
+    message = f"{_name_of(path)} must be {' or '.join(names)}, not {_type_of(value)}"
+    if path == ():
+        return message, "start the file with 'version: 1' and a 'subscriptions:' list"
+    if wanted == "string" and isinstance(value, bool | int | float):
+        return message, f"quote it to make it a string: {json.dumps(json.dumps(value))}"
+    if wanted == "boolean" and isinstance(value, str) and value.lower() in _YAML11_BOOLEANS:
+        return message, "write true or false (in YAML 1.2, yes/no/on/off are strings)"
+    return message, None
+
+
+def _shape_message(error: ValidationError) -> tuple[str, str | None, Path, bool]:
+    """(message, hint, path, point at the key?) for a schema error."""
     path: Path = tuple(error.absolute_path)
-    where = "subscription" if len(path) == 2 and path[0] == "subscriptions" else "mapping file"
+    in_subscription = len(path) == 2 and path[0] == "subscriptions"
+    where = "a subscription" if in_subscription else "the mapping file"
+    value: Any = error.instance
+    expected: Any = error.validator_value
+    schema: Any = error.schema
     if error.validator == "additionalProperties":
-        allowed = sorted(error.schema.get("properties", {}))
-        extra = next(k for k in error.instance if k not in allowed)
+        allowed = sorted(schema.get("properties", {}))
+        extra = next(k for k in value if k not in allowed)
         return (
-            f"unknown key '{extra}' in {where}{_did_you_mean(extra, allowed)}; "
-            f"expected one of: {', '.join(allowed)}",
+            f"unknown key {_show(extra)} in {where}{_did_you_mean(extra, allowed)}",
+            f"the keys of {where} are: {', '.join(allowed)}",
             (*path, extra),
             True,
         )
     if error.validator == "required":
-        missing = next(k for k in error.validator_value if k not in error.instance)
-        return f"{where} has no '{missing}'", path, False
-    if error.validator == "enum" and path and path[-1] == "action":
-        known = list(error.validator_value)
-        value = str(error.instance)
+        missing = next(k for k in expected if k not in value)
+        return f"{where} has no '{missing}'", None, path, False
+    name = _name_of(path)
+    if error.validator == "enum":
+        known = [str(v) for v in expected]
+        if path[-1] == "action" and isinstance(value, str):
+            return (
+                f"unknown action {_show(value)}{_did_you_mean(value, known)}",
+                f"the actions are: {', '.join(known)}",
+                path,
+                False,
+            )
+        suggestion = _did_you_mean(value, known) if isinstance(value, str) else ""
+        choices = f"{', '.join(known[:-1])} or {known[-1]}"
         return (
-            f"unknown action '{value}'{_did_you_mean(value, known)}; known: {', '.join(known)}",
+            f"{name} must be {choices}, not {_show(value)}{suggestion}",
+            None,
             path,
             False,
         )
-    name = ".".join(str(p) for p in path) or "mapping file"
-    if error.validator == "enum":
-        choices = ", ".join(str(v) for v in error.validator_value)
-        return f"'{name}' must be one of: {choices}", path, False
+    if error.validator == "const" and path == ("version",):
+        return (
+            f"unsupported mapping file version {_show(value)}",
+            f"this fbcli reads 'version: {json.dumps(expected)}'",
+            path,
+            False,
+        )
     if error.validator == "const":
-        return f"'{name}' must be {json.dumps(error.validator_value)}", path, False
+        return f"{name} must be {_show(expected)}, not {_show(value)}", None, path, False
     if error.validator == "type":
-        return f"'{name}' must be of type {error.validator_value}", path, False
+        return (*_type_message(expected, value, path), path, False)
     if error.validator == "minLength":
-        return f"'{name}' must not be empty", path, False
+        return f"{name} must not be empty", None, path, False
     if error.validator == "minItems":
-        return f"'{name}' must have at least one entry", path, False
-    return f"'{name}': {error.message}", path, False
+        return (
+            f"{name} is empty",
+            "a mapping file needs at least one subscription",
+            path,
+            False,
+        )
+    message = error.message.replace("\n", " ")
+    return f"{name} is not valid: {message}", None, path, False
+
+
+@cache
+def _shape_validator() -> Draft202012Validator:
+    return Draft202012Validator(mapping_file_schema())
 
 
 def _check_shape(document: Any, path: str, positions: _Positions) -> None:
-    validator = Draft202012Validator(mapping_file_schema())
-    errors = sorted(validator.iter_errors(document), key=lambda e: list(map(str, e.absolute_path)))
+    errors = list(_shape_validator().iter_errors(document))
     if not errors:
         return
-    # Report the error the user meets first in the file; at one place, the most specific.
+    # Report the error the user meets first in the file; at one place, the most specific,
+    # and a missing key last (it is often a misspelled one, reported as unknown).
     error = min(
         errors,
-        key=lambda e: (positions.at(tuple(e.absolute_path)) or (0, 0), -len(e.absolute_path)),
+        key=lambda e: (
+            positions.at(tuple(e.absolute_path)) or (0, 0),
+            e.validator == "required",
+            -len(e.absolute_path),
+        ),
     )
-    message, at, key = _shape_message(error)
+    message, hint, at, key = _shape_message(error)
     line, column = positions.at(at, key=key) or (None, None)
-    raise MappingFileError(message, path=path, line=line, column=column)
+    raise MappingFileError(message, path=path, line=line, column=column, hint=hint)
 
 
 # -- step 3: meaning -------------------------------------------------------------------
@@ -311,8 +726,9 @@ def build_subscription(
 ) -> Subscription:
     """A subscription from its parts; fields not overridden keep their defaults.
 
-    ``overrides`` maps a field to its compiled mapping, or to ``None`` to unmap it.
-    Raises ``TriggerSyntaxError`` for a bad trigger.
+    ``overrides`` maps a field to its compiled mapping, or to ``None`` to unmap it;
+    only the action's fields in ``mode`` are used.  Raises ``TriggerSyntaxError``
+    for a bad trigger.
     """
     node = parse_trigger(trigger)
     overrides = overrides or {}
@@ -341,21 +757,52 @@ class _Checker:
         self.path = path
         self.positions = positions
 
-    def fail(self, message: str, at: Path, *, key: bool = False, hint: str | None = None) -> MappingFileError:
+    def fail(
+        self, message: str, at: Path, *, key: bool = False, hint: str | None = None
+    ) -> MappingFileError:
         line, column = self.positions.at(at, key=key) or (None, None)
         return MappingFileError(message, path=self.path, line=line, column=column, hint=hint)
 
     def trigger_error(self, exc: TriggerSyntaxError, at: Path) -> MappingFileError:
-        line, column = self.positions.at(at) or (None, None)
-        style = self.positions.styles.get(at)
-        if column is not None and style in (None, '"', "'") and "\n" not in exc.text:
-            column += exc.column - 1 + (0 if style is None else 1)
-        return MappingFileError(
-            f"bad trigger: {exc.message} (column {exc.column} of the trigger)",
-            path=self.path,
-            line=line,
-            column=column,
-        )
+        """Point at the offending character inside the YAML scalar holding the trigger."""
+        exact = self.positions.in_scalar(at, exc.column - 1)
+        if exact is not None:
+            return MappingFileError(
+                f"bad trigger: {exc.message}", path=self.path, line=exact[0], column=exact[1]
+            )
+        return self.fail(f"bad trigger at column {exc.column}: {exc.message}", at)
+
+    def directive_error(
+        self, exc: DirectiveError, at: Path, *, prefix: str = "bad mapping"
+    ) -> MappingFileError:
+        """Point at the key (``@foo``, ``exists``) or list entry the directive error names."""
+        where: Path = (*at, *exc.location)
+        key = bool(where) and isinstance(where[-1], str)
+        return self.fail(f"{prefix}: {exc.message}", where, key=key)
+
+    def merchant_id(self, document: Mapping[str, Any], mode: Mode, env: str | None) -> str | None:
+        merchant_id = document.get("merchant_id")
+        if merchant_id is not None and not _UUID_RE.fullmatch(merchant_id):
+            raise self.fail(
+                f"merchant_id {_show(merchant_id)} is not a UUID",
+                ("merchant_id",),
+                hint="a merchant ID looks like 1993d0f1-8206-4336-8c88-64e170f2419e",
+            )
+        if mode != "direct" or merchant_id is not None:
+            return merchant_id
+        env = (env or "").strip()
+        if not env:
+            raise self.fail(
+                "direct mode needs a merchant_id",
+                ("mode",),
+                hint=f"add 'merchant_id: <uuid>' to the file or set {MERCHANT_ID_ENV}",
+            )
+        if not _UUID_RE.fullmatch(env):
+            raise ConfigError(
+                f"{MERCHANT_ID_ENV} is not a UUID: {_show(env)}",
+                hint="a merchant ID looks like 1993d0f1-8206-4336-8c88-64e170f2419e",
+            )
+        return env
 
     def subscription(self, raw: Mapping[str, Any], index: int, mode: Mode) -> Subscription:
         at: Path = ("subscriptions", index)
@@ -363,7 +810,8 @@ class _Checker:
         if mode not in action.modes:
             only = " and ".join(sorted(action.modes))
             raise self.fail(
-                f"action '{action.name}' is available in {only} mode only; this file is mode: {mode}",
+                f"action '{action.name}' is available in {only} mode only; "
+                f"this file is mode: {mode}",
                 (*at, "action"),
                 hint="set 'mode: direct' at the top of the file" if mode == "cloud" else None,
             )
@@ -371,27 +819,32 @@ class _Checker:
         for field, mapping in (raw.get("mapping") or {}).items():
             field_at: Path = (*at, "mapping", field)
             spec = action.field_named(field)
+            known = [f.name for f in action.fields_in(mode)]
             if spec is None:
-                known = [f.name for f in action.fields_in(mode)]
                 raise self.fail(
-                    f"unknown field '{field}' for {action.name}{_did_you_mean(field, known)}",
+                    f"unknown field {_show(field)} for {action.name}{_did_you_mean(field, known)}",
                     field_at,
                     key=True,
-                    hint=f"fields of {action.name}: {', '.join(known)}",
+                    hint=f"the fields of {action.name} are: {', '.join(known)}",
                 )
             if mode not in spec.modes:
+                only = " and ".join(sorted(spec.modes))
                 raise self.fail(
-                    f"field '{field}' of {action.name} is not used in {mode} mode", field_at, key=True
+                    f"field '{field}' of {action.name} exists in {only} mode only; "
+                    f"this file is mode: {mode}",
+                    field_at,
+                    key=True,
+                    hint=f"the fields of {action.name} in {mode} mode are: {', '.join(known)}",
                 )
             if mapping is None:
                 overrides[field] = None
                 continue
+            line = (self.positions.at(field_at, key=True) or (None, None))[0]
             try:
-                line = (self.positions.at(field_at, key=True) or (None, None))[0]
                 overrides[field] = compile_field(mapping, field=field, origin="file", line=line)
             except DirectiveError as exc:
-                raise self.fail(
-                    f"bad mapping for '{field}': {exc.message}", (*field_at, *exc.location)
+                raise self.directive_error(
+                    exc, field_at, prefix=f"bad mapping for '{field}'"
                 ) from None
         try:
             return build_subscription(
@@ -413,56 +866,55 @@ def load_mappings(
     """Load and check a mapping file's content (``path`` is only used in messages).
 
     ``merchant_id_env`` is the value of ``FRIENDBUY_MERCHANT_ID``, used in
-    direct mode when the file has no ``merchant_id``.
+    direct mode when the file has no ``merchant_id``.  Raises
+    ``MappingFileError`` for any mistake in the file, located in it, and
+    ``ConfigError`` when the file relies on ``merchant_id_env`` and that is not
+    a UUID.
     """
-    raw_bytes = data.encode("utf-8") if isinstance(data, str) else data
-    document, positions = _parse_yaml(raw_bytes, path)
+    document, positions = _parse_yaml(data, path, "the mapping file")
     _check_shape(document, path, positions)
-    mode: Mode = document.get("mode", "cloud")
+    mode: Mode = document.get("mode") or "cloud"
     checker = _Checker(path, positions)
+    merchant_id = checker.merchant_id(document, mode, merchant_id_env)
     subscriptions: list[Subscription] = []
     seen: dict[str, int] = {}
     for index, raw in enumerate(document["subscriptions"]):
         name = raw["name"]
         if name in seen:
-            first = positions.at(("subscriptions", seen[name], "name"))
+            first = positions.at(("subscriptions", seen[name], "name"), key=True)
             raise checker.fail(
-                f"duplicate subscription name '{name}'"
-                + (f" (first used at line {first[0]})" if first else ""),
+                f"duplicate subscription name {_show(name)}"
+                + (f"; it is first used on line {first[0]}" if first else ""),
                 ("subscriptions", index, "name"),
+                hint="give each subscription its own name",
             )
         seen[name] = index
         subscriptions.append(checker.subscription(raw, index, mode))
-    merchant_id = document.get("merchant_id")
-    if mode == "direct":
-        if merchant_id is None:
-            merchant_id = merchant_id_env
-        if not merchant_id:
-            raise checker.fail(
-                "direct mode needs a merchant_id",
-                ("mode",),
-                hint="add 'merchant_id: <uuid>' to the file or set FRIENDBUY_MERCHANT_ID",
-            )
-        if not _UUID_RE.fullmatch(merchant_id):
-            raise checker.fail(
-                f"merchant_id '{merchant_id}' is not a UUID", ("merchant_id",)
-            )
     return MappingConfig(path, mode, merchant_id, tuple(subscriptions))
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except (ValueError, RecursionError):  # deep nesting is refused by the YAML step
+        return False
+    return True
 
 
 def load_field_mapping(text: str, *, path: str) -> FieldMapping:
     """One field mapping given as JSON or YAML text (``fbcli eval --mapping``).
 
     Raises ``MappingFileError`` located in the text (``path`` names it in messages).
+    JSON is read as YAML, for the positions; tabs, which YAML refuses but JSON
+    allows between tokens, are read as spaces when the text is valid JSON.
     """
-    value, positions = _parse_yaml(text.encode("utf-8"), path)
+    if "\t" in text and _is_json(text):
+        text = text.replace("\t", " ")  # strict JSON has tabs only between tokens
+    value, positions = _parse_yaml(text, path, "the mapping")
     try:
         return compile_field(value, origin="file", line=None)
     except DirectiveError as exc:
-        line, column = positions.at(tuple(exc.location)) or (None, None)
-        raise MappingFileError(
-            f"bad mapping: {exc.message}", path=path, line=line, column=column
-        ) from None
+        raise _Checker(path, positions).directive_error(exc, ()) from None
 
 
 def default_mappings() -> MappingConfig:
@@ -475,4 +927,3 @@ def default_mappings() -> MappingConfig:
         if action.suggested_trigger is not None and "cloud" in action.modes
     )
     return MappingConfig(BUILT_IN, "cloud", None, subscriptions)
-
