@@ -31,6 +31,7 @@ from fbcli.plan import (
     PlanTally,
     normalize_json,
     plan_records,
+    status_of,
 )
 from fbcli.report import print_error, render_plan, validate_summary, write_json_lines
 from fbcli.triggers import TriggerSyntaxError, compile_trigger, parse_trigger
@@ -256,6 +257,14 @@ LinesOpt = Annotated[
     ),
 ]
 
+StrictOpt = Annotated[bool, typer.Option("--strict", help="Unmatched events count as problems.")]
+MaxErrorsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--max-errors", min=1, help="Stop after this many problem events.", show_default=False
+    ),
+]
+
 
 # -- commands --------------------------------------------------------------------------
 
@@ -287,15 +296,8 @@ def validate_command(
     *,
     mappings: MappingsOpt = None,
     output: FormatOpt = OutputFormat.table,
-    strict: Annotated[
-        bool, typer.Option("--strict", help="Unmatched events count as problems.")
-    ] = False,
-    max_errors: Annotated[
-        int | None,
-        typer.Option(
-            "--max-errors", min=1, help="Stop after this many problem events.", show_default=False
-        ),
-    ] = None,
+    strict: StrictOpt = False,
+    max_errors: MaxErrorsOpt = None,
     base_url: BaseUrlOpt = DEFAULT_BASE_URL,
 ) -> None:
     """Check that every event is well formed, matches a subscription and maps validly.
@@ -305,25 +307,18 @@ def validate_command(
     Example: fbcli validate sample_events/events.jsonl -m mappings.yaml
     """
     config = _load_config(mappings)
+    url = _check_base_url(base_url)
     tally = PlanTally()
     shown = {"invalid", "malformed"} | ({"unmatched"} if strict else set())
     records = plan_records(
-        _read_inputs(files),
-        config,
-        base_url=_check_base_url(base_url),
-        tally=tally,
-        max_errors=max_errors,
+        _read_inputs(files), config, base_url=url, tally=tally, max_errors=max_errors
     )
-    problems: list[PlanRecord] = [r for r in records if _status(r) in shown]
+    problems: list[PlanRecord] = [r for r in records if status_of(r) in shown]
     if output is OutputFormat.json:
         sys.stdout.write(json.dumps(validate_summary(tally, problems), ensure_ascii=False) + "\n")
     else:
-        render_plan(_console(), problems, tally, config, base_url=base_url, sources=len(files))
+        render_plan(_console(), problems, tally, config, base_url=url, sources=len(files))
     _finish(_outcome(tally, strict=strict))
-
-
-def _status(record: PlanRecord) -> str:
-    return "malformed" if isinstance(record, LineError) else record.status
 
 
 def _outcome(tally: PlanTally, *, strict: bool) -> ExitCode:
@@ -347,15 +342,8 @@ def dry_run_command(
     action: ActionOpt = None,
     where: WhereOpt = None,
     lines: LinesOpt = None,
-    strict: Annotated[
-        bool, typer.Option("--strict", help="Unmatched events count as problems.")
-    ] = False,
-    max_errors: Annotated[
-        int | None,
-        typer.Option(
-            "--max-errors", min=1, help="Stop after this many problem events.", show_default=False
-        ),
-    ] = None,
+    strict: StrictOpt = False,
+    max_errors: MaxErrorsOpt = None,
     base_url: BaseUrlOpt = DEFAULT_BASE_URL,
 ) -> None:
     """Show the exact MAPI requests (cloud) or push calls (direct) the events become.

@@ -314,6 +314,20 @@ def rules(**entries: KeyRule | str | tuple[str, ...]) -> dict[str, KeyRule]:
 
 CONTEXT_RULES: Final = rules(ipAddress=COPY, userAgent=COPY, pageUrl=DROP, pageTitle=DROP)
 
+DIRECT_CUSTOMER_RULES: Final = rules(
+    customerId=KeyRule(("customer", "id"), to_string),
+    anonymousId=("customer", "anonymousId"),
+    email=("customer", "email"),
+    isNewCustomer=("customer", "isNewCustomer"),
+    loyaltyStatus=("customer", "loyaltyStatus"),
+    firstName=("customer", "firstName"),
+    lastName=("customer", "lastName"),
+    name=("customer", "name"),
+    age=KeyRule(("customer", "age"), to_integer),
+    birthday=KeyRule(("customer", "birthday"), to_date),
+)
+"""Direct mode: customer fields nest under ``customer`` (purchase, custom event)."""
+
 PRODUCT_ITEM_MAP: Final = BodyMap(
     rules=rules(
         sku=KeyRule(("sku",), to_string),

@@ -15,6 +15,7 @@ from fbcli.actions.base import (
     CONTEXT_RULES,
     COPY,
     CUSTOMER_ID_FROM_PROPERTIES,
+    DIRECT_CUSTOMER_RULES,
     Action,
     ActionField,
     BodyMap,
@@ -22,9 +23,6 @@ from fbcli.actions.base import (
     context_fields,
     finalize_customer_name,
     rules,
-    to_date,
-    to_integer,
-    to_string,
 )
 
 FIELDS = (
@@ -81,17 +79,8 @@ DIRECT_MAP = BodyMap(
         **_SHARED,
         **rules(
             eventType=KeyRule(None),
-            customerId=KeyRule(("customer", "id"), to_string),
-            anonymousId=("customer", "anonymousId"),
-            email=("customer", "email"),
-            isNewCustomer=("customer", "isNewCustomer"),
-            loyaltyStatus=("customer", "loyaltyStatus"),
-            firstName=("customer", "firstName"),
-            lastName=("customer", "lastName"),
-            name=("customer", "name"),
-            age=KeyRule(("customer", "age"), to_integer),
-            birthday=KeyRule(("customer", "birthday"), to_date),
         ),
+        **DIRECT_CUSTOMER_RULES,
     },
     unmapped="root",
     finalize=finalize_customer_name,
