@@ -7,14 +7,19 @@ an exit code in ``_guarded``; anything else is a bug and is not swallowed.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
+import shutil
 import sys
+import tempfile
+import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, ParamSpec, TypeVar
+from typing import IO, TYPE_CHECKING, Annotated, Any, NoReturn, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
@@ -33,7 +38,16 @@ from fbcli.plan import (
     plan_records,
     status_of,
 )
-from fbcli.report import print_error, render_plan, validate_summary, write_json_lines
+from fbcli.report import (
+    print_error,
+    print_warning,
+    render_plan,
+    validate_summary,
+    write_json_lines,
+)
+
+if TYPE_CHECKING:
+    from fbcli.replay import ReplayOptions
 from fbcli.triggers import TriggerSyntaxError, compile_trigger, parse_trigger
 from fbcli.values import MISSING
 
@@ -143,14 +157,17 @@ def _load_config(mappings: Path | None) -> MappingConfig:
     return load_mappings(data, path=str(mappings), merchant_id_env=merchant_env)
 
 
-def _read_inputs(files: list[str]) -> Iterator[Event | LineError]:
-    """Every event of every input, in order; unreadable inputs become ``LineError``s."""
+def _read_inputs(files: list[str], *, stdin: Path | None = None) -> Iterator[Event | LineError]:
+    """Every event of every input, in order; unreadable inputs become ``LineError``s.
+
+    ``stdin``: a file holding what standard input gave, to read ``-`` again.
+    """
     for name in files:
-        if name == "-":
+        if name == "-" and stdin is None:
             yield from read_events(sys.stdin.buffer, "-")
             continue
         try:
-            stream = Path(name).open("rb")  # noqa: SIM115 - closed below, after streaming
+            stream = (stdin if name == "-" and stdin else Path(name)).open("rb")
         except FileNotFoundError:
             yield LineError(name, 0, "no such file")
             continue
@@ -435,6 +452,396 @@ def _evaluator(trigger: str | None, mapping: str | None) -> Callable[[Any], dict
         return {} if value is MISSING else {"value": normalize_json(value)}
 
     return evaluate
+
+
+RateOpt = Annotated[
+    float, typer.Option("--rate", min=0.01, help="Calls per second at most (a token bucket).")
+]
+
+
+@app.command("replay")
+@_guarded
+def replay_command(
+    files: FilesArg,
+    *,
+    mappings: MappingsOpt = None,
+    output: FormatOpt = OutputFormat.table,
+    rate: RateOpt = 10.0,
+    burst: Annotated[
+        int, typer.Option("--burst", min=1, help="Calls allowed at once above the rate.")
+    ] = 1,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", "-c", min=1, max=64, help="Calls in flight at once.")
+    ] = 4,
+    ledger: Annotated[
+        Path | None,
+        typer.Option(
+            "--ledger",
+            help="The ledger file. Default: <first input>.fbcli-ledger.sqlite "
+            "(with --emulator: a temporary one).",
+            show_default=False,
+        ),
+    ] = None,
+    failed: Annotated[
+        Path | None,
+        typer.Option(
+            "--failed",
+            help="Write calls not delivered here (JSONL, replayable).",
+            show_default=False,
+        ),
+    ] = None,
+    only_failed: Annotated[
+        bool, typer.Option("--only-failed", help="Send only calls the ledger shows as failed.")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Ignore the ledger: send every call again.")
+    ] = False,
+    retry_unknown: Annotated[
+        bool,
+        typer.Option(
+            "--retry-unknown",
+            help="Also resend calls whose outcome is unknown (may double-count purchases).",
+        ),
+    ] = False,
+    skip_invalid: Annotated[
+        bool,
+        typer.Option(
+            "--skip-invalid", help="Send the valid calls even if some events are invalid."
+        ),
+    ] = False,
+    key: Annotated[
+        str | None,
+        typer.Option("--key", help="MAPI key (default: FRIENDBUY_MAPI_KEY).", show_default=False),
+    ] = None,
+    secret_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--secret-file",
+            help="A file holding the MAPI secret (default: FRIENDBUY_MAPI_SECRET).",
+            show_default=False,
+        ),
+    ] = None,
+    base_url: Annotated[
+        str | None,
+        typer.Option(
+            "--base-url",
+            help="MAPI base URL (default https://mapi.fbot.me; an ENV:SECRET secret picks "
+            "https://mapi.fbot-ENV.me). Plain http only to this machine.",
+            show_default=False,
+        ),
+    ] = None,
+    emulator: Annotated[
+        bool,
+        typer.Option("--emulator", help="Replay to a built-in MAPI emulator (no account needed)."),
+    ] = False,
+    max_attempts: Annotated[
+        int, typer.Option("--max-attempts", min=1, max=100, help="Attempts per call at most.")
+    ] = 6,
+    max_call_time: Annotated[
+        float,
+        typer.Option("--max-call-time", min=1, help="Seconds one call may take, retries included."),
+    ] = 300.0,
+    connect_timeout: Annotated[
+        float, typer.Option("--connect-timeout", min=0.1, help="Seconds to connect.")
+    ] = 5.0,
+    read_timeout: Annotated[
+        float, typer.Option("--read-timeout", min=0.1, help="Seconds to wait for an answer.")
+    ] = 30.0,
+    action: ActionOpt = None,
+    where: WhereOpt = None,
+    lines: LinesOpt = None,
+) -> None:
+    """Send the planned calls to MAPI: rate limited, retried, recorded in a ledger.
+
+    Exactly the calls dry-run shows. The whole input is checked first; a rerun skips
+    what the ledger shows as delivered.
+
+    Example: fbcli replay sample_events/events.jsonl --emulator --skip-invalid
+    """
+    from fbcli.replay import ReplayOptions
+    from fbcli.retry import RetryPolicy
+
+    config = _load_config(mappings)
+    if config.mode != "cloud":
+        raise ConfigError(
+            "replay sends MAPI requests: the mapping file must be in cloud mode",
+            where=config.path,
+        )
+    options = ReplayOptions(
+        concurrency=concurrency,
+        retry_unknown=retry_unknown,
+        force=force,
+        only_failed=only_failed,
+        policy=RetryPolicy(max_attempts=max_attempts, max_total=max_call_time),
+    )
+    plan = _ReplayInputs(files, config, _selection(action, where, lines), failed)
+    with plan:
+        code = _run_replay(
+            plan,
+            options,
+            output=output,
+            rate=rate,
+            burst=burst,
+            ledger_path=ledger,
+            skip_invalid=skip_invalid,
+            target=_Target(emulator, key, secret_file, base_url, connect_timeout, read_timeout),
+        )
+    _finish(code)
+
+
+class _ReplayInputs:
+    """The replay's inputs, readable twice (pre-flight, then sending); stdin is spooled."""
+
+    def __init__(
+        self, files: list[str], config: MappingConfig, selection: PlanFilter, failed: Path | None
+    ) -> None:
+        self.files = files
+        self.config = config
+        self.selection = selection
+        self.failed = failed
+        self._spool: Path | None = None
+        if failed is not None and any(
+            f != "-" and Path(f).resolve() == failed.resolve() for f in files
+        ):
+            raise ConfigError("--failed must not be one of the inputs", where=str(failed))
+
+    def __enter__(self) -> _ReplayInputs:
+        if "-" in self.files:
+            fd, name = tempfile.mkstemp(prefix="fbcli-stdin-", suffix=".jsonl")
+            self._spool = Path(name)
+            with os.fdopen(fd, "wb") as out:
+                shutil.copyfileobj(sys.stdin.buffer, out)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._spool is not None:
+            self._spool.unlink(missing_ok=True)
+
+    def records(self, base_url: str, tally: PlanTally) -> Iterator[PlanRecord]:
+        """One pass over every input: the plan records, in input order."""
+        from fbcli.replay import unwrap_failed
+
+        items = (unwrap_failed(item) for item in _read_inputs(self.files, stdin=self._spool))
+        return plan_records(
+            items, self.config, base_url=base_url, selection=self.selection, tally=tally
+        )
+
+
+@dataclass(frozen=True)
+class _Target:
+    emulator: bool
+    key: str | None
+    secret_file: Path | None
+    base_url: str | None
+    connect_timeout: float
+    read_timeout: float
+
+
+DEMO_KEY = "00000000-0000-4000-8000-000000000000"
+
+
+def _credentials(target: _Target) -> tuple[Any, str]:
+    """MAPI credentials and base URL, from options and the environment (never a flag value)."""
+    from fbcli.mapi import Credentials, base_url_for, check_base_url, split_secret
+
+    key = target.key or os.environ.get("FRIENDBUY_MAPI_KEY")
+    if target.secret_file is not None:
+        secret = _read_file(target.secret_file, "secret file").decode("utf-8", "replace").strip()
+    else:
+        secret = os.environ.get("FRIENDBUY_MAPI_SECRET", "")
+    if not key or not secret:
+        raise ConfigError(
+            "no MAPI credentials: set FRIENDBUY_MAPI_KEY and FRIENDBUY_MAPI_SECRET "
+            "(or --key and --secret-file)",
+            hint="try --emulator to replay against the built-in MAPI emulator",
+        )
+    environment, secret = split_secret(secret)
+    url = check_base_url(target.base_url or base_url_for(environment))
+    return Credentials(key, secret), url
+
+
+def _run_replay(
+    inputs: _ReplayInputs,
+    options: ReplayOptions,
+    *,
+    output: OutputFormat,
+    rate: float,
+    burst: int,
+    ledger_path: Path | None,
+    skip_invalid: bool,
+    target: _Target,
+) -> ExitCode:
+    """Pre-flight, then send; returns the exit code.  Effects live here, logic in replay.py."""
+    from fbcli.emulator import Emulator, EmulatorConfig
+    from fbcli.ledger import Ledger, default_ledger_path
+    from fbcli.mapi import Credentials, MapiClient, Timeouts
+    from fbcli.ratelimit import RateLimiter
+    from fbcli.replay import (
+        ReplaySummary,
+        Sender,
+        failed_record,
+        planned_calls,
+        preflight,
+        replay_calls,
+    )
+    from fbcli.report import ReplayProgress, render_arrivals, render_replay_summary
+
+    err = _console(stderr=True)
+    tally = PlanTally()
+    check = preflight(inputs.records(DEFAULT_BASE_URL, tally), tally)
+    if check.has_problems and not skip_invalid:
+        render_plan(
+            err,
+            check.problems,
+            tally,
+            inputs.config,
+            base_url=DEFAULT_BASE_URL,
+            sources=len(inputs.files),
+        )
+        print_error(
+            err,
+            f"{tally.count('invalid')} invalid and {tally.count('malformed')} malformed: "
+            "nothing was sent",
+            hint="fix them, or add --skip-invalid to send the valid calls",
+        )
+        return ExitCode.DATA
+    with contextlib.ExitStack() as stack:
+        emu = None
+        if target.emulator:
+            emu = stack.enter_context(Emulator(EmulatorConfig()))
+            credentials, url = Credentials(DEMO_KEY, "emulator"), emu.base_url
+            if ledger_path is None:
+                ledger_path = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "ledger"
+        else:
+            credentials, url = _credentials(target)
+        if ledger_path is None:
+            if inputs.files[0] == "-":
+                raise ConfigError("reading standard input needs --ledger PATH")
+            ledger_path = default_ledger_path(inputs.files[0])
+        ledger = stack.enter_context(Ledger(ledger_path, target=url))
+        timeouts = Timeouts(connect=target.connect_timeout, read=target.read_timeout)
+        client = stack.enter_context(
+            MapiClient(url, credentials, timeouts=timeouts, max_connections=options.concurrency)
+        )
+        client.authorize()
+        sender = Sender(client, RateLimiter(rate, burst=burst), options, stop=threading.Event())
+        failed_out = stack.enter_context(_open_private(inputs.failed)) if inputs.failed else None
+
+        def on_outcome(outcome: Any) -> None:
+            if failed_out is not None and outcome.status != "sent":
+                failed_out.write(json.dumps(failed_record(outcome), ensure_ascii=False) + "\n")
+                failed_out.flush()
+
+        summary = ReplaySummary(to_send=check.calls)
+        with ReplayProgress(err, check.calls) as progress:
+            replay_calls(
+                planned_calls(inputs.records(url, PlanTally()), summary),
+                sender=sender,
+                ledger=ledger,
+                options=options,
+                summary=summary,
+                on_outcome=on_outcome,
+                on_progress=progress.update,
+            )
+        if output is OutputFormat.json:
+            sys.stdout.write(json.dumps(summary.to_dict(), ensure_ascii=False) + "\n")
+        else:
+            render_replay_summary(_console(), summary, target=url)
+            if emu is not None:
+                render_arrivals(_console(), [c.to_dict() for c in emu.calls()])
+        if sender.auth_error is not None:
+            print_error(err, sender.auth_error)
+            return ExitCode.AUTH
+    if summary.interrupted:
+        return ExitCode.INTERRUPTED
+    problems = summary.failed + summary.unknown + summary.invalid + summary.malformed
+    return ExitCode.DATA if problems else ExitCode.OK
+
+
+@contextlib.contextmanager
+def _open_private(path: Path) -> Iterator[IO[str]]:
+    """A text file for customer data, created with mode 0600 (truncated if it exists)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    except OSError as exc:
+        raise ConfigError(f"cannot write: {exc.strerror}", where=str(path)) from None
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as stream:
+        yield stream
+
+
+@app.command("emulator")
+@_guarded
+def emulator_command(
+    *,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", "-p", min=0, max=65535, help="Port (0: any free port).")
+    ] = 8080,
+    rate_limit: Annotated[
+        float | None,
+        typer.Option(
+            "--rate-limit", min=0.01, help="Requests per second before 429s.", show_default=False
+        ),
+    ] = None,
+    burst: Annotated[int, typer.Option("--burst", min=1, help="Leaky-bucket size.")] = 1,
+    token_ttl: Annotated[
+        float, typer.Option("--token-ttl", min=1, help="Seconds a token stays valid.")
+    ] = 3600.0,
+    faults: Annotated[
+        str,
+        typer.Option(
+            "--faults",
+            help="Faults to inject, e.g. 5xx=0.05,429=0.01,slow=0.1@2,drop-before=0.01,"
+            "drop-after=0.01",
+        ),
+    ] = "none",
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Seed for the faults.", show_default=False)
+    ] = None,
+    log: Annotated[
+        Path | None,
+        typer.Option(
+            "--log", help="Append each accepted call to this JSONL file.", show_default=False
+        ),
+    ] = None,
+) -> None:
+    """Run a local Friendbuy MAPI emulator: tokens, validation, rate limits, faults.
+
+    Accepted calls are listed at GET /_emulator/calls. Any key and secret are accepted.
+
+    Example: fbcli emulator --port 8080 --rate-limit 50 --faults 5xx=0.05 --seed 1
+    """
+    from fbcli.emulator import Emulator, EmulatorConfig, parse_faults
+    from fbcli.hosts import is_loopback
+
+    try:
+        config = EmulatorConfig(
+            host=host,
+            port=port,
+            rate_limit=rate_limit,
+            burst=burst,
+            token_ttl=token_ttl,
+            faults=parse_faults(faults),
+            seed=seed,
+            log_path=log,
+        )
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    err = _console(stderr=True)
+    if not is_loopback(host):
+        print_warning(err, f"listening on {host}: other machines can reach the emulator")
+    emulator = Emulator(config)
+    try:
+        url = emulator.start()
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    err.print(f"MAPI emulator listening on {url} (Ctrl-C to stop)", highlight=False)
+    err.print(f"try: fbcli replay sample_events/events.jsonl --base-url {url} --skip-invalid")
+    try:
+        emulator.serve_forever()
+    finally:
+        emulator.stop()
 
 
 def main() -> None:

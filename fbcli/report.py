@@ -10,11 +10,20 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
-from typing import IO, Any, Final
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import IO, TYPE_CHECKING, Any, Final
 
 from rich import box
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 from rich.text import Text
 
@@ -34,6 +43,9 @@ from fbcli.plan import (
     to_record,
 )
 from fbcli.validation import Violation
+
+if TYPE_CHECKING:
+    from fbcli.replay import ReplaySummary
 
 _CONTROL_RE: Final = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _STATUS_STYLES: Final = {
@@ -248,3 +260,147 @@ def print_error(console: Console, error: FbcliError | str, *, hint: str | None =
 def print_warning(console: Console, message: str) -> None:
     """``Warning: <message>`` on the given console."""
     console.print(Text("Warning: ", style="bold yellow") + Text(safe(message)))
+
+
+# -- replay ----------------------------------------------------------------------------
+
+
+def _eta(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    if seconds >= 60:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds}s"
+
+
+class ReplayProgress:
+    """Progress on stderr: a Rich bar on a terminal, a plain line every few seconds otherwise."""
+
+    def __init__(
+        self,
+        console: Console,
+        total: int,
+        *,
+        interval: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.console = console
+        self.total = total
+        self.interval = interval
+        self.clock = clock
+        self._last = clock()
+        self._shown = -1
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
+
+    def __enter__(self) -> ReplayProgress:
+        if self.console.is_terminal:
+            self._progress = Progress(
+                TextColumn("replay"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[detail]}"),
+                TimeRemainingColumn(),
+                console=self.console,
+                transient=True,
+            )
+            self._progress.start()
+            self._task = self._progress.add_task("replay", total=self.total, detail="")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def update(self, summary: ReplaySummary) -> None:
+        """Show the summary's counts (rate limited to one plain line per ``interval``)."""
+        completed = summary.done + summary.skipped_already_sent + summary.skipped_unknown
+        completed += summary.skipped_not_failed
+        detail = (
+            f"sent {summary.sent} · failed {summary.failed} · unknown {summary.unknown} · "
+            f"retries {summary.retries} · {summary.achieved_rate:.1f}/s"
+        )
+        if self._progress is not None and self._task is not None:
+            self._progress.update(self._task, completed=completed, detail=detail)
+            return
+        now = self.clock()
+        if completed == self._shown or (
+            now - self._last < self.interval and completed < self.total
+        ):
+            return
+        self._last = now
+        self._shown = completed
+        rate = summary.achieved_rate
+        eta = _eta((self.total - completed) / rate) if rate > 0 else "?"
+        self.console.print(Text(f"replay: {completed}/{self.total} · {detail} · ETA {eta}"))
+
+
+def render_replay_summary(console: Console, summary: ReplaySummary, *, target: str) -> None:
+    """The final summary: counts, then the calls that failed or whose outcome is unknown."""
+    table = Table(box=box.SIMPLE_HEAD, title=safe(f"replay to {target}"), title_justify="left")
+    table.add_column("outcome")
+    table.add_column("calls", justify="right")
+    rows = [
+        ("sent", summary.sent, "green"),
+        ("skipped (already sent)", summary.skipped_already_sent, "dim"),
+        ("skipped (outcome unknown earlier)", summary.skipped_unknown, "yellow"),
+        ("skipped (not failed before)", summary.skipped_not_failed, "dim"),
+        ("failed", summary.failed, "bold red"),
+        ("unknown (may have arrived)", summary.unknown, "bold yellow"),
+        ("invalid events (not sent)", summary.invalid, "red"),
+        ("unmatched events", summary.unmatched, "yellow"),
+        ("malformed lines", summary.malformed, "red"),
+        ("retries", summary.retries, ""),
+        ("rate limited (429)", summary.rate_limited, ""),
+    ]
+    for label, count, style in rows:
+        if count or label in ("sent", "failed"):
+            table.add_row(Text(label, style=style), str(count))
+    console.print(table)
+    console.print(
+        Text(
+            f"{summary.done} calls in {summary.elapsed:.1f} s "
+            f"({summary.achieved_rate:.1f} calls/s)"
+            + (" · interrupted: rerun to send the rest" if summary.interrupted else "")
+        )
+    )
+    if summary.problems:
+        problems = Table(box=box.SIMPLE_HEAD, title="not delivered", title_justify="left")
+        problems.add_column("Line", justify="right")
+        problems.add_column("Subscription → action", max_width=28, overflow="fold")
+        problems.add_column("Status", no_wrap=True)
+        problems.add_column("Why", ratio=1, overflow="fold")
+        for outcome in summary.problems:
+            call = outcome.call
+            problems.add_row(
+                literal(f"{call.event.source}:{call.event.line}"),
+                literal(f"{call.subscription} → {call.action}"),
+                Text(outcome.status, style=_STATUS_STYLES.get(outcome.status, "bold red")),
+                literal(outcome.message or ""),
+            )
+        console.print(problems)
+
+
+def render_arrivals(console: Console, calls: list[dict[str, Any]], *, limit: int = 20) -> None:
+    """What the emulator received: one row per recorded call."""
+    table = Table(
+        box=box.SIMPLE_HEAD,
+        title=f"the emulator received {len(calls)} calls",
+        title_justify="left",
+    )
+    table.add_column("#", justify="right")
+    table.add_column("Path")
+    table.add_column("Status", justify="right")
+    table.add_column("Key fields", ratio=1, overflow="fold")
+    for call in calls[:limit]:
+        body = call.get("body")
+        table.add_row(
+            str(call.get("seq", "")),
+            literal(str(call.get("path", ""))),
+            str(call.get("status", "")),
+            key_fields(body) if isinstance(body, dict) else "",
+        )
+    if len(calls) > limit:
+        table.add_row("…", f"{len(calls) - limit} more", "", "")
+    console.print(table)

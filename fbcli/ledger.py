@@ -1,0 +1,223 @@
+"""The replay ledger: what was delivered, so nothing is sent twice or lost.
+
+A SQLite file (stdlib ``sqlite3``) in WAL mode with ``synchronous=FULL``: each
+call's outcome is committed as the call finishes, so a crash, a Ctrl-C or a
+power cut loses at most the calls that were in flight.  One row per
+(target, event key, subscription):
+
+===========  ===============================================================
+status       meaning
+===========  ===============================================================
+sent         MAPI answered 2xx; a rerun skips it (unless ``--force``)
+failed       a final error (4xx) or retries exhausted; a rerun sends it again
+unknown      the request may have reached MAPI but no answer came; a rerun
+             leaves it alone unless ``--retry-unknown`` or ``--force``
+===========  ===============================================================
+
+The target is the MAPI base URL the calls went to, so a replay to a sandbox
+does not count as delivered to production.  The event key is the event's
+``messageId`` or, without one, ``sha256:`` and the hash of its canonical JSON.
+The ledger holds no secret and no token; it is created with mode 0600 because
+MAPI's messages may echo customer data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final, Literal
+
+from fbcli.errors import ConfigError
+
+SCHEMA_VERSION: Final = 1
+LedgerStatus = Literal["sent", "failed", "unknown"]
+
+_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS calls (
+    target           TEXT NOT NULL,
+    event_key        TEXT NOT NULL,
+    subscription     TEXT NOT NULL,
+    action           TEXT NOT NULL,
+    source           TEXT,
+    line             INTEGER,
+    status           TEXT NOT NULL CHECK (status IN ('sent', 'failed', 'unknown')),
+    http_status      INTEGER,
+    attempts         INTEGER NOT NULL,
+    event_id         TEXT,
+    message          TEXT,
+    first_attempt_at TEXT NOT NULL,
+    last_attempt_at  TEXT NOT NULL,
+    PRIMARY KEY (target, event_key, subscription)
+);
+"""
+
+
+def event_key(data: Mapping[str, Any], message_id: str | None) -> str:
+    """The ledger key of an event: its ``messageId``, or a hash of its canonical JSON."""
+    if message_id:
+        return message_id
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """One recorded call."""
+
+    event_key: str
+    subscription: str
+    action: str
+    source: str | None
+    line: int | None
+    status: LedgerStatus
+    http_status: int | None
+    attempts: int
+    event_id: str | None
+    message: str | None
+    first_attempt_at: str
+    last_attempt_at: str
+
+
+def default_ledger_path(first_input: str) -> Path:
+    """``<input>.fbcli-ledger.sqlite`` next to the first input."""
+    return Path(f"{first_input}.fbcli-ledger.sqlite")
+
+
+def _create_private(path: Path) -> None:
+    """Create the file with mode 0600 if it does not exist (SQLite matches it for -wal/-shm)."""
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
+
+
+class Ledger:
+    """The ledger file, opened for one run and one target; used from one thread."""
+
+    def __init__(self, path: Path, *, target: str) -> None:
+        self.path = path
+        self.target = target
+        try:
+            _create_private(path)
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=True)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA busy_timeout=5000")
+            self._db.executescript(_SCHEMA)
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
+            if row is None:
+                self._db.execute(
+                    "INSERT INTO meta (key, value) VALUES ('version', ?)", (str(SCHEMA_VERSION),)
+                )
+            elif row[0] != str(SCHEMA_VERSION):
+                raise ConfigError(
+                    f"the ledger has version {row[0]}; this fbcli reads version {SCHEMA_VERSION}",
+                    where=str(path),
+                )
+            self._db.execute("SELECT count(*) FROM calls").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise ConfigError(
+                f"cannot use the ledger: {exc}",
+                where=str(path),
+                hint="give another --ledger path, or move the damaged file away",
+            ) from None
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot create the ledger: {exc.strerror}", where=str(path)
+            ) from None
+
+    def close(self) -> None:
+        """Close the file (the WAL is checkpointed by SQLite)."""
+        self._db.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def status_of(self, key: str, subscription: str) -> LedgerStatus | None:
+        """The recorded status of a call, or ``None`` when it was never attempted."""
+        row = self._db.execute(
+            "SELECT status FROM calls WHERE target = ? AND event_key = ? AND subscription = ?",
+            (self.target, key, subscription),
+        ).fetchone()
+        return None if row is None else row[0]
+
+    def record(
+        self,
+        *,
+        key: str,
+        subscription: str,
+        action: str,
+        source: str | None,
+        line: int | None,
+        status: LedgerStatus,
+        http_status: int | None,
+        attempts: int,
+        event_id: str | None,
+        message: str | None,
+    ) -> None:
+        """Record (or update) one call's outcome and commit it at once."""
+        now = datetime.now(UTC).isoformat(timespec="milliseconds")
+        try:
+            self._db.execute(
+                """
+                INSERT INTO calls (target, event_key, subscription, action, source, line,
+                                   status, http_status, attempts, event_id, message,
+                                   first_attempt_at, last_attempt_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (target, event_key, subscription) DO UPDATE SET
+                    status = excluded.status,
+                    http_status = excluded.http_status,
+                    attempts = calls.attempts + excluded.attempts,
+                    event_id = coalesce(excluded.event_id, calls.event_id),
+                    message = excluded.message,
+                    source = excluded.source,
+                    line = excluded.line,
+                    last_attempt_at = excluded.last_attempt_at
+                """,
+                (
+                    self.target,
+                    key,
+                    subscription,
+                    action,
+                    source,
+                    line,
+                    status,
+                    http_status,
+                    attempts,
+                    event_id,
+                    message,
+                    now,
+                    now,
+                ),
+            )
+        except sqlite3.DatabaseError as exc:
+            raise ConfigError(f"cannot write the ledger: {exc}", where=str(self.path)) from None
+
+    def entries(self) -> Iterator[LedgerEntry]:
+        """Every recorded call."""
+        cursor = self._db.execute(
+            "SELECT event_key, subscription, action, source, line, status, http_status, "
+            "attempts, event_id, message, first_attempt_at, last_attempt_at FROM calls "
+            "WHERE target = ? ORDER BY first_attempt_at, rowid",
+            (self.target,),
+        )
+        for row in cursor:
+            yield LedgerEntry(*row)
+
+    def counts(self) -> dict[str, int]:
+        """How many calls have each status."""
+        rows = self._db.execute(
+            "SELECT status, count(*) FROM calls WHERE target = ? GROUP BY status", (self.target,)
+        ).fetchall()
+        return dict(rows)

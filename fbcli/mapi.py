@@ -1,0 +1,303 @@
+"""The Friendbuy Merchant API client: authorization, one call, errors as values.
+
+The only module that imports httpx, and the only one that touches the
+``Authorization`` header.  One ``httpx.Client`` is shared by all worker
+threads; the token is cached until shortly before it expires and refreshed
+under a lock.  TLS verification is always on, redirects are never followed,
+and plain ``http`` is accepted only for loopback hosts.
+
+Nothing here prints, logs or puts a secret or token into an exception or a
+``repr``: ``Credentials`` hides its secret, and errors carry the URL, the
+status and MAPI's own message and reference only.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final, Literal
+from urllib.parse import urlsplit
+
+import httpx
+
+from fbcli import __version__
+from fbcli.errors import ApiError, AuthError, ConfigError
+from fbcli.hosts import is_loopback
+
+DEFAULT_BASE_URL: Final = "https://mapi.fbot.me"
+REFRESH_MARGIN: Final = timedelta(seconds=10)
+"""Refresh a token this long before it expires (Segment's destination does the same);
+for tokens that live less than four times that, a quarter of their lifetime."""
+
+Phase = Literal["connect", "send", "read"]
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """A MAPI key and secret; the secret never shows in a ``repr``."""
+
+    key: str
+    secret: str = field(repr=False)
+
+    def __repr__(self) -> str:
+        return f"Credentials(key={self.key!r}, secret=<hidden>)"
+
+
+def split_secret(secret: str) -> tuple[str | None, str]:
+    """The ``ENV:SECRET`` convention: ``("sandbox", "abc")`` for ``sandbox:abc``.
+
+    A colon at position 0 (or none) means no environment.
+    """
+    env, sep, rest = secret.partition(":")
+    if sep and env:
+        return env, rest
+    return None, secret
+
+
+def base_url_for(environment: str | None) -> str:
+    """``https://mapi.fbot.me``, or ``https://mapi.fbot-ENV.me`` for an environment."""
+    return DEFAULT_BASE_URL if environment is None else f"https://mapi.fbot-{environment}.me"
+
+
+def check_base_url(url: str) -> str:
+    """A usable base URL: ``https://host``, or ``http://`` to a loopback host only."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"the base URL must be an http(s) URL, not '{url}'")
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        raise ConfigError(
+            f"plain http is only allowed to this machine, not '{parts.hostname}'",
+            hint="use https:// (TLS is always verified)",
+        )
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ConfigError("the base URL must not carry a query, fragment or user name")
+    return url.rstrip("/")
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Connect and read timeouts, in seconds."""
+
+    connect: float = 5.0
+    read: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class CallResult:
+    """What one HTTP attempt gave: a status, or a transport failure and its phase."""
+
+    status: int | None
+    phase: Phase | None = None
+    """For a transport failure: ``connect`` (never sent) or ``send``/``read`` (may have arrived)."""
+    event_id: str | None = None
+    message: str | None = None
+    retry_after: str | None = None
+    reauthorized: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """A 2xx answer."""
+        return self.status is not None and 200 <= self.status < 300
+
+
+def error_message(response: httpx.Response) -> str:
+    """MAPI's error body as one line: its message and reference, or the reason phrase."""
+    message: str | None = None
+    reference: str | None = None
+    try:
+        data = response.json()
+    except (ValueError, UnicodeDecodeError):
+        data = None
+    if isinstance(data, dict):
+        for key in ("message", "error"):
+            if isinstance(data.get(key), str) and data[key]:
+                message = data[key]
+                break
+        if isinstance(data.get("reference"), str):
+            reference = data["reference"]
+    text = message or response.reason_phrase or f"HTTP {response.status_code}"
+    text = " ".join(text.split())[:300]
+    return f"{text} (reference {reference})" if reference else text
+
+
+def parse_expires(value: object, *, now: datetime) -> datetime:
+    """``expires`` with or without milliseconds; unparseable → treat the token as short-lived."""
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return now + timedelta(seconds=60)
+
+
+class MapiClient:
+    """One shared connection pool to MAPI; thread-safe.
+
+    ``transport`` is for what a socket cannot produce in tests; real tests use
+    the emulator on 127.0.0.1.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        credentials: Credentials,
+        *,
+        timeouts: Timeouts = Timeouts(),
+        transport: httpx.BaseTransport | None = None,
+        max_connections: int = 16,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.base_url = check_base_url(base_url)
+        self._credentials = credentials
+        self._now = now
+        self._lock = threading.Lock()
+        self._token: str | None = None
+        self._refresh_at = datetime.min.replace(tzinfo=UTC)
+        self._generation = 0
+        self._client = httpx.Client(
+            base_url=self.base_url,
+            timeout=httpx.Timeout(timeouts.read, connect=timeouts.connect),
+            limits=httpx.Limits(
+                max_connections=max_connections, max_keepalive_connections=max_connections
+            ),
+            headers={"User-Agent": f"fbcli/{__version__}", "Accept": "application/json"},
+            follow_redirects=False,
+            verify=True,
+            transport=transport,
+            trust_env=False,
+        )
+
+    # -- authorization -------------------------------------------------------------------
+
+    def authorize(self) -> None:
+        """Get a fresh token now (``AuthError`` when MAPI refuses the credentials)."""
+        with self._lock:
+            self._authorize_locked()
+
+    def _authorize_locked(self) -> None:
+        url = f"{self.base_url}/v1/authorization"
+        body = {"key": self._credentials.key, "secret": self._credentials.secret}
+        try:
+            response = self._client.post("/v1/authorization", json=body)
+        except httpx.TransportError as exc:
+            raise ApiError(f"cannot reach MAPI: {_describe(exc)}", url=url) from None
+        if response.status_code in (400, 401, 403, 422):
+            raise AuthError(
+                f"authorization refused: {error_message(response)}",
+                url=url,
+                status=response.status_code,
+                hint="check FRIENDBUY_MAPI_KEY and FRIENDBUY_MAPI_SECRET (or --key, --secret-file)",
+            )
+        if not response.is_success:
+            raise ApiError(
+                f"authorization failed: {error_message(response)}",
+                url=url,
+                status=response.status_code,
+            )
+        try:
+            data = response.json()
+            token = data["token"]
+        except (ValueError, KeyError, TypeError):
+            raise ApiError("authorization answered without a token", url=url) from None
+        if not isinstance(token, str) or not token:
+            raise ApiError("authorization answered without a token", url=url)
+        now = self._now()
+        expires = parse_expires(data.get("expires"), now=now)
+        self._token = token
+        self._refresh_at = expires - min(REFRESH_MARGIN, max(expires - now, timedelta(0)) / 4)
+        self._generation += 1
+
+    def _current_token(self) -> tuple[str, int]:
+        with self._lock:
+            if self._token is None or self._now() >= self._refresh_at:
+                self._authorize_locked()
+            assert self._token is not None
+            return self._token, self._generation
+
+    def _reauthorize(self, stale_generation: int) -> tuple[str, int]:
+        with self._lock:
+            if self._generation == stale_generation:
+                self._authorize_locked()
+            assert self._token is not None
+            return self._token, self._generation
+
+    # -- calls -------------------------------------------------------------------------
+
+    def send(self, path: str, body: Mapping[str, Any]) -> CallResult:
+        """POST one body; a 401 re-authorizes once and retries.  Never raises for HTTP.
+
+        Raises ``AuthError``/``ApiError`` only when (re-)authorization itself fails.
+        """
+        content = json.dumps(body, ensure_ascii=False, allow_nan=False).encode("utf-8")
+        token, generation = self._current_token()
+        result = self._post(path, content, token)
+        if result.status == 401:
+            token, _ = self._reauthorize(generation)
+            retried = self._post(path, content, token)
+            return CallResult(
+                retried.status,
+                retried.phase,
+                retried.event_id,
+                retried.message,
+                retried.retry_after,
+                reauthorized=True,
+            )
+        return result
+
+    def _post(self, path: str, content: bytes, token: str) -> CallResult:
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        try:
+            response = self._client.post(path, content=content, headers=headers)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            return CallResult(None, "connect", message=_describe(exc))
+        except (httpx.WriteError, httpx.WriteTimeout) as exc:
+            return CallResult(None, "send", message=_describe(exc))
+        except httpx.TransportError as exc:
+            return CallResult(None, "read", message=_describe(exc))
+        if response.is_success:
+            event_id = None
+            try:
+                data = response.json()
+                if isinstance(data, dict) and isinstance(data.get("eventId"), str):
+                    event_id = data["eventId"]
+            except (ValueError, UnicodeDecodeError):
+                pass
+            return CallResult(response.status_code, event_id=event_id)
+        return CallResult(
+            response.status_code,
+            message=error_message(response),
+            retry_after=response.headers.get("Retry-After"),
+        )
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._client.close()
+
+    def __enter__(self) -> MapiClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _describe(exc: httpx.TransportError) -> str:
+    """A transport error in plain words, without any request header."""
+    names = {
+        httpx.ConnectTimeout: "connection timed out",
+        httpx.ConnectError: "connection failed",
+        httpx.PoolTimeout: "no free connection in time",
+        httpx.ReadTimeout: "no answer in time (read timeout)",
+        httpx.WriteTimeout: "sending timed out",
+        httpx.WriteError: "connection broke while sending",
+        httpx.ReadError: "connection broke while waiting for the answer",
+        httpx.RemoteProtocolError: "the server closed the connection without an answer",
+    }
+    for kind, text in names.items():
+        if isinstance(exc, kind):
+            return text
+    return type(exc).__name__
