@@ -338,7 +338,8 @@ class ReplayProgress:
 
 def render_replay_summary(console: Console, summary: ReplaySummary, *, target: str) -> None:
     """The final summary: counts, then the calls that failed or whose outcome is unknown."""
-    table = Table(box=box.SIMPLE_HEAD, title=safe(f"replay to {target}"), title_justify="left")
+    console.print(Text(safe(f"replay to {target}"), style="bold"))
+    table = Table(box=box.SIMPLE_HEAD)
     table.add_column("outcome")
     table.add_column("calls", justify="right")
     rows = [

@@ -1,0 +1,633 @@
+"""Replay against the real emulator on 127.0.0.1: sent once, retried, recorded, resumable."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fbcli.emulator import Emulator, EmulatorConfig, parse_faults
+from fbcli.events import Event
+from fbcli.mapi import CallResult
+from fbcli.mappings import default_mappings
+from fbcli.plan import PlannedCall, plan_event
+from fbcli.ratelimit import RateLimiter
+from fbcli.replay import (
+    ReplayOptions,
+    Sender,
+    is_safe_to_repeat,
+    skip_reason,
+    unwrap_failed,
+)
+from fbcli.retry import RetryPolicy
+from tests.conftest import REPO, SAMPLES, RunCli
+
+KEY = "3f2c1d9e-0000-4000-8000-00000000abcd"
+SECRET = "s3cr3t-never-printed-9d8c7b"
+
+
+def purchase(n: int, **extra: Any) -> dict[str, Any]:
+    return {
+        "type": "track",
+        "event": "Order Completed",
+        "messageId": f"m-{n}",
+        "userId": f"u{n}",
+        "properties": {"order_id": f"o{n}", "total": 10 + n, "currency": "USD", **extra},
+    }
+
+
+def identify(n: int) -> dict[str, Any]:
+    return {
+        "type": "identify",
+        "messageId": f"i-{n}",
+        "userId": f"u{n}",
+        "traits": {"email": f"u{n}@example.com"},
+    }
+
+
+def write_events(path: Path, events: list[Any]) -> str:
+    path.write_text(
+        "".join((e if isinstance(e, str) else json.dumps(e)) + "\n" for e in events),
+        encoding="utf-8",
+    )
+    return str(path)
+
+
+@pytest.fixture
+def creds(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FRIENDBUY_MAPI_KEY", KEY)
+    monkeypatch.setenv("FRIENDBUY_MAPI_SECRET", SECRET)
+
+
+@pytest.fixture
+def emulator() -> Iterator[Emulator]:
+    with Emulator(EmulatorConfig(key=KEY, secret=SECRET, seed=7)) as emu:
+        yield emu
+
+
+def replay(run_cli: RunCli, *args: str) -> Any:
+    return run_cli("replay", *args, "--format", "json")
+
+
+def summary_of(result: Any) -> dict[str, Any]:
+    assert result.stdout, result.stderr
+    return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+
+FAST = ("--rate", "1000", "--burst", "10")
+
+
+# -- the happy path -------------------------------------------------------------------
+
+
+def test_replay_sends_exactly_what_dry_run_shows(
+    run_cli: RunCli, tmp_path: Path, emulator: Emulator, creds: None
+) -> None:
+    path = write_events(tmp_path / "e.jsonl", [purchase(1), identify(2), purchase(3)])
+    dry = run_cli("dry-run", path, "-f", "json", "--base-url", emulator.base_url)
+    planned = [json.loads(line)["request"] for line in dry.stdout.splitlines()]
+    result = replay(run_cli, path, "--base-url", emulator.base_url, *FAST)
+    assert result.exit_code == 0
+    summary = summary_of(result)
+    assert (summary["sent"], summary["failed"], summary["unknown"]) == (3, 0, 0)
+    arrived = emulator.calls()
+    assert sorted((c.path, json.dumps(c.body, sort_keys=True)) for c in arrived) == sorted(
+        (p["url"].removeprefix(emulator.base_url), json.dumps(p["body"], sort_keys=True))
+        for p in planned
+    )
+    assert SECRET not in result.stdout + result.stderr
+
+
+def test_rerun_skips_what_was_delivered_and_force_resends(
+    run_cli: RunCli, tmp_path: Path, emulator: Emulator, creds: None
+) -> None:
+    path = write_events(tmp_path / "e.jsonl", [purchase(1), purchase(2)])
+    assert summary_of(replay(run_cli, path, "--base-url", emulator.base_url, *FAST))["sent"] == 2
+    again = summary_of(replay(run_cli, path, "--base-url", emulator.base_url, *FAST))
+    assert (again["sent"], again["skipped_already_sent"]) == (0, 2)
+    assert len(emulator.calls()) == 2
+    forced = summary_of(replay(run_cli, path, "--base-url", emulator.base_url, "--force", *FAST))
+    assert forced["sent"] == 2
+    assert len(emulator.calls()) == 4
+    assert Path(f"{path}.fbcli-ledger.sqlite").exists()
+
+
+def test_ledger_is_private_and_holds_no_secret(
+    run_cli: RunCli, tmp_path: Path, emulator: Emulator, creds: None
+) -> None:
+    path = write_events(tmp_path / "e.jsonl", [purchase(1), {**purchase(2), "properties": {}}])
+    ledger = tmp_path / "my.ledger"
+    failed = tmp_path / "failed.jsonl"
+    result = replay(
+        run_cli,
+        path,
+        "--base-url",
+        emulator.base_url,
+        "--ledger",
+        str(ledger),
+        "--failed",
+        str(failed),
+        "--skip-invalid",
+        *FAST,
+    )
+    assert result.exit_code == 1
+    for artefact in (ledger, failed):
+        assert artefact.stat().st_mode & 0o777 == 0o600
+    for artefact in tmp_path.iterdir():
+        assert SECRET.encode() not in artefact.read_bytes()
+    rows = sqlite3.connect(ledger).execute("SELECT event_key, status FROM calls").fetchall()
+    assert rows == [("m-1", "sent")]
+
+
+# -- pre-flight -----------------------------------------------------------------------
+
+
+def test_invalid_events_stop_the_run_before_anything_is_sent(
+    run_cli: RunCli, tmp_path: Path, emulator: Emulator, creds: None
+) -> None:
+    path = write_events(tmp_path / "e.jsonl", [purchase(1), "{oops", purchase(2)])
+    result = run_cli("replay", path, "--base-url", emulator.base_url)
+    assert result.exit_code == 1
+    assert "Error: 0 invalid and 1 malformed: nothing was sent" in result.stderr
+    assert "--skip-invalid" in result.stderr
+    assert emulator.calls() == []
+    skipped = summary_of(
+        replay(run_cli, path, "--base-url", emulator.base_url, "--skip-invalid", *FAST)
+    )
+    assert (skipped["sent"], skipped["malformed"]) == (2, 1)
+
+
+def test_broken_mapping_file_exits_2(
+    run_cli: RunCli, tmp_path: Path, emulator: Emulator, creds: None
+) -> None:
+    (tmp_path / "m.yaml").write_text("subscriptions: [", encoding="utf-8")
+    path = write_events(tmp_path / "e.jsonl", [purchase(1)])
+    result = run_cli(
+        "replay", path, "-m", str(tmp_path / "m.yaml"), "--base-url", emulator.base_url
+    )
+    assert result.exit_code == 2
+    assert emulator.calls() == []
+
+
+def test_direct_mode_mapping_cannot_be_replayed(run_cli: RunCli, tmp_path: Path) -> None:
+    path = write_events(tmp_path / "e.jsonl", [purchase(1)])
+    result = run_cli("replay", path, "-m", str(SAMPLES / "mappings.direct.yaml"), "--emulator")
+    assert result.exit_code == 2
+    assert "cloud mode" in result.stderr
+
+
+# -- credentials and targets -----------------------------------------------------------
+
+
+def test_no_credentials_is_a_usage_error(run_cli: RunCli, tmp_path: Path) -> None:
+    path = write_events(tmp_path / "e.jsonl", [purchase(1)])
+    result = run_cli("replay", path)
+    assert result.exit_code == 2
+    assert "no MAPI credentials" in result.stderr
+    assert "--emulator" in result.stderr
+
+
+def test_wrong_secret_exits_3_and_sends_nothing(
+    run_cli: RunCli, tmp_path: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FRIENDBUY_MAPI_KEY", KEY)
+    secret_file = tmp_path / "secret"
+    secret_file.write_text("not-the-secret-42\n", encoding="utf-8")
+    path = write_events(tmp_path / "e.jsonl", [purchase(1)])
+    result = run_cli(
+        "replay", path, "--base-url", emulator.base_url, "--secret-file", str(secret_file)
+    )
+    assert result.exit_code == 3
+    assert result.stderr.startswith("Error: authorization refused")
+    assert f"{emulator.base_url}/v1/authorization, HTTP 401" in result.stderr
+    assert "not-the-secret-42" not in result.stdout + result.stderr
+    assert emulator.calls() == []
+
+
+def test_secret_file_and_key_option(run_cli: RunCli, tmp_path: Path, emulator: Emulator) -> None:
+    secret_file = tmp_path / "secret"
+    secret_file.write_text(SECRET + "\n", encoding="utf-8")
+    path = write_events(tmp_path / "e.jsonl", [purchase(1)])
+    result = replay(
+        run_cli,
+        path,
+        "--base-url",
+        emulator.base_url,
+        "--key",
+        KEY,
+        "--secret-file",
+        str(secret_file),
+    )
+    assert summary_of(result)["sent"] == 1
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("http://example.com", "plain http is only allowed to this machine"),
+        ("ftp://127.0.0.1", "must be an http(s) URL"),
+    ],
+)
+def test_base_url_rules(
+    run_cli: RunCli, tmp_path: Path, creds: None, url: str, message: str
+) -> None:
+    path = write_events(tmp_path / "e.jsonl", [purchase(1)])
+    result = run_cli("replay", path, "--base-url", url)
+    assert result.exit_code == 2
+    assert message in result.stderr
+
+
+def test_unreachable_host_fails_each_call_after_retries(
+    run_cli: RunCli, tmp_path: Path, creds: None
+) -> None:
+    path = write_events(tmp_path / "e.jsonl", [purchase(1)])
+    with Emulator() as emu:
+        url = emu.base_url
+    result = run_cli("replay", path, "--base-url", url, "--max-attempts", "2")
+    assert result.exit_code == 1
+    assert "cannot reach MAPI" in result.stderr
+    assert url in result.stderr
+
+
+def test_sandbox_secret_picks_sandbox_host(
+    run_cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FRIENDBUY_MAPI_KEY", KEY)
+    monkeypatch.setenv("FRIENDBUY_MAPI_SECRET", "sandbox:abc")
+    path = write_events(tmp_path / "e.jsonl", [purchase(1)])
+    result = run_cli("replay", path, "--connect-timeout", "0.2", "--max-attempts", "1")
+    assert "https://mapi.fbot-sandbox.me/v1/authorization" in result.stderr
+    assert "abc" not in result.stderr.replace("fbot-sandbox", "")
+
+
+# -- failures, retries, unknown outcomes -----------------------------------------------
+
+
+def test_400_is_final_and_goes_to_the_failed_file_which_replays(
+    run_cli: RunCli, tmp_path: Path, emulator: Emulator, creds: None
+) -> None:
+    gold = {**identify(2), "traits": {"email": "u2@example.com", "loyaltyStatus": "gold"}}
+    path = write_events(tmp_path / "e.jsonl", [purchase(1), gold])
+    failed = tmp_path / "failed.jsonl"
+    result = replay(run_cli, path, "--base-url", emulator.base_url, "--failed", str(failed), *FAST)
+    summary = summary_of(result)
+    assert result.exit_code == 1
+    assert (summary["sent"], summary["failed"]) == (1, 1)
+    problem = summary["problems"][0]
+    assert (problem["http_status"], problem["attempts"], problem["line"]) == (400, 1, 2)
+    assert "loyaltyStatus" in problem["message"]
+    assert "reference" in problem["message"]
+    (record,) = [json.loads(line) for line in failed.read_text(encoding="utf-8").splitlines()]
+    assert record["event"] == gold
+    assert (record["status"], record["http_status"], record["line"]) == ("failed", 400, 2)
+    assert record["request"]["url"] == f"{emulator.base_url}/v1/customer"
+    unwrapped = unwrap_failed(Event("f", 1, record))
+    assert isinstance(unwrapped, Event)
+    assert unwrapped.data == gold
+    # The failed file is replay input for the same ledger: the same call, sent again.
+    again = summary_of(
+        replay(
+            run_cli,
+            str(failed),
+            "--base-url",
+            emulator.base_url,
+            "--ledger",
+            f"{path}.fbcli-ledger.sqlite",
+            "--only-failed",
+            *FAST,
+        )
+    )
+    assert (again["sent"], again["failed"]) == (0, 1)
+    assert len(emulator.calls()) == 1
+    plain_rerun = summary_of(replay(run_cli, path, "--base-url", emulator.base_url, *FAST))
+    assert (plain_rerun["skipped_already_sent"], plain_rerun["failed"]) == (1, 1)
+
+
+def test_5xx_faults_are_retried_until_sent(run_cli: RunCli, tmp_path: Path, creds: None) -> None:
+    events = [purchase(n) for n in range(20)]
+    path = write_events(tmp_path / "e.jsonl", events)
+    config = EmulatorConfig(key=KEY, secret=SECRET, seed=3, faults=parse_faults("5xx=0.3"))
+    with Emulator(config) as emu:
+        result = replay(run_cli, path, "--base-url", emu.base_url, "--max-attempts", "10", *FAST)
+        summary = summary_of(result)
+        assert summary["sent"] == 20
+        assert summary["retries"] > 0
+        assert emu.stats()["errors_5xx"] == summary["retries"]
+        assert len(emu.calls()) == 20
+
+
+def test_429_storm_slows_down_and_honours_retry_after(
+    run_cli: RunCli, tmp_path: Path, creds: None
+) -> None:
+    events = [identify(n) for n in range(12)]
+    path = write_events(tmp_path / "e.jsonl", events)
+    config = EmulatorConfig(key=KEY, secret=SECRET, rate_limit=20, burst=2)
+    with Emulator(config) as emu:
+        result = replay(
+            run_cli,
+            path,
+            "--base-url",
+            emu.base_url,
+            "--rate",
+            "200",
+            "--burst",
+            "5",
+            "--concurrency",
+            "4",
+            "--max-attempts",
+            "10",
+        )
+        summary = summary_of(result)
+        assert result.exit_code == 0
+        assert summary["sent"] == 12
+        assert summary["rate_limited"] > 0
+        assert emu.stats()["rate_limited_429"] == summary["rate_limited"]
+        assert len({c.body["customerId"] for c in emu.calls()}) == 12
+
+
+def test_unknown_outcomes_are_recorded_and_left_alone(tmp_path: Path) -> None:
+    """Purchases whose answer is lost are `unknown`; customers (upserts) are retried."""
+    outcomes = _send_with_results(
+        purchase(1), [CallResult(None, "read", message="no answer in time (read timeout)")]
+    )
+    assert outcomes.status == "unknown"
+    assert outcomes.attempts == 1
+    assert "may have reached MAPI" in (outcomes.message or "")
+    upsert = _send_with_results(
+        identify(1),
+        [CallResult(None, "read", message="connection broke"), CallResult(201, event_id="e")],
+    )
+    assert (upsert.status, upsert.attempts, upsert.event_id) == ("sent", 2, "e")
+    forced = _send_with_results(
+        purchase(1),
+        [CallResult(None, "send"), CallResult(201)],
+        retry_unknown=True,
+    )
+    assert (forced.status, forced.attempts) == ("sent", 2)
+    connect = _send_with_results(purchase(1), [CallResult(None, "connect"), CallResult(201)])
+    assert (connect.status, connect.attempts) == ("sent", 2)
+
+
+def test_exhausted_retries_fail_or_stay_unknown() -> None:
+    failing = _send_with_results(purchase(1), [CallResult(503, message="busy")] * 3)
+    assert (failing.status, failing.attempts) == ("failed", 3)
+    assert failing.message == "HTTP 503: busy (gave up after 3 attempts)"
+    lost = _send_with_results(identify(1), [CallResult(None, "read")] * 3)
+    assert lost.status == "failed"
+
+
+def test_429_feeds_the_shared_limiter() -> None:
+    limiter = _FakeLimiter()
+    outcome = _send_with_results(
+        purchase(1), [CallResult(429, retry_after="2"), CallResult(201)], limiter=limiter
+    )
+    assert (outcome.status, outcome.rate_limited, outcome.retries) == ("sent", 1, 1)
+    assert limiter.throttled == [2.0]
+    assert limiter.successes == 1
+
+
+class _FakeLimiter(RateLimiter):
+    def __init__(self) -> None:
+        super().__init__(1000, clock=lambda: 0.0, sleep=lambda _: None)
+        self.throttled: list[float | None] = []
+        self.successes = 0
+
+    def acquire(self) -> float:
+        return 0.0
+
+    def throttle(self, retry_after: float | None = None) -> None:
+        self.throttled.append(retry_after)
+
+    def record_success(self) -> None:
+        self.successes += 1
+
+
+class _ScriptedClient:
+    def __init__(self, results: list[CallResult]) -> None:
+        self.results = list(results)
+        self.sent: list[str] = []
+
+    def send(self, path: str, body: Any) -> CallResult:
+        self.sent.append(path)
+        return self.results.pop(0)
+
+
+def _planned(event: dict[str, Any]) -> PlannedCall:
+    calls = plan_event(Event("e.jsonl", 1, event), default_mappings())
+    assert isinstance(calls, list)
+    assert isinstance(calls[0], PlannedCall)
+    return calls[0]
+
+
+def _send_with_results(
+    event: dict[str, Any],
+    results: list[CallResult],
+    *,
+    retry_unknown: bool = False,
+    limiter: RateLimiter | None = None,
+) -> Any:
+    policy = RetryPolicy(max_attempts=len(results), base_delay=0.001, max_delay=0.001)
+    sender = Sender(
+        _ScriptedClient(results),
+        limiter or _FakeLimiter(),
+        ReplayOptions(retry_unknown=retry_unknown, policy=policy),
+        stop=threading.Event(),
+    )
+    return sender.send(_planned(event), "k")
+
+
+def test_safe_to_repeat() -> None:
+    assert is_safe_to_repeat(_planned(identify(1)))
+    assert not is_safe_to_repeat(_planned(purchase(1)))
+
+
+@pytest.mark.parametrize(
+    ("recorded", "options", "expected"),
+    [
+        (None, ReplayOptions(), None),
+        ("sent", ReplayOptions(), "skipped_already_sent"),
+        ("failed", ReplayOptions(), None),
+        ("unknown", ReplayOptions(), "skipped_unknown"),
+        ("unknown", ReplayOptions(retry_unknown=True), None),
+        ("sent", ReplayOptions(force=True), None),
+        (None, ReplayOptions(only_failed=True), "skipped_not_failed"),
+        ("failed", ReplayOptions(only_failed=True), None),
+        ("sent", ReplayOptions(only_failed=True), "skipped_already_sent"),
+    ],
+)
+def test_skip_reasons(recorded: Any, options: ReplayOptions, expected: str | None) -> None:
+    assert skip_reason(recorded, options) == expected
+
+
+def test_token_revoked_mid_run_reauthorizes(run_cli: RunCli, tmp_path: Path, creds: None) -> None:
+    events = [purchase(n) for n in range(30)]
+    path = write_events(tmp_path / "e.jsonl", events)
+    with Emulator(EmulatorConfig(key=KEY, secret=SECRET)) as emu:
+        stop = threading.Event()
+
+        def revoke() -> None:
+            while not stop.wait(0.05):
+                emu.revoke_tokens()
+
+        revoker = threading.Thread(target=revoke)
+        revoker.start()
+        try:
+            summary = summary_of(replay(run_cli, path, "--base-url", emu.base_url, "--rate", "200"))
+        finally:
+            stop.set()
+            revoker.join()
+        assert summary["sent"] == 30
+        assert emu.stats()["tokens_issued"] > 1
+        assert len(emu.calls()) == 30
+
+
+# -- the emulator quick start and stdin ------------------------------------------------
+
+
+def test_emulator_quick_start(run_cli: RunCli) -> None:
+    result = run_cli(
+        "replay",
+        str(SAMPLES / "events.jsonl"),
+        "-m",
+        str(REPO / "mappings.yaml"),
+        "--emulator",
+        "--skip-invalid",
+        "--rate",
+        "100",
+    )
+    assert result.exit_code == 1  # the samples hold deliberate mistakes
+    assert "the emulator received 7 calls" in result.stdout
+    assert "/v1/event/purchase" in result.stdout
+    assert not list(SAMPLES.glob("*.fbcli-ledger.sqlite*"))
+
+
+def test_stdin_needs_a_ledger_and_is_read_twice(
+    run_cli: RunCli, tmp_path: Path, emulator: Emulator, creds: None
+) -> None:
+    data = "".join(json.dumps(e) + "\n" for e in [purchase(1), purchase(2)])
+    missing = run_cli("replay", "-", "--base-url", emulator.base_url, stdin=data)
+    assert missing.exit_code == 2
+    assert "--ledger" in missing.stderr
+    ok = run_cli(
+        "replay",
+        "-",
+        "--base-url",
+        emulator.base_url,
+        "--ledger",
+        str(tmp_path / "l2"),
+        "--format",
+        "json",
+        *FAST,
+        stdin=data,
+    )
+    assert summary_of(ok)["sent"] == 2
+
+
+def test_failed_file_must_not_be_an_input(
+    run_cli: RunCli, tmp_path: Path, emulator: Emulator, creds: None
+) -> None:
+    path = write_events(tmp_path / "e.jsonl", [purchase(1)])
+    result = run_cli("replay", path, "--failed", path, "--base-url", emulator.base_url)
+    assert result.exit_code == 2
+    assert "--failed must not be one of the inputs" in result.stderr
+
+
+def test_table_summary(run_cli: RunCli, tmp_path: Path, emulator: Emulator, creds: None) -> None:
+    path = write_events(tmp_path / "e.jsonl", [purchase(1)])
+    result = run_cli("replay", path, "--base-url", emulator.base_url, *FAST)
+    assert result.exit_code == 0
+    assert f"replay to {emulator.base_url}" in result.stdout
+    assert "replay: 1/1" in result.stderr
+
+
+# -- interruption and crashes (real processes) -----------------------------------------
+
+
+def _spawn(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "fbcli", *args],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FRIENDBUY_")}
+    env.update(FRIENDBUY_MAPI_KEY=KEY, FRIENDBUY_MAPI_SECRET=SECRET, PYTHONUNBUFFERED="1")
+    return env
+
+
+def _wait_for_calls(emu: Emulator, count: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while len(emu.calls()) < count:
+        assert time.monotonic() < deadline, "the replay did not start"
+        time.sleep(0.02)
+
+
+def test_ctrl_c_stops_cleanly_and_a_rerun_sends_the_rest(tmp_path: Path) -> None:
+    events = [purchase(n) for n in range(40)]
+    path = write_events(tmp_path / "e.jsonl", events)
+    with Emulator(EmulatorConfig(key=KEY, secret=SECRET)) as emu:
+        args = ["replay", path, "--base-url", emu.base_url, "--rate", "20", "-f", "json"]
+        proc = _spawn(args, _env(), tmp_path)
+        _wait_for_calls(emu, 5)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 130, err
+        first = json.loads(out)
+        assert first["interrupted"] is True
+        assert 5 <= first["sent"] < 40
+        assert "Traceback" not in err
+        rerun = _spawn([*args[:-2], "--rate", "500", "-f", "json"], _env(), tmp_path)
+        out, err = rerun.communicate(timeout=30)
+        assert rerun.returncode == 0, err
+        second = json.loads(out)
+        assert second["skipped_already_sent"] == first["sent"]
+        assert first["sent"] + second["sent"] == 40
+        bodies = [c.body["orderId"] for c in emu.calls()]
+        assert sorted(bodies) == sorted(f"o{n}" for n in range(40))
+
+
+def test_sigkill_then_rerun_sends_everything_with_few_duplicates(tmp_path: Path) -> None:
+    events = [purchase(n) for n in range(60)]
+    path = write_events(tmp_path / "e.jsonl", events)
+    concurrency = 4
+    with Emulator(EmulatorConfig(key=KEY, secret=SECRET)) as emu:
+        args = [
+            "replay",
+            path,
+            "--base-url",
+            emu.base_url,
+            "--rate",
+            "40",
+            "--burst",
+            "4",
+            "--concurrency",
+            str(concurrency),
+            "-f",
+            "json",
+        ]
+        proc = _spawn(args, _env(), tmp_path)
+        _wait_for_calls(emu, 15)
+        proc.kill()
+        proc.communicate(timeout=10)
+        rerun = _spawn([*args[:5], "500", *args[6:]], _env(), tmp_path)
+        _out, err = rerun.communicate(timeout=30)
+        assert rerun.returncode == 0, err
+        orders = [c.body["orderId"] for c in emu.calls()]
+        assert set(orders) == {f"o{n}" for n in range(60)}
+        duplicates = len(orders) - len(set(orders))
+        assert duplicates <= concurrency
