@@ -28,10 +28,12 @@ from fbcli import __version__
 from fbcli.actions import ACTIONS
 from fbcli.errors import AuthError, ConfigError, ExitCode, FbcliError, MappingFileError
 from fbcli.events import Event, LineError, read_events
+from fbcli.hosts import check_base_url
 from fbcli.mappings import MappingConfig, default_mappings, load_field_mapping, load_mappings
 from fbcli.plan import (
     DEFAULT_BASE_URL,
     PlanFilter,
+    PlannedCall,
     PlanRecord,
     PlanTally,
     normalize_json,
@@ -39,6 +41,7 @@ from fbcli.plan import (
     status_of,
 )
 from fbcli.report import (
+    make_console,
     print_error,
     print_warning,
     render_plan,
@@ -80,25 +83,13 @@ class OutputFormat(StrEnum):
 # -- shared plumbing ---------------------------------------------------------------------
 
 
-def _no_color() -> bool:
-    return "NO_COLOR" in os.environ or _STATE.get("no_color", False)
-
-
 _STATE: dict[str, bool] = {}
 
 
 def _console(*, stderr: bool = False) -> Console:
     stream = sys.stderr if stderr else sys.stdout
-    width = None if stream.isatty() else int(os.environ.get("COLUMNS", "100"))
-    return Console(
-        file=stream,
-        stderr=stderr,
-        width=width,
-        no_color=_no_color(),
-        highlight=False,
-        soft_wrap=stderr,  # messages on stderr stay one line each
-        emoji=False,
-    )
+    no_color = bool(os.environ.get("NO_COLOR")) or _STATE.get("no_color", False)
+    return make_console(stream, stderr=stderr, no_color=no_color, columns=os.environ.get("COLUMNS"))
 
 
 def _exit_code_for(error: FbcliError) -> ExitCode:
@@ -184,6 +175,8 @@ def _read_inputs(files: list[str], *, stdin: Path | None = None) -> Iterator[Eve
 def _parse_lines(text: str | None) -> tuple[int, int] | None:
     if text is None:
         return None
+    if not text.strip():
+        raise ConfigError("--lines must look like 10-20, 10-, -20 or 15, not an empty value")
     start, sep, end = text.partition("-")
     try:
         first = int(start) if start.strip() else 1
@@ -217,9 +210,7 @@ def _compile_expression(text: str, option: str) -> Callable[[Any], bool]:
 
 
 def _check_base_url(url: str) -> str:
-    if not url.startswith(("https://", "http://")) or len(url.split("://", 1)[1]) == 0:
-        raise ConfigError(f"--base-url must be an http(s) URL, not '{url}'")
-    return url.rstrip("/")
+    return check_base_url(url)
 
 
 def _finish(code: ExitCode) -> NoReturn:
@@ -319,7 +310,7 @@ def validate_command(
 ) -> None:
     """Check that every event is well formed, matches a subscription and maps validly.
 
-    Shows only the problems, then a summary.
+    Shows only the problems (and calls with warnings), then a summary.
 
     Example: fbcli validate sample_events/events.jsonl -m mappings.yaml
     """
@@ -330,11 +321,14 @@ def validate_command(
     records = plan_records(
         _read_inputs(files), config, base_url=url, tally=tally, max_errors=max_errors
     )
-    problems: list[PlanRecord] = [r for r in records if status_of(r) in shown]
+    noteworthy = (
+        r for r in records if status_of(r) in shown or (isinstance(r, PlannedCall) and r.warnings)
+    )
     if output is OutputFormat.json:
-        sys.stdout.write(json.dumps(validate_summary(tally, problems), ensure_ascii=False) + "\n")
+        summary = validate_summary(tally, list(noteworthy))
+        sys.stdout.write(json.dumps(summary, ensure_ascii=False) + "\n")
     else:
-        render_plan(_console(), problems, tally, config, base_url=url, sources=len(files))
+        render_plan(_console(), noteworthy, tally, config, base_url=url, sources=len(files))
     _finish(_outcome(tally, strict=strict))
 
 
@@ -385,6 +379,8 @@ def dry_run_command(
     if output is OutputFormat.json:
         write_json_lines(sys.stdout, records)
         sys.stdout.flush()
+        if tally.stopped:
+            print_warning(_console(stderr=True), tally.stopped)
     else:
         render_plan(_console(), records, tally, config, base_url=url, sources=len(files))
     _finish(_outcome(tally, strict=strict))
@@ -642,7 +638,7 @@ DEMO_KEY = "00000000-0000-4000-8000-000000000000"
 
 def _credentials(target: _Target) -> tuple[Any, str]:
     """MAPI credentials and base URL, from options and the environment (never a flag value)."""
-    from fbcli.mapi import Credentials, base_url_for, check_base_url, split_secret
+    from fbcli.mapi import Credentials, base_url_for, split_secret
 
     key = target.key or os.environ.get("FRIENDBUY_MAPI_KEY")
     if target.secret_file is not None:

@@ -27,7 +27,7 @@ import hashlib
 import json
 import os
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,6 +36,8 @@ from typing import Any, Final, Literal
 from fbcli.errors import ConfigError
 
 SCHEMA_VERSION: Final = 1
+BUSY_TIMEOUT_MS: Final = 5000
+"""How long to wait for another process that holds the ledger's write lock."""
 LedgerStatus = Literal["sent", "failed", "unknown"]
 
 _SCHEMA: Final = """
@@ -100,39 +102,86 @@ def _create_private(path: Path) -> None:
 
 
 class Ledger:
-    """The ledger file, opened for one run and one target; used from one thread."""
+    """The ledger file, opened for one run and one target; used from one thread.
 
-    def __init__(self, path: Path, *, target: str) -> None:
+    Opening checks, before anything is written to an existing file, that it is
+    SQLite, that it is a ledger (an SQLite file of another program is left
+    alone) and that its schema version is this one.  Every SQLite or file
+    system problem, then and later, is a ``ConfigError`` naming the file.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        target: str,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.path = path
         self.target = target
+        self._now = now
         try:
             _create_private(path)
-            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=True)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.execute("PRAGMA busy_timeout=5000")
-            self._db.executescript(_SCHEMA)
-            row = self._db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
-            if row is None:
-                self._db.execute(
-                    "INSERT INTO meta (key, value) VALUES ('version', ?)", (str(SCHEMA_VERSION),)
-                )
-            elif row[0] != str(SCHEMA_VERSION):
-                raise ConfigError(
-                    f"the ledger has version {row[0]}; this fbcli reads version {SCHEMA_VERSION}",
-                    where=str(path),
-                )
-            self._db.execute("SELECT count(*) FROM calls").fetchone()
-        except sqlite3.DatabaseError as exc:
-            raise ConfigError(
-                f"cannot use the ledger: {exc}",
-                where=str(path),
-                hint="give another --ledger path, or move the damaged file away",
-            ) from None
         except OSError as exc:
             raise ConfigError(
-                f"cannot create the ledger: {exc.strerror}", where=str(path)
+                f"cannot create the ledger: {exc.strerror or exc}", where=str(path)
             ) from None
+        try:
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=True)
+        except sqlite3.Error as exc:
+            raise self._error("cannot open the ledger", exc) from None
+        try:
+            self._prepare()
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _prepare(self) -> None:
+        """Check the file (reading only), then switch to WAL and create what is missing."""
+        try:
+            self._db.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_MS)}")
+            self._check()
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("BEGIN IMMEDIATE")
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    self._db.execute(statement)
+            self._db.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('version', ?)",
+                (str(SCHEMA_VERSION),),
+            )
+            self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise self._error("cannot use the ledger", exc) from None
+
+    def _check(self) -> None:
+        """An empty file, or a ledger of this schema version; anything else is left alone."""
+        tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master")}
+        if tables and "meta" not in tables:
+            raise ConfigError(
+                "this SQLite file is not an fbcli ledger",
+                where=str(self.path),
+                hint="give another --ledger path",
+            )
+        if "meta" in tables:
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
+            if row is not None and str(row[0]) != str(SCHEMA_VERSION):
+                raise ConfigError(
+                    f"the ledger has version {row[0]}; this fbcli reads version {SCHEMA_VERSION}",
+                    where=str(self.path),
+                    hint="use the fbcli that wrote it, or give another --ledger path",
+                )
+
+    def _error(self, what: str, exc: sqlite3.Error) -> ConfigError:
+        """A one-line ``ConfigError`` for an SQLite error, with a hint that fits it."""
+        text = " ".join(str(exc).split()) or type(exc).__name__
+        hint = (
+            "is another fbcli using this ledger? Wait for it, or give another --ledger path"
+            if "locked" in text
+            else "give another --ledger path, or move the damaged file away"
+        )
+        return ConfigError(f"{what}: {text}", where=str(self.path), hint=hint)
 
     def close(self) -> None:
         """Close the file (the WAL is checkpointed by SQLite)."""
@@ -146,10 +195,13 @@ class Ledger:
 
     def status_of(self, key: str, subscription: str) -> LedgerStatus | None:
         """The recorded status of a call, or ``None`` when it was never attempted."""
-        row = self._db.execute(
-            "SELECT status FROM calls WHERE target = ? AND event_key = ? AND subscription = ?",
-            (self.target, key, subscription),
-        ).fetchone()
+        try:
+            row = self._db.execute(
+                "SELECT status FROM calls WHERE target = ? AND event_key = ? AND subscription = ?",
+                (self.target, key, subscription),
+            ).fetchone()
+        except sqlite3.Error as exc:
+            raise self._error("cannot read the ledger", exc) from None
         return None if row is None else row[0]
 
     def record(
@@ -167,7 +219,7 @@ class Ledger:
         message: str | None,
     ) -> None:
         """Record (or update) one call's outcome and commit it at once."""
-        now = datetime.now(UTC).isoformat(timespec="milliseconds")
+        now = self._now().astimezone(UTC).isoformat(timespec="milliseconds")
         try:
             self._db.execute(
                 """
@@ -201,23 +253,30 @@ class Ledger:
                     now,
                 ),
             )
-        except sqlite3.DatabaseError as exc:
-            raise ConfigError(f"cannot write the ledger: {exc}", where=str(self.path)) from None
+        except sqlite3.Error as exc:
+            raise self._error("cannot write the ledger", exc) from None
 
     def entries(self) -> Iterator[LedgerEntry]:
         """Every recorded call."""
-        cursor = self._db.execute(
-            "SELECT event_key, subscription, action, source, line, status, http_status, "
-            "attempts, event_id, message, first_attempt_at, last_attempt_at FROM calls "
-            "WHERE target = ? ORDER BY first_attempt_at, rowid",
-            (self.target,),
-        )
-        for row in cursor:
-            yield LedgerEntry(*row)
+        try:
+            cursor = self._db.execute(
+                "SELECT event_key, subscription, action, source, line, status, http_status, "
+                "attempts, event_id, message, first_attempt_at, last_attempt_at FROM calls "
+                "WHERE target = ? ORDER BY first_attempt_at, rowid",
+                (self.target,),
+            )
+            for row in cursor:
+                yield LedgerEntry(*row)
+        except sqlite3.Error as exc:
+            raise self._error("cannot read the ledger", exc) from None
 
     def counts(self) -> dict[str, int]:
         """How many calls have each status."""
-        rows = self._db.execute(
-            "SELECT status, count(*) FROM calls WHERE target = ? GROUP BY status", (self.target,)
-        ).fetchall()
+        try:
+            rows = self._db.execute(
+                "SELECT status, count(*) FROM calls WHERE target = ? GROUP BY status",
+                (self.target,),
+            ).fetchall()
+        except sqlite3.Error as exc:
+            raise self._error("cannot read the ledger", exc) from None
         return dict(rows)

@@ -14,23 +14,31 @@ status and MAPI's own message and reference only.
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal
-from urllib.parse import urlsplit
 
 import httpx
 
 from fbcli import __version__
-from fbcli.errors import ApiError, AuthError, ConfigError
-from fbcli.hosts import is_loopback
+from fbcli.errors import ApiError, AuthError
+from fbcli.hosts import check_base_url
 
 DEFAULT_BASE_URL: Final = "https://mapi.fbot.me"
 REFRESH_MARGIN: Final = timedelta(seconds=10)
 """Refresh a token this long before it expires (Segment's destination does the same);
 for tokens that live less than four times that, a quarter of their lifetime."""
+
+SHORT_LIVED: Final = timedelta(seconds=60)
+"""How long a token is trusted when its ``expires`` is missing, unreadable or already past."""
+MIN_HIDDEN_LENGTH: Final = 12
+"""Secrets and tokens this long or longer are blanked out of MAPI's messages; shorter
+strings are too likely to be ordinary words (a real MAPI secret is far longer)."""
+_TOKEN_CHARS: Final = re.compile(r"[\x21-\x7e]+")
+"""A token must fit in a header as is: printable ASCII, no spaces."""
 
 Phase = Literal["connect", "send", "read"]
 
@@ -62,21 +70,6 @@ def base_url_for(environment: str | None) -> str:
     return DEFAULT_BASE_URL if environment is None else f"https://mapi.fbot-{environment}.me"
 
 
-def check_base_url(url: str) -> str:
-    """A usable base URL: ``https://host``, or ``http://`` to a loopback host only."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"the base URL must be an http(s) URL, not '{url}'")
-    if parts.scheme == "http" and not is_loopback(parts.hostname):
-        raise ConfigError(
-            f"plain http is only allowed to this machine, not '{parts.hostname}'",
-            hint="use https:// (TLS is always verified)",
-        )
-    if parts.query or parts.fragment or parts.username or parts.password:
-        raise ConfigError("the base URL must not carry a query, fragment or user name")
-    return url.rstrip("/")
-
-
 @dataclass(frozen=True, slots=True)
 class Timeouts:
     """Connect and read timeouts, in seconds."""
@@ -103,36 +96,58 @@ class CallResult:
         return self.status is not None and 200 <= self.status < 300
 
 
-def error_message(response: httpx.Response) -> str:
-    """MAPI's error body as one line: its message and reference, or the reason phrase."""
+def error_message(response: httpx.Response, *, hide: tuple[str, ...] = ()) -> str:
+    """MAPI's error body as one plain line: its message and reference, or the reason phrase.
+
+    Control characters become spaces, runs of spaces one space; each string in
+    ``hide`` (a secret, a token) that MAPI might echo is replaced by ``<hidden>``.
+    """
     message: str | None = None
     reference: str | None = None
-    try:
-        data = response.json()
-    except (ValueError, UnicodeDecodeError):
-        data = None
+    data = _json(response)
     if isinstance(data, dict):
         for key in ("message", "error"):
-            if isinstance(data.get(key), str) and data[key]:
+            if isinstance(data.get(key), str) and data[key].strip():
                 message = data[key]
                 break
-        if isinstance(data.get("reference"), str):
-            reference = data["reference"]
-    text = message or response.reason_phrase or f"HTTP {response.status_code}"
-    text = " ".join(text.split())[:300]
+        if isinstance(data.get("reference"), str) and data["reference"].strip():
+            reference = _one_line(data["reference"], hide, limit=100)
+    text = _one_line(message or response.reason_phrase or f"HTTP {response.status_code}", hide)
     return f"{text} (reference {reference})" if reference else text
 
 
+def _one_line(text: str, hide: tuple[str, ...], *, limit: int = 300) -> str:
+    for secret in hide:
+        if len(secret) >= MIN_HIDDEN_LENGTH:
+            text = text.replace(secret, "<hidden>")
+    printable = "".join(c if c.isprintable() else " " for c in text)
+    return " ".join(printable.split())[:limit]
+
+
+def _json(response: httpx.Response) -> Any:
+    """The body as JSON, or ``None`` when it is not JSON (or too deeply nested to read)."""
+    try:
+        return response.json()
+    except (ValueError, RecursionError):
+        return None
+
+
 def parse_expires(value: object, *, now: datetime) -> datetime:
-    """``expires`` with or without milliseconds; unparseable → treat the token as short-lived."""
+    """``expires`` with or without milliseconds, as an aware datetime (naive means UTC).
+
+    Missing, unparseable, or not after ``now`` (the clocks disagree) → ``now`` plus
+    ``SHORT_LIVED``, so the token is refreshed soon but not before every call.
+    """
     if isinstance(value, str):
         try:
-            parsed = datetime.fromisoformat(value)
+            parsed = datetime.fromisoformat(value.strip())
         except ValueError:
             pass
         else:
-            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    return now + timedelta(seconds=60)
+            aware = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+            if aware > now:
+                return aware
+    return now + SHORT_LIVED
 
 
 class MapiClient:
@@ -182,30 +197,30 @@ class MapiClient:
     def _authorize_locked(self) -> None:
         url = f"{self.base_url}/v1/authorization"
         body = {"key": self._credentials.key, "secret": self._credentials.secret}
+        hide = (self._credentials.secret,)
         try:
             response = self._client.post("/v1/authorization", json=body)
-        except httpx.TransportError as exc:
+        except httpx.RequestError as exc:
             raise ApiError(f"cannot reach MAPI: {_describe(exc)}", url=url) from None
         if response.status_code in (400, 401, 403, 422):
             raise AuthError(
-                f"authorization refused: {error_message(response)}",
+                f"authorization refused: {error_message(response, hide=hide)}",
                 url=url,
                 status=response.status_code,
                 hint="check FRIENDBUY_MAPI_KEY and FRIENDBUY_MAPI_SECRET (or --key, --secret-file)",
             )
         if not response.is_success:
             raise ApiError(
-                f"authorization failed: {error_message(response)}",
+                f"authorization failed: {error_message(response, hide=hide)}",
                 url=url,
                 status=response.status_code,
             )
-        try:
-            data = response.json()
-            token = data["token"]
-        except (ValueError, KeyError, TypeError):
-            raise ApiError("authorization answered without a token", url=url) from None
+        data = _json(response)
+        token = data.get("token") if isinstance(data, dict) else None
         if not isinstance(token, str) or not token:
             raise ApiError("authorization answered without a token", url=url)
+        if not _TOKEN_CHARS.fullmatch(token):
+            raise ApiError("authorization answered with a token that cannot be sent", url=url)
         now = self._now()
         expires = parse_expires(data.get("expires"), now=now)
         self._token = token
@@ -257,22 +272,24 @@ class MapiClient:
             return CallResult(None, "connect", message=_describe(exc))
         except (httpx.WriteError, httpx.WriteTimeout) as exc:
             return CallResult(None, "send", message=_describe(exc))
-        except httpx.TransportError as exc:
+        except httpx.RequestError as exc:
+            # Read errors, a dropped connection, an answer that cannot be decoded:
+            # the request may have arrived.
             return CallResult(None, "read", message=_describe(exc))
         if response.is_success:
-            event_id = None
-            try:
-                data = response.json()
-                if isinstance(data, dict) and isinstance(data.get("eventId"), str):
-                    event_id = data["eventId"]
-            except (ValueError, UnicodeDecodeError):
-                pass
-            return CallResult(response.status_code, event_id=event_id)
+            data = _json(response)
+            event_id = data.get("eventId") if isinstance(data, dict) else None
+            return CallResult(
+                response.status_code, event_id=event_id if isinstance(event_id, str) else None
+            )
         return CallResult(
             response.status_code,
-            message=error_message(response),
+            message=error_message(response, hide=(self._credentials.secret, token)),
             retry_after=response.headers.get("Retry-After"),
         )
+
+    def __repr__(self) -> str:
+        return f"MapiClient(base_url={self.base_url!r}, credentials={self._credentials!r})"
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -285,8 +302,8 @@ class MapiClient:
         self.close()
 
 
-def _describe(exc: httpx.TransportError) -> str:
-    """A transport error in plain words, without any request header."""
+def _describe(exc: httpx.RequestError) -> str:
+    """A request error in plain words, without any request header."""
     names = {
         httpx.ConnectTimeout: "connection timed out",
         httpx.ConnectError: "connection failed",
@@ -296,6 +313,7 @@ def _describe(exc: httpx.TransportError) -> str:
         httpx.WriteError: "connection broke while sending",
         httpx.ReadError: "connection broke while waiting for the answer",
         httpx.RemoteProtocolError: "the server closed the connection without an answer",
+        httpx.DecodingError: "the answer could not be decoded",
     }
     for kind, text in names.items():
         if isinstance(exc, kind):

@@ -167,7 +167,7 @@ def additional_properties_warnings(body: Mapping[str, Any]) -> list[Violation]:
         if isinstance(value, str) and len(value) > MAX_ADDITIONAL_VALUE_CHARS:
             warnings.append(
                 Violation(
-                    f"additionalProperties.{key}",
+                    f"additionalProperties/{key}",
                     f"value is {len(value)} characters; MAPI silently drops values over "
                     f"{MAX_ADDITIONAL_VALUE_CHARS}",
                 )
@@ -274,6 +274,7 @@ class PlanTally:
     """Counts for the summary line and ``validate --format json``."""
 
     events: int = 0
+    """Events read (malformed lines are not events)."""
     by_status: Counter[str] = field(default_factory=Counter)
     by_action: dict[str, Counter[str]] = field(default_factory=dict)
     problems: int = 0
@@ -282,8 +283,9 @@ class PlanTally:
     """Why the run stopped early (``--limit``, ``--max-errors``), if it did."""
 
     def add_event(self, records: list[PlanRecord]) -> None:
-        """Count one event's records (or one malformed line)."""
-        self.events += 1
+        """Count one event's records (or one malformed line, which is not an event)."""
+        if not isinstance(records[0], LineError):
+            self.events += 1
         for record in records:
             status = status_of(record)
             self.by_status[status] += 1
@@ -315,7 +317,7 @@ def plan_records(
     selection = selection or PlanFilter()
     tally = tally if tally is not None else PlanTally()
     for item in items:
-        if limit is not None and tally.events >= limit:
+        if limit is not None and tally.events + tally.count("malformed") >= limit:
             tally.stopped = f"stopped after --limit {limit} events"
             return
         if not selection.keeps_line(item.line):

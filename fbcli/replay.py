@@ -91,6 +91,8 @@ class ReplaySummary:
     retries: int = 0
     rate_limited: int = 0
     elapsed: float = 0.0
+    current_rate: float = 0.0
+    """The rate limiter's rate now (lower than ``--rate`` after 429s)."""
     interrupted: bool = False
     problems: list[CallOutcome] = field(default_factory=list)
 
@@ -350,6 +352,7 @@ def replay_calls(
                 summary.problems.append(outcome)
             on_outcome(outcome)
         summary.elapsed = clock() - started
+        summary.current_rate = sender.limiter.current_rate
         on_progress(summary)
 
     def wait_some() -> None:

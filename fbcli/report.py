@@ -47,8 +47,14 @@ from fbcli.validation import Violation
 if TYPE_CHECKING:
     from fbcli.replay import ReplaySummary
 
-_CONTROL_RE: Final = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL_RE: Final = re.compile(
+    r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
+)
+"""Control characters, and the bidirectional controls that can reorder what is shown."""
+DEFAULT_WIDTH: Final = 100
 _STATUS_STYLES: Final = {
+    "failed": "bold red",
+    "unknown": "bold yellow",
     "planned": "green",
     "invalid": "bold red",
     "unmatched": "yellow",
@@ -66,6 +72,37 @@ _KEY_FIELDS: Final = (
     "name",
     "category",
 )
+
+
+class _Console(Console):
+    """A console whose broken pipe (``| head``) ends the command quietly, not with exit 1."""
+
+    def on_broken_pipe(self) -> None:
+        raise BrokenPipeError
+
+
+def make_console(stream: IO[str], *, stderr: bool, no_color: bool, columns: str | None) -> Console:
+    """A console for stdout or stderr: terminal width on a terminal, else ``COLUMNS`` or 100.
+
+    Messages on stderr are never wrapped, so each stays one line.
+    """
+    width: int | None = None
+    if not stream.isatty():
+        try:
+            width = int(columns or DEFAULT_WIDTH)
+        except ValueError:
+            width = DEFAULT_WIDTH
+        if width < 40:
+            width = DEFAULT_WIDTH
+    return _Console(
+        file=stream,
+        stderr=stderr,
+        width=width,
+        no_color=no_color,
+        highlight=False,
+        soft_wrap=stderr,
+        emoji=False,
+    )
 
 
 def safe(text: str) -> str:
@@ -113,9 +150,9 @@ def key_fields(body: Mapping[str, Any]) -> str:
 
 
 def _location(source: str, line: int, *, single_source: bool) -> str:
-    if single_source:
-        return str(line)
-    return f"{source}:{line}" if line else source
+    if not line:
+        return source
+    return str(line) if single_source else f"{source}:{line}"
 
 
 def _call_text(record: PlannedCall | Rejection, config: MappingConfig) -> str:
@@ -139,57 +176,84 @@ def _violation_lines(violations: Iterable[Violation], mark: str, style: str) -> 
     return text
 
 
-def plan_table(
-    records: Iterable[PlanRecord], config: MappingConfig, *, sources: int, title: str | None
-) -> Table:
-    """The dry-run table: one row per call; errors and warnings under the key fields."""
-    single = sources <= 1
+def _widths(width: int, *, single: bool) -> tuple[int, int, int]:
+    """Fixed widths of the Line, Event and Subscription columns for a console width."""
+    line = 7 if single else min(30, max(12, width // 5))
+    if width >= 140:
+        return line, 24, 32
+    if width >= 90:
+        return line, 16, 25
+    return line, 12, 18
+
+
+def plan_table(config: MappingConfig, *, width: int, sources: int, header: bool = True) -> Table:
+    """An empty dry-run table; every chunk of rows uses the same fixed layout."""
+    line, event, subscription = _widths(width, single=sources <= 1)
     table = Table(
-        box=box.SIMPLE_HEAD, title=title, title_justify="left", pad_edge=False, expand=True
+        box=box.SIMPLE_HEAD, pad_edge=False, expand=True, show_edge=False, show_header=header
     )
-    table.add_column("Line", justify="right", max_width=None if single else 24, overflow="fold")
-    table.add_column("Event", max_width=16, overflow="fold")
-    table.add_column("Subscription → call", max_width=25, overflow="fold")
-    table.add_column("Key fields / problems", min_width=24, ratio=1, overflow="fold")
-    table.add_column("Status", min_width=9, no_wrap=True)
-    for record in records:
-        status = status_of(record)
-        status_text = Text(status, style=_STATUS_STYLES[status])
-        if isinstance(record, LineError):
-            where = _location(record.source, record.line, single_source=single)
-            problem = _violation_lines([Violation(None, record.message)], "✗", "red")
-            table.add_row(literal(where), Text("—", style="dim"), "", problem, status_text)
-            continue
-        event: Event = record.event
-        location = literal(_location(event.source, event.line, single_source=single))
-        label = literal(event_label(event.data))
-        if isinstance(record, Unmatched):
-            table.add_row(location, label, Text("no subscription", style="dim"), "", status_text)
-            continue
-        sub = Text(safe(record.subscription))
-        sub.append(f"\n{_call_text(record, config)}", style="dim")
-        details = Text()
-        if isinstance(record, PlannedCall):
-            details.append(key_fields(record.body))
-            if record.warnings:
-                details.append("\n")
-                details.append_text(_violation_lines(record.warnings, "!", "yellow"))
-        else:
-            details.append_text(_violation_lines(record.errors, "✗", "red"))
-        table.add_row(location, label, sub, details, status_text)
+    table.add_column("Line", justify="right", width=line, overflow="fold")
+    table.add_column("Event", width=event, overflow="fold")
+    table.add_column("Subscription → call", width=subscription, overflow="fold")
+    table.add_column("Key fields / problems", ratio=1, overflow="fold")
+    table.add_column("Status", width=9, no_wrap=True)
     return table
 
 
+def add_plan_row(table: Table, record: PlanRecord, config: MappingConfig, *, single: bool) -> None:
+    """One row per record: errors and warnings under the key fields."""
+    status = status_of(record)
+    status_text = Text(status, style=_STATUS_STYLES[status])
+    if isinstance(record, LineError):
+        where = _location(record.source, record.line, single_source=single)
+        problem = _violation_lines([Violation(None, record.message)], "✗", "red")
+        if not record.line:
+            problem = _violation_lines(
+                [Violation(None, f"{record.source}: {record.message}")], "✗", "red"
+            )
+        table.add_row(literal(where), Text("—", style="dim"), "", problem, status_text)
+        return
+    event: Event = record.event
+    location = literal(_location(event.source, event.line, single_source=single))
+    label = literal(event_label(event.data))
+    if isinstance(record, Unmatched):
+        table.add_row(location, label, Text("no subscription", style="dim"), "", status_text)
+        return
+    sub = Text(safe(record.subscription))
+    sub.append(f"\n{_call_text(record, config)}", style="dim")
+    details = Text()
+    if isinstance(record, PlannedCall):
+        details.append(key_fields(record.body))
+        if record.warnings:
+            details.append("\n")
+            details.append_text(_violation_lines(record.warnings, "!", "yellow"))
+    else:
+        details.append_text(_violation_lines(record.errors, "✗", "red"))
+    table.add_row(location, label, sub, details, status_text)
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
 def summary_text(tally: PlanTally) -> Text:
-    """``12 events: 9 planned, 2 invalid ... · trackPurchase 4 planned, 1 invalid ...``."""
-    text = Text(f"{tally.events} events: ", style="bold")
-    parts = [(f"{tally.count(s)} {s}", _STATUS_STYLES[s]) for s in STATUSES if tally.count(s)]
-    if not parts:
-        parts = [("nothing to do", "dim")]
-    for i, (part, style) in enumerate(parts):
+    """``16 events: 7 calls planned, 5 invalid · 2 events unmatched · 2 lines malformed``.
+
+    Calls are counted per matching subscription, so an event can give several.
+    """
+    text = Text(f"{_plural(tally.events, 'event')}: ", style="bold")
+    planned, invalid = tally.count("planned"), tally.count("invalid")
+    parts = [
+        (f"{_plural(planned, 'call')} planned", "green"),
+        (f"{invalid} invalid", _STATUS_STYLES["invalid"]),
+        (f"{_plural(tally.count('unmatched'), 'event')} unmatched", "yellow"),
+        (f"{_plural(tally.count('malformed'), 'line')} malformed", _STATUS_STYLES["malformed"]),
+    ]
+    shown = [(p, style) for i, (p, style) in enumerate(parts) if i == 0 or not p.startswith("0 ")]
+    for i, (part, style) in enumerate(shown):
         if i:
-            text.append(", ")
-        text.append(part, style=style)
+            text.append(", " if part.endswith("invalid") else " · ")
+        text.append(part, style=style if not part.startswith("0 ") else "dim")
     for action, counts in tally.by_action.items():
         detail = ", ".join(f"{counts[s]} {s}" for s in STATUSES if counts[s])
         text.append(f" · {action} {detail}", style="dim")
@@ -216,14 +280,25 @@ def render_plan(
     *,
     base_url: str,
     sources: int,
+    chunk: int = 100,
 ) -> None:
-    """Print the dry-run (or validate) table and its summary line."""
-    title = title_for(config, base_url)
-    table = plan_table(records, config, sources=sources, title=title)
+    """Print the dry-run (or validate) table as records arrive, then the summary line.
+
+    Rows are printed in chunks with one fixed layout, so memory stays flat and
+    output starts at once, however large the input.
+    """
+    console.print(Text(title_for(config, base_url), style="bold"))
+    single = sources <= 1
+    header = True
+    table = plan_table(config, width=console.width, sources=sources)
+    for record in records:
+        add_plan_row(table, record, config, single=single)
+        if table.row_count >= chunk:
+            console.print(table)
+            header = False
+            table = plan_table(config, width=console.width, sources=sources, header=header)
     if table.row_count:
         console.print(table)
-    else:
-        console.print(Text(title, style="italic"))
     console.print(summary_text(tally))
 
 
@@ -238,13 +313,14 @@ def write_json_lines(stream: IO[str], records: Iterable[PlanRecord]) -> None:
         stream.write("\n")
 
 
-def validate_summary(tally: PlanTally, problems: list[PlanRecord]) -> dict[str, Any]:
-    """``validate --format json``: counts, per action, and the problem records."""
+def validate_summary(tally: PlanTally, noteworthy: list[PlanRecord]) -> dict[str, Any]:
+    """``validate --format json``: counts, per action, the problems and the warnings."""
     return {
         "events": tally.events,
         **{status: tally.count(status) for status in STATUSES},
         "actions": {a: {s: c[s] for s in STATUSES if c[s]} for a, c in tally.by_action.items()},
-        "problems": [to_record(r) for r in problems],
+        "problems": [to_record(r) for r in noteworthy if not isinstance(r, PlannedCall)],
+        "warnings": [to_record(r) for r in noteworthy if isinstance(r, PlannedCall)],
         **({"stopped": tally.stopped} if tally.stopped else {}),
     }
 
@@ -319,7 +395,8 @@ class ReplayProgress:
         completed += summary.skipped_not_failed
         detail = (
             f"sent {summary.sent} · failed {summary.failed} · unknown {summary.unknown} · "
-            f"retries {summary.retries} · {summary.achieved_rate:.1f}/s"
+            f"retries {summary.retries} · {summary.achieved_rate:.1f}/s "
+            f"(limit {summary.current_rate:g}/s)"
         )
         if self._progress is not None and self._task is not None:
             self._progress.update(self._task, completed=completed, detail=detail)
@@ -366,18 +443,24 @@ def render_replay_summary(console: Console, summary: ReplaySummary, *, target: s
             + (" · interrupted: rerun to send the rest" if summary.interrupted else "")
         )
     )
-    if summary.problems:
-        problems = Table(box=box.SIMPLE_HEAD, title="not delivered", title_justify="left")
-        problems.add_column("Line", justify="right")
+    headings = {
+        "failed": "failed (a rerun sends these again)",
+        "unknown": "outcome unknown: may have reached MAPI, not resent (see --retry-unknown)",
+    }
+    for status, heading in headings.items():
+        listed = [o for o in summary.problems if o.status == status]
+        if not listed:
+            continue
+        console.print(Text(heading, style=_STATUS_STYLES[status]))
+        problems = Table(box=box.SIMPLE_HEAD)
+        problems.add_column("Line", justify="right", overflow="fold")
         problems.add_column("Subscription → action", max_width=28, overflow="fold")
-        problems.add_column("Status", no_wrap=True)
         problems.add_column("Why", ratio=1, overflow="fold")
-        for outcome in summary.problems:
+        for outcome in listed:
             call = outcome.call
             problems.add_row(
                 literal(f"{call.event.source}:{call.event.line}"),
                 literal(f"{call.subscription} → {call.action}"),
-                Text(outcome.status, style=_STATUS_STYLES.get(outcome.status, "bold red")),
                 literal(outcome.message or ""),
             )
         console.print(problems)

@@ -340,11 +340,21 @@ def _case_hint(token: _Token) -> str:
     return ""
 
 
+MAX_NESTING = 50
+"""Parentheses and negations nest at most this deep (deeper is surely a mistake)."""
+
+
 class _Parser:
     def __init__(self, text: str) -> None:
         self.text = text
         self.tokens = _tokenize(text)
         self.pos = 0
+        self.depth = 0
+
+    def nest(self, token: _Token) -> None:
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise self.error(f"nested deeper than {MAX_NESTING} levels", token)
 
     def peek(self) -> _Token:
         return self.tokens[self.pos]
@@ -392,18 +402,21 @@ class _Parser:
 
     def parse_unary(self) -> Node:
         if self.peek().kind == "!" or self.at_keyword("not"):
-            self.advance()
-            return Not(self.parse_unary())
+            self.nest(self.advance())
+            node = Not(self.parse_unary())
+            self.depth -= 1
+            return node
         return self.parse_primary()
 
     def parse_primary(self) -> Node:
         token = self.peek()
         if token.kind == "(":
-            self.advance()
+            self.nest(self.advance())
             node = self.parse_or()
             if self.peek().kind != ")":
                 raise self.error(f"expected ')' to close '(' at column {token.column}", self.peek())
             self.advance()
+            self.depth -= 1
             return node
         if token.kind == "keyword" and token.text in FUNCTIONS:
             return self.parse_call()

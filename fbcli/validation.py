@@ -13,8 +13,10 @@ helps and stops where it would hide a mistake:
 wanted type    accepted and converted
 =============  ===============================================================
 string         numbers (``98765`` → ``"98765"``) and booleans (``"true"``)
-number         numeric strings (``"12.99"`` → 12.99); booleans are NOT numbers
-integer        integer strings (``"99"``), integral numbers; ``"1.5"`` is an error
+number         numeric strings as JavaScript reads them (``"12.99"`` → 12.99,
+               ``" 7 "``, ``"1e3"``, ``"0x10"``); booleans are NOT numbers
+integer        the same when the number is integral (``"99"``, ``"99.0"``);
+               ``"1.5"`` is an error
 boolean        ``"true"`` and ``"false"``
 list           a single value becomes a one-element list
 =============  ===============================================================
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -187,8 +190,36 @@ def validator_for(action_name: str) -> Draft202012Validator:
 
 # -- empty values and coercion --------------------------------------------------------
 
-_NUMBER_TEXT_RE: Final = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
-_INTEGER_TEXT_RE: Final = re.compile(r"-?(?:0|[1-9][0-9]*)")
+_DECIMAL_RE: Final = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_INTEGER_TEXT_RE: Final = re.compile(r"[+-]?[0-9]+")
+_RADIX_RE: Final = re.compile(r"0([xX][0-9a-fA-F]+|[oO][0-7]+|[bB][01]+)")
+_JS_SPACE: Final = (
+    " \t\n\v\f\r\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
+    "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+)
+
+
+def js_number_of(text: str) -> int | float | None:
+    """The number JavaScript's ``+text`` gives for a numeric string, or ``None``.
+
+    Like Ajv's type coercion (``x == +x``): surrounding whitespace is ignored,
+    and decimal (``"12.99"``, ``"1e3"``, ``"007"``, ``"12."``), hex, octal and
+    binary forms are numbers.  Blank text and non-finite results are not.
+    """
+    stripped = text.strip(_JS_SPACE)
+    if not stripped:
+        return None
+    if _INTEGER_TEXT_RE.fullmatch(stripped):
+        return int(stripped)
+    if _DECIMAL_RE.fullmatch(stripped):
+        number = float(stripped)
+        return normalize_number(number) if math.isfinite(number) else None
+    match = _RADIX_RE.fullmatch(stripped)
+    if match:
+        return int(stripped, 0)
+    return None
+
+
 _STRING_TYPES: Final = frozenset({"string", "date", "datetime", "uri"})
 
 
@@ -199,23 +230,13 @@ def _coerce_scalar(kind: str, value: Any) -> Any:
         if isinstance(value, int | float):
             return js_string(value)
         return value
-    if kind == "number":
-        if isinstance(value, str) and _NUMBER_TEXT_RE.fullmatch(value):
-            number = float(value)
-            return normalize_number(number) if abs(number) != float("inf") else value
-        return value
-    if kind == "integer":
-        if isinstance(value, str):
-            if _INTEGER_TEXT_RE.fullmatch(value):
-                return int(value)
-            if _NUMBER_TEXT_RE.fullmatch(value):
-                number = float(value)
-                if number.is_integer():
-                    return int(number)
+    if kind in ("number", "integer"):
+        number = js_number_of(value) if isinstance(value, str) else value
+        if isinstance(number, float) and number.is_integer():
+            number = normalize_number(number)
+        if kind == "integer" and not isinstance(number, int):
             return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        return value
+        return value if number is None else number
     if kind == "boolean" and value in ("true", "false"):
         return value == "true"
     return value

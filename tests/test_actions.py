@@ -587,7 +587,7 @@ def test_additional_properties_limits_warn_but_do_not_drop() -> None:
             "message": "12 additionalProperties; MAPI keeps at most 10 and silently drops the rest",
         },
         {
-            "field": "additionalProperties.long",
+            "field": "additionalProperties/long",
             "message": "value is 129 characters; MAPI silently drops values over 128",
         },
     ]
@@ -826,3 +826,21 @@ def test_schema_required_lists_cloud_required_fields() -> None:
         "email",
     ]
     assert load_schema("trackPage")["required"] == []
+
+
+@pytest.mark.parametrize(
+    ("total", "expected"),
+    [("1e3", 1000), (" 12 ", 12), ("007", 7), ("12.", 12), ("0x10", 16), ("-.5", -0.5)],
+)
+def test_numeric_strings_are_read_as_javascript_reads_them(total: str, expected: float) -> None:
+    assert body("trackPurchase", order(total=total))["amount"] == expected
+
+
+@pytest.mark.parametrize("total", ["  ", "1,5", "Infinity", "1e999", "12abc", "1_000"])
+def test_non_numeric_strings_are_not_numbers(total: str) -> None:
+    assert errors("trackPurchase", order(total=total))[0]["field"] == "amount"
+
+
+def test_large_integral_amounts_are_written_without_exponent() -> None:
+    assert json.dumps(body("trackPurchase", order(total=1e16))["amount"]) == "10000000000000000"
+    assert json.dumps(body("trackPurchase", order(total=1e21))["amount"]) == "1e+21"

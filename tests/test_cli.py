@@ -140,7 +140,13 @@ def test_base_url_is_shown_in_urls(run_cli: RunCli, tmp_path: Path) -> None:
     assert records(result.stdout)[0]["request"]["url"] == "http://127.0.0.1:8080/v1/event/purchase"
     bad = run_cli("dry-run", path, "--base-url", "ftp://x")
     assert bad.exit_code == 2
-    assert "Error: --base-url must be an http(s) URL" in bad.stderr
+    assert bad.stderr == "Error: the base URL must be an http(s) URL, not 'ftp://x'\n"
+    secret = run_cli("dry-run", path, "--base-url", "https://user:pw123@example.com")
+    assert secret.exit_code == 2
+    assert "pw123" not in secret.stdout + secret.stderr
+    plain = run_cli("dry-run", path, "--base-url", "http://example.com")
+    assert plain.exit_code == 2
+    assert "plain http is only allowed to this machine" in plain.stderr
 
 
 # -- the table --------------------------------------------------------------------------
@@ -155,8 +161,8 @@ def test_dry_run_table_on_samples(run_cli: RunCli) -> None:
     assert "✗ required field 'currency'" in out
     assert "$.properties.currency" in out
     assert re.search(
-        r"16 events: 7 planned, 5 invalid, 2 unmatched, 2 malformed · "
-        r"trackCustomer 2 planned,\s+1 invalid",
+        r"14 events: 7 calls planned, 5 invalid · 2 events unmatched · 2 lines malformed · "
+        r"trackCustomer 2\s+planned,\s+1 invalid",
         out,
     )
 
@@ -185,7 +191,7 @@ def test_validate_json_summary(run_cli: RunCli) -> None:
     assert result.exit_code == 1
     summary = json.loads(result.stdout)
     assert {k: summary[k] for k in ("events", "planned", "invalid", "unmatched", "malformed")} == {
-        "events": 16,
+        "events": 14,
         "planned": 7,
         "invalid": 5,
         "unmatched": 2,
@@ -200,7 +206,7 @@ def test_validate_clean_file_exits_zero(run_cli: RunCli, tmp_path: Path) -> None
     path = write(tmp_path / "e.jsonl", jsonl(GOOD, {"type": "page"}))
     result = run_cli("validate", path)
     assert result.exit_code == 0
-    assert "2 events: 1 planned, 1 unmatched" in result.stdout
+    assert "2 events: 1 call planned · 1 event unmatched" in result.stdout
 
 
 def test_validate_strict_counts_unmatched(run_cli: RunCli, tmp_path: Path) -> None:
@@ -292,7 +298,7 @@ def test_stdin_and_gzip_and_several_files(run_cli: RunCli, tmp_path: Path) -> No
     assert result.exit_code == 0
     table = run_cli("dry-run", "-", gz, stdin=jsonl(GOOD))
     assert "-:1" in table.stdout
-    assert "2 events: 2 planned" in table.stdout
+    assert "2 events: 2 calls planned" in table.stdout
 
 
 BAD_INPUTS = [
@@ -310,8 +316,9 @@ BAD_INPUTS = [
     ("data", "message"), [b[1:] for b in BAD_INPUTS], ids=[b[0] for b in BAD_INPUTS]
 )
 def test_bad_input_is_reported_and_the_run_goes_on(
-    run_cli: RunCli, tmp_path: Path, data: bytes, message: str
+    run_cli: RunCli, tmp_path: Path, data: bytes, message: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
     bad = write(tmp_path / "bad.jsonl", data)
     good = write(tmp_path / "good.jsonl", jsonl(GOOD))
     result = run_cli("dry-run", bad, good, "-f", "json")
@@ -362,7 +369,7 @@ def test_bom_crlf_and_no_trailing_newline_are_fine(run_cli: RunCli, tmp_path: Pa
     path = write(tmp_path / "e.jsonl", data)
     result = run_cli("validate", path)
     assert result.exit_code == 0
-    assert "2 events: 2 planned" in result.stdout
+    assert "2 events: 2 calls planned" in result.stdout
 
 
 # -- mapping files ----------------------------------------------------------------------
@@ -515,3 +522,84 @@ def test_python_dash_m_and_broken_pipe(tmp_path: Path) -> None:
     assert proc.stdout.count("\n") == 1
     assert "Traceback" not in proc.stderr
     assert proc.stderr == ""
+
+
+# -- review findings ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("columns", ["abc", "0", "-5", ""])
+def test_bad_columns_falls_back_to_100(
+    run_cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, columns: str
+) -> None:
+    monkeypatch.setenv("COLUMNS", columns)
+    path = write(tmp_path / "e.jsonl", jsonl(GOOD))
+    result = run_cli("dry-run", path)
+    assert result.exit_code == 0
+    assert "1 event: 1 call planned" in result.stdout
+    assert max(len(line) for line in result.stdout.splitlines()) == 100
+
+
+@pytest.mark.parametrize("value", ["", " "])
+def test_blank_lines_option_is_an_error(run_cli: RunCli, tmp_path: Path, value: str) -> None:
+    path = write(tmp_path / "e.jsonl", jsonl(GOOD))
+    result = run_cli("dry-run", path, "--lines", value)
+    assert result.exit_code == 2
+    assert "--lines must look like" in result.stderr
+
+
+def test_validate_shows_warnings(run_cli: RunCli, tmp_path: Path) -> None:
+    many = {f"k{i}": i for i in range(11)}
+    event = {**GOOD, "properties": {**GOOD["properties"], "friendbuyAttributes": many}}
+    path = write(tmp_path / "e.jsonl", jsonl(event))
+    result = run_cli("validate", path, "-f", "json")
+    assert result.exit_code == 0
+    summary = json.loads(result.stdout)
+    assert summary["problems"] == []
+    assert summary["warnings"][0]["warnings"][0]["field"] == "additionalProperties"
+    table = run_cli("validate", path)
+    assert "! 11 additionalProperties" in table.stdout
+
+
+def test_calls_and_events_are_counted_apart(run_cli: RunCli, tmp_path: Path) -> None:
+    mappings = write(
+        tmp_path / "m.yaml",
+        "subscriptions:\n"
+        "  - {name: A, action: trackPurchase, trigger: 'type = \"track\"'}\n"
+        "  - {name: B, action: trackSignUp, trigger: 'type = \"track\"'}\n",
+    )
+    path = write(tmp_path / "e.jsonl", jsonl(GOOD))
+    result = run_cli("validate", path, "-m", mappings)
+    assert "1 event: 1 call planned, 1 invalid" in result.stdout
+
+
+def test_dry_run_json_says_when_it_stopped_early(run_cli: RunCli, tmp_path: Path) -> None:
+    path = write(tmp_path / "e.jsonl", jsonl(GOOD, GOOD, GOOD))
+    result = run_cli("dry-run", path, "-f", "json", "--limit", "2")
+    assert len(records(result.stdout)) == 2
+    assert result.stderr == "Warning: stopped after --limit 2 events\n"
+
+
+def test_missing_single_input_is_named(run_cli: RunCli, tmp_path: Path) -> None:
+    result = run_cli("validate", str(tmp_path / "evnets.jsonl"))
+    assert result.exit_code == 1
+    assert "evnets.jsonl" in result.stdout
+
+
+def test_bidi_controls_are_escaped(run_cli: RunCli, tmp_path: Path) -> None:
+    event = {**GOOD, "properties": {**GOOD["properties"], "order_id": "\u202eabc"}}
+    path = write(tmp_path / "e.jsonl", jsonl(event))
+    result = run_cli("dry-run", path)
+    assert "\u202e" not in result.stdout
+    assert "\\u202eabc" in result.stdout
+
+
+def test_empty_no_color_is_ignored(
+    run_cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fbcli.report import make_console
+
+    monkeypatch.setenv("NO_COLOR", "")
+    path = write(tmp_path / "e.jsonl", jsonl(GOOD))
+    assert run_cli("dry-run", path).exit_code == 0
+    console = make_console(sys.stdout, stderr=False, no_color=False, columns="100")
+    assert console.width == 100

@@ -781,3 +781,14 @@ def test_parse_never_fails_unexpectedly(text: str) -> None:
     assert 1 <= error.column <= len(text) + 1
     assert error.text == text
     assert error.message
+
+
+@pytest.mark.parametrize("opener", ["(", "!", "not ", "!("])
+def test_deep_nesting_is_a_located_syntax_error(opener: str) -> None:
+    text = opener * 200 + 'type = "track"' + ")" * (200 if "(" in opener else 0)
+    with pytest.raises(TriggerSyntaxError) as caught:
+        parse_trigger(text)
+    assert caught.value.message == "nested deeper than 50 levels"
+    assert 1 <= caught.value.column <= len(text)
+    ok = "(" * 50 + 'type = "track"' + ")" * 50
+    assert isinstance(parse_trigger(ok), Compare)

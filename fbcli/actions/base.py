@@ -174,12 +174,13 @@ def _is_number(value: Any) -> bool:
 
 
 def normalize_number(value: float) -> int | float:
-    """An integral float within JavaScript's safe range becomes an int (``10.0`` → ``10``).
+    """An integral float below 1e21 becomes an int (``10.0`` → ``10``, ``1e16`` → ``10…0``).
 
-    JavaScript has one number type, so ``10.0`` and ``10`` are the same value and
-    ``JSON.stringify`` writes ``10``; this keeps fbcli's bodies byte-identical.
+    JavaScript has one number type and ``JSON.stringify`` writes integral
+    numbers below 1e21 without a fraction or exponent; this keeps fbcli's
+    bodies byte-identical.
     """
-    if value.is_integer() and abs(value) < 2**53:
+    if value.is_integer() and abs(value) < 1e21:
         return int(value)
     return value
 
