@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -28,6 +29,7 @@ from fbcli.errors import ApiError, AuthError
 from fbcli.hosts import check_base_url
 
 DEFAULT_BASE_URL: Final = "https://mapi.fbot.me"
+AUTH_ATTEMPTS: Final = 3
 REFRESH_MARGIN: Final = timedelta(seconds=10)
 """Refresh a token this long before it expires (Segment's destination does the same);
 for tokens that live less than four times that, a quarter of their lifetime."""
@@ -132,6 +134,15 @@ def _json(response: httpx.Response) -> Any:
         return None
 
 
+def _seconds(value: str | None) -> float | None:
+    """A ``Retry-After`` given in seconds (an HTTP date is left to the default wait)."""
+    try:
+        seconds = float(value) if value is not None else None
+    except ValueError:
+        return None
+    return seconds if seconds is not None and 0 <= seconds < float("inf") else None
+
+
 def parse_expires(value: object, *, now: datetime) -> datetime:
     """``expires`` with or without milliseconds, as an aware datetime (naive means UTC).
 
@@ -166,10 +177,12 @@ class MapiClient:
         transport: httpx.BaseTransport | None = None,
         max_connections: int = 16,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.base_url = check_base_url(base_url)
         self._credentials = credentials
         self._now = now
+        self._sleep = sleep
         self._lock = threading.Lock()
         self._token: str | None = None
         self._refresh_at = datetime.min.replace(tzinfo=UTC)
@@ -195,13 +208,30 @@ class MapiClient:
             self._authorize_locked()
 
     def _authorize_locked(self) -> None:
+        """Authorize, retrying what may pass on a second try (authorizing twice is harmless).
+
+        Transport errors, 408, 429 and 5xx (but 501/505) are retried up to
+        ``AUTH_ATTEMPTS`` times, waiting 0.5 s, then 1 s, ... (``Retry-After``
+        when given, at most 10 s).
+        """
         url = f"{self.base_url}/v1/authorization"
         body = {"key": self._credentials.key, "secret": self._credentials.secret}
         hide = (self._credentials.secret,)
-        try:
-            response = self._client.post("/v1/authorization", json=body)
-        except httpx.RequestError as exc:
-            raise ApiError(f"cannot reach MAPI: {_describe(exc)}", url=url) from None
+        for attempt in range(1, AUTH_ATTEMPTS + 1):
+            last = attempt == AUTH_ATTEMPTS
+            try:
+                response = self._client.post("/v1/authorization", json=body)
+            except httpx.RequestError as exc:
+                if last:
+                    raise ApiError(f"cannot reach MAPI: {_describe(exc)}", url=url) from None
+                self._sleep(0.5 * 2 ** (attempt - 1))
+                continue
+            status = response.status_code
+            if not last and (status in (408, 429) or (status >= 500 and status not in (501, 505))):
+                wait = _seconds(response.headers.get("Retry-After"))
+                self._sleep(min(10.0, wait if wait is not None else 0.5 * 2 ** (attempt - 1)))
+                continue
+            break
         if response.status_code in (400, 401, 403, 422):
             raise AuthError(
                 f"authorization refused: {error_message(response, hide=hide)}",

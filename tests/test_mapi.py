@@ -487,15 +487,29 @@ def test_dropped_connection_is_the_read_phase(faults: str, seed: int, stat: str)
     assert stats["accepted"] == (1 if stat == "dropped_after" else 0)
 
 
-def test_authorization_dropped_after_issuing_is_an_api_error() -> None:
+def test_authorization_dropped_after_issuing_is_retried_then_an_api_error() -> None:
     config = EmulatorConfig(key=KEY, secret=SECRET, faults=parse_faults("drop-after=1"))
+    waits: list[float] = []
     with Emulator(config) as emu:
         with (
-            MapiClient(emu.base_url, Credentials(KEY, SECRET)) as client,
+            MapiClient(emu.base_url, Credentials(KEY, SECRET), sleep=waits.append) as client,
             pytest.raises(ApiError, match="without an answer"),
         ):
             client.authorize()
-        assert emu.stats()["tokens_issued"] == 1
+        assert emu.stats()["tokens_issued"] == 3
+    assert waits == [0.5, 1.0]
+
+
+def test_authorization_is_retried_after_5xx_and_429() -> None:
+    config = EmulatorConfig(key=KEY, secret=SECRET, faults=parse_faults("5xx=0.5,429=0.3"), seed=11)
+    waits: list[float] = []
+    with Emulator(config) as emu:
+        with MapiClient(emu.base_url, Credentials(KEY, SECRET), sleep=waits.append) as client:
+            for _ in range(5):
+                client.authorize()
+        stats = emu.stats()
+    assert stats["tokens_issued"] == 5
+    assert len(waits) == stats["errors_5xx"] + stats["rate_limited_429"] > 0
 
 
 def test_slow_answer_with_a_short_read_timeout_is_the_read_phase() -> None:

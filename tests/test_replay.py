@@ -631,3 +631,55 @@ def test_sigkill_then_rerun_sends_everything_with_few_duplicates(tmp_path: Path)
         assert set(orders) == {f"o{n}" for n in range(60)}
         duplicates = len(orders) - len(set(orders))
         assert duplicates <= concurrency
+
+
+def test_lost_answers_purchases_unknown_customers_retried(
+    run_cli: RunCli, tmp_path: Path, creds: None
+) -> None:
+    events = [purchase(n) for n in range(12)] + [identify(n) for n in range(12)]
+    path = write_events(tmp_path / "e.jsonl", events)
+    config = EmulatorConfig(key=KEY, secret=SECRET, seed=4, faults=parse_faults("drop-after=0.3"))
+    with Emulator(config) as emu:
+        args = ("--base-url", emu.base_url, "--max-attempts", "10", *FAST)
+        first = replay(run_cli, path, *args)
+        summary = summary_of(first)
+        assert first.exit_code == 1
+        assert summary["unknown"] > 0
+        assert summary["failed"] == 0
+        assert summary["sent"] + summary["unknown"] == 24
+        unknown = [p for p in summary["problems"] if p["status"] == "unknown"]
+        assert all(p["action"] == "trackPurchase" for p in unknown)
+        assert all("may have reached MAPI" in p["message"] for p in unknown)
+        # Every dropped answer was recorded by the emulator: the books balance.
+        arrived = emu.calls()
+        assert len(arrived) == summary["sent"] + summary["unknown"] + summary["retries"]
+        table = run_cli("replay", path, *args)
+        assert "skipped (outcome unknown earlier)" in table.stdout
+        again = summary_of(replay(run_cli, path, *args))
+        assert again["skipped_unknown"] == summary["unknown"]
+        assert again["sent"] == 0
+        resent = summary_of(replay(run_cli, path, *args, "--retry-unknown"))
+        assert resent["sent"] == summary["unknown"]
+
+
+def test_summary_lists_failed_and_unknown_calls_apart() -> None:
+    import io
+
+    from rich.console import Console
+
+    from fbcli.replay import CallOutcome, ReplaySummary
+    from fbcli.report import render_replay_summary
+
+    call = _planned(purchase(1))
+    summary = ReplaySummary(sent=1, failed=1, unknown=1, elapsed=2.0)
+    summary.problems = [
+        CallOutcome(call, "m-1", "failed", 400, 1, 0, 0, message="HTTP 400: bad 'email'"),
+        CallOutcome(call, "m-1", "unknown", None, 1, 0, 0, message="no answer in time"),
+    ]
+    out = io.StringIO()
+    render_replay_summary(Console(file=out, width=100, color_system=None), summary, target="T")
+    text = out.getvalue()
+    assert text.index("failed (a rerun sends these again)") < text.index("outcome unknown")
+    assert "HTTP 400: bad 'email'" in text
+    assert "no answer in time" in text
+    assert "3 calls in 2.0 s (1.5 calls/s)" in text
