@@ -43,6 +43,7 @@ from fbcli.plan import (
 from fbcli.report import (
     make_console,
     print_error,
+    print_note,
     print_warning,
     render_plan,
     validate_summary,
@@ -832,8 +833,8 @@ def emulator_command(
         url = emulator.start()
     except OSError as exc:
         raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    err.print(f"MAPI emulator listening on {url} (Ctrl-C to stop)", highlight=False)
-    err.print(f"try: fbcli replay sample_events/events.jsonl --base-url {url} --skip-invalid")
+    print_note(err, f"MAPI emulator listening on {url} (Ctrl-C to stop)")
+    print_note(err, f"try: fbcli replay sample_events/events.jsonl --base-url {url} --skip-invalid")
     try:
         emulator.serve_forever()
     finally:

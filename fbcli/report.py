@@ -333,6 +333,11 @@ def print_error(console: Console, error: FbcliError | str, *, hint: str | None =
         console.print(Text("Hint: ", style="bold") + Text(safe(hint)))
 
 
+def print_note(console: Console, message: str) -> None:
+    """A plain line (never markup) on the given console."""
+    console.print(Text(safe(message)))
+
+
 def print_warning(console: Console, message: str) -> None:
     """``Warning: <message>`` on the given console."""
     console.print(Text("Warning: ", style="bold yellow") + Text(safe(message)))

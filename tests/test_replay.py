@@ -683,3 +683,65 @@ def test_summary_lists_failed_and_unknown_calls_apart() -> None:
     assert "HTTP 400: bad 'email'" in text
     assert "no answer in time" in text
     assert "3 calls in 2.0 s (1.5 calls/s)" in text
+
+
+def test_emulator_command_serves_until_interrupted(tmp_path: Path) -> None:
+    import httpx
+
+    log = tmp_path / "calls.jsonl"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "fbcli",
+            "emulator",
+            "--port",
+            "0",
+            "--log",
+            str(log),
+            "--seed",
+            "1",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(),
+    )
+    try:
+        assert proc.stderr is not None
+        first = proc.stderr.readline()
+        assert first.startswith("MAPI emulator listening on http://127.0.0.1:")
+        url = first.split(" on ")[1].split(" ")[0]
+        with httpx.Client(base_url=url, trust_env=False) as client:
+            token = client.post("/v1/authorization", json={"key": KEY, "secret": SECRET}).json()
+            headers = {"Authorization": f"Bearer {token['token']}"}
+            body = {"customerId": "c1", "email": "c1@example.com"}
+            assert client.post("/v1/customer", json=body, headers=headers).status_code == 201
+            assert len(client.get("/_emulator/calls").json()) == 1
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, rest = proc.communicate(timeout=10)
+    assert proc.returncode == 130
+    assert "Traceback" not in rest
+    assert json.loads(log.read_text(encoding="utf-8"))["path"] == "/v1/customer"
+    assert log.stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--faults", "teapot=0.1"], "bad fault 'teapot=0.1'"),
+        (["--faults", "5xx=2"], "5xx"),
+    ],
+)
+def test_emulator_command_bad_options(run_cli: RunCli, args: list[str], message: str) -> None:
+    result = run_cli("emulator", "--port", "0", *args)
+    assert result.exit_code == 2
+    assert message in result.stderr
+
+
+def test_emulator_command_port_in_use(run_cli: RunCli) -> None:
+    with Emulator() as emu:
+        port = emu.base_url.rsplit(":", 1)[1]
+        result = run_cli("emulator", "--port", port)
+    assert result.exit_code == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
