@@ -1,6 +1,7 @@
 """Everything fbcli shows: tables, summaries, messages, JSON Lines.
 
-The only module (besides ``cli.py``) that imports rich.  Rendering functions
+The only package (besides ``cli.py``) that imports rich; one module per
+command that needs more than a table (``report/explain.py`` ...).  Rendering functions
 take a ``Console``; event data is always wrapped in ``Text`` (never parsed as
 markup) and control characters are shown escaped, so an event cannot move the
 cursor, change colours or inject Rich markup.
