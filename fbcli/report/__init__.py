@@ -137,7 +137,7 @@ def event_label(data: Mapping[str, Any]) -> str:
     return _clip(label, 40)
 
 
-def key_fields(body: Mapping[str, Any]) -> str:
+def key_fields(body: Mapping[str, Any], *, separator: str = "\n") -> str:
     """The fields that identify a call, ``orderId=o1 amount=10 currency=USD``, then ``+N``."""
     flat: dict[str, Any] = dict(body)
     customer = body.get("customer")
@@ -147,7 +147,7 @@ def key_fields(body: Mapping[str, Any]) -> str:
     rest = len(body) - sum(1 for k in _KEY_FIELDS if k in body)
     if rest > 0:
         shown.append(f"+{rest} more")
-    return "\n".join(shown)
+    return separator.join(shown)
 
 
 def _location(source: str, line: int, *, single_source: bool) -> str:
@@ -179,12 +179,12 @@ def _violation_lines(violations: Iterable[Violation], mark: str, style: str) -> 
 
 def _widths(width: int, *, single: bool) -> tuple[int, int, int]:
     """Fixed widths of the Line, Event and Subscription columns for a console width."""
-    line = 7 if single else min(30, max(12, width // 5))
+    line = (7 if width >= 90 else 5) if single else min(30, max(12, width // 5))
     if width >= 140:
         return line, 24, 32
     if width >= 90:
         return line, 16, 25
-    return line, 12, 18
+    return line, 11, 19
 
 
 def plan_table(config: MappingConfig, *, width: int, sources: int, header: bool = True) -> Table:
@@ -195,13 +195,15 @@ def plan_table(config: MappingConfig, *, width: int, sources: int, header: bool 
     )
     table.add_column("Line", justify="right", width=line, overflow="fold")
     table.add_column("Event", width=event, overflow="fold")
-    table.add_column("Subscription → call", width=subscription, overflow="fold")
+    table.add_column("Subscription", width=subscription, overflow="fold")
     table.add_column("Key fields / problems", ratio=1, overflow="fold")
     table.add_column("Status", width=9, no_wrap=True)
     return table
 
 
-def add_plan_row(table: Table, record: PlanRecord, config: MappingConfig, *, single: bool) -> None:
+def add_plan_row(
+    table: Table, record: PlanRecord, config: MappingConfig, *, single: bool, wide: bool = False
+) -> None:
     """One row per record: errors and warnings under the key fields."""
     status = status_of(record)
     status_text = Text(status, style=_STATUS_STYLES[status])
@@ -224,7 +226,7 @@ def add_plan_row(table: Table, record: PlanRecord, config: MappingConfig, *, sin
     sub.append(f"\n{_call_text(record, config)}", style="dim")
     details = Text()
     if isinstance(record, PlannedCall):
-        details.append(key_fields(record.body))
+        details.append(key_fields(record.body, separator="  " if wide else "\n"))
         if record.warnings:
             details.append("\n")
             details.append_text(_violation_lines(record.warnings, "!", "yellow"))
@@ -292,8 +294,9 @@ def render_plan(
     single = sources <= 1
     header = True
     table = plan_table(config, width=console.width, sources=sources)
+    wide = console.width >= 140
     for record in records:
-        add_plan_row(table, record, config, single=single)
+        add_plan_row(table, record, config, single=single, wide=wide)
         if table.row_count >= chunk:
             console.print(table)
             header = False
