@@ -844,13 +844,432 @@ def emulator_command(
 # -- explain ------------------------------------------------------------------------
 
 
+@app.command("explain")
+@_guarded
+def explain_command(
+    file: Annotated[
+        str,
+        typer.Argument(
+            help="A JSONL event file; - reads standard input; .gz is read transparently.",
+            metavar="FILE",
+            show_default=False,
+        ),
+    ],
+    *,
+    line: Annotated[
+        int | None,
+        typer.Option("--line", "-l", min=1, help="The event on this line.", show_default=False),
+    ] = None,
+    message_id: Annotated[
+        str | None,
+        typer.Option(
+            "--message-id", help="The first event with this messageId.", show_default=False
+        ),
+    ] = None,
+    mappings: MappingsOpt = None,
+    output: FormatOpt = OutputFormat.table,
+    base_url: BaseUrlOpt = DEFAULT_BASE_URL,
+) -> None:
+    """Show one event's journey: triggers, field mappings, errors with hints, the request.
+
+    For each subscription, every comparison of its trigger with the event's value. For
+    each matched one: its errors (with the source path and a hint), then every field
+    (where its mapping comes from, the paths read, the raw and coerced values, where it
+    lands in the request), then the request or push call.
+
+    Exit codes: 0 planned or unmatched · 1 invalid or malformed · 2 no event on that line
+    or with that messageId, or a usage or mapping-file error.
+
+    Example: fbcli explain sample_events/events.jsonl --line 6
+    """
+    from fbcli.explain import explain_event, explanation_to_dict, find_event
+    from fbcli.plan import to_record
+    from fbcli.report.explain import render_explanation, render_line_error
+
+    if (line is None) == (message_id is None):
+        raise ConfigError("give exactly one of --line or --message-id")
+    config = _load_config(mappings)
+    url = _check_base_url(base_url)
+    item = find_event(_read_inputs([file]), source=file, line=line, message_id=message_id)
+    if isinstance(item, LineError):
+        if output is OutputFormat.json:
+            sys.stdout.write(json.dumps(to_record(item), ensure_ascii=False) + "\n")
+        else:
+            render_line_error(_console(), item)
+        _finish(ExitCode.DATA)
+    explanation = explain_event(item, config, base_url=url)
+    if output is OutputFormat.json:
+        sys.stdout.write(json.dumps(explanation_to_dict(explanation), ensure_ascii=False) + "\n")
+    else:
+        render_explanation(_console(), explanation)
+    _finish(ExitCode.DATA if explanation.status == "invalid" else ExitCode.OK)
+
+
 # -- diff ---------------------------------------------------------------------------
+
+
+@app.command("diff")
+@_guarded
+def diff_command(
+    files: FilesArg,
+    *,
+    mappings: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--mappings",
+            "-m",
+            help="Give it twice: the old mapping file, then the new one.",
+            show_default=False,
+        ),
+    ] = None,
+    output: FormatOpt = OutputFormat.table,
+    examples: Annotated[
+        int,
+        typer.Option(
+            "--examples", min=0, help="Changed events listed per subscription (counts are exact)."
+        ),
+    ] = 10,
+) -> None:
+    """Compare two mapping files over the same events: calls added, removed, changed.
+
+    Field by field per subscription (amount: 45.97 → 50.97, +couponCode, -email), and
+    events whose status changes (planned, invalid, unmatched). Like diff: exit 0 when
+    nothing differs, 1 when something does, 2 on trouble (a bad mapping file or input).
+
+    Example: fbcli diff sample_events/events.jsonl -m mappings.yaml -m new.yaml
+    """
+    from fbcli.diff import DiffTally, diff_events
+    from fbcli.report.diff import render_diff, write_diff_json
+
+    if mappings is None or len(mappings) != 2:
+        raise ConfigError(
+            f"give -m exactly twice, not {len(mappings or [])} times",
+            hint="fbcli diff EVENTS -m OLD.yaml -m NEW.yaml",
+        )
+    old, new = _load_config(mappings[0]), _load_config(mappings[1])
+    tally = DiffTally()
+    diffs = diff_events(_read_inputs(files), old, new, tally=tally)
+    if output is OutputFormat.json:
+        write_diff_json(sys.stdout, diffs, tally)
+        sys.stdout.flush()
+    else:
+        render_diff(_console(), diffs, tally, old=old, new=new, examples=examples)
+    for error in tally.unreadable:
+        print_error(_console(stderr=True), f"{error.message} ({error.source})")
+    if tally.unreadable:
+        _finish(ExitCode.USAGE)
+    _finish(ExitCode.DATA if tally.differs else ExitCode.OK)
 
 
 # -- actions and init -----------------------------------------------------------------
 
 
+class ModeChoice(StrEnum):
+    """``--mode`` values of ``actions`` and ``init``."""
+
+    cloud = "cloud"
+    direct = "direct"
+
+
+@app.command("actions")
+@_guarded
+def actions_command(
+    name: Annotated[
+        str | None,
+        typer.Argument(help="An action, e.g. trackPurchase; none: list them.", show_default=False),
+    ] = None,
+    *,
+    mode: Annotated[
+        ModeChoice | None,
+        typer.Option("--mode", help="Only this mode: cloud or direct.", show_default=False),
+    ] = None,
+    schema: Annotated[
+        bool, typer.Option("--schema", help="Print the action's JSON schema (needs NAME).")
+    ] = False,
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="Print the field reference as Markdown.")
+    ] = False,
+    output: FormatOpt = OutputFormat.table,
+) -> None:
+    """List the actions, or one action's fields: type, default mapping, where each lands.
+
+    Rendered from the definitions the code runs on. --markdown prints the README's field
+    reference; --schema the JSON schema fbcli validates the action's fields against.
+
+    Example: fbcli actions trackPurchase --mode cloud
+    """
+    from fbcli.actions.base import MODES
+    from fbcli.catalog import (
+        describe_action,
+        describe_actions,
+        markdown_action,
+        markdown_reference,
+        suggest_action_name,
+    )
+    from fbcli.report.actions import render_action, render_action_list
+    from fbcli.validation import load_schema
+
+    if schema and markdown:
+        raise ConfigError("give --schema or --markdown, not both")
+    if markdown and output is OutputFormat.json:
+        raise ConfigError("--markdown prints Markdown: leave out --format json")
+    action = None
+    if name is not None:
+        action = ACTIONS.get(name)
+        if action is None:
+            close = suggest_action_name(name)
+            raise ConfigError(
+                f"unknown action '{name}'" + (f" (did you mean '{close}'?)" if close else ""),
+                hint=f"actions: {', '.join(ACTIONS)}",
+            )
+    wanted = next((m for m in MODES if m == mode), None)
+    if action is not None and wanted is not None and wanted not in action.modes:
+        raise ConfigError(
+            f"{action.name} does not exist in {wanted} mode",
+            hint=f"it exists in {' and '.join(sorted(action.modes))} mode",
+        )
+    if schema:
+        if action is None:
+            raise ConfigError("--schema needs an action NAME", hint="fbcli actions NAME --schema")
+        sys.stdout.write(json.dumps(load_schema(action.name), indent=2) + "\n")
+    elif markdown:
+        text = (
+            markdown_reference(wanted)
+            if action is None
+            else markdown_action(describe_action(action, wanted))
+        )
+        sys.stdout.write(text)
+    elif action is None:
+        docs = describe_actions(wanted)
+        if output is OutputFormat.json:
+            sys.stdout.write(json.dumps({"actions": [d.summary() for d in docs]}) + "\n")
+        else:
+            render_action_list(_console(), docs)
+    elif output is OutputFormat.json:
+        sys.stdout.write(json.dumps(describe_action(action, wanted).to_dict()) + "\n")
+    else:
+        render_action(_console(), describe_action(action, wanted))
+
+
+@app.command("init")
+@_guarded
+def init_command(
+    files: FilesArg,
+    *,
+    output: Annotated[
+        str,
+        typer.Option("--output", "-o", help="The mapping file to write; - prints it instead."),
+    ] = "mappings.yaml",
+    mode: Annotated[
+        ModeChoice, typer.Option("--mode", help="cloud (MAPI requests) or direct (web SDK).")
+    ] = ModeChoice.cloud,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Start a mapping file from an event export.
+
+    Subscribes the standard actions whose suggested trigger the events match (identify,
+    Order Completed, Signed Up; page views in direct mode) and lists every other track
+    event name, with its count, as a commented-out custom-event subscription. Never
+    overwrites a file without --force. Malformed lines are counted and skipped.
+
+    Example: fbcli init sample_events/events.jsonl -o mappings.yaml
+    """
+    import shlex
+
+    from fbcli.actions.base import MODES
+    from fbcli.init import (
+        count_events,
+        describe_counts,
+        render_suggestion,
+        suggest_subscriptions,
+        summary_lines,
+    )
+
+    target = None if output == "-" else Path(output)
+
+    def check_target() -> None:
+        if target is not None and target.is_dir():
+            raise ConfigError("the output is a directory", where=str(target))
+        if target is not None and target.exists() and not force:
+            raise ConfigError(
+                "the file already exists",
+                where=str(target),
+                hint="add --force to overwrite it, or write elsewhere with -o PATH",
+            )
+
+    check_target()
+    err = _console(stderr=True)
+    counts = count_events(_read_inputs(files))
+    first = counts.problems[0] if counts.problems else None
+    if not counts.events:
+        hint = f"{first.where}: {first.message}" if first else None
+        raise ConfigError("no events to start from", hint=hint)
+    suggestion = suggest_subscriptions(counts, mode=next(m for m in MODES if m == mode))
+    text = render_suggestion(suggestion, counts)
+    print_note(err, f"Found {describe_counts(counts)}.")
+    if first is not None:
+        print_warning(err, f"skipped {first.where}: {first.message}")
+    if target is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        check_target()
+        try:
+            target.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"cannot write: {exc.strerror}", where=str(target)) from None
+    what = "; ".join(summary_lines(suggestion))
+    print_note(err, f"{'Printed' if target is None else f'Wrote {target}'}: {what}.")
+    if target is not None:
+        print_note(err, f"Next: {shlex.join(['fbcli', 'validate', *files, '-m', str(target)])}")
+
+
 # -- test -----------------------------------------------------------------------------
+
+if TYPE_CHECKING:
+    from fbcli.casefile import CaseFile
+
+CASES_DIR = Path("fbcli-tests")
+
+
+def _case_files(given: list[Path] | None) -> list[tuple[Path, bytes]]:
+    """The case files given, and under each directory every *.yaml/*.yml with 'cases:'."""
+    from fbcli.casefile import is_case_file
+
+    if not given:
+        if not CASES_DIR.is_dir():
+            raise ConfigError(
+                "no case files given, and there is no ./fbcli-tests/ directory",
+                hint="fbcli test CASES... (case files or directories holding them)",
+            )
+        given = [CASES_DIR]
+    found: dict[Path, tuple[Path, bytes]] = {}
+    for root in given:
+        if not root.is_dir():
+            found.setdefault(root.resolve(), (root, _read_file(root, "case file")))
+            continue
+        members = [
+            (path, _read_file(path, "case file"))
+            for path in sorted(root.rglob("*"))
+            if path.suffix in (".yaml", ".yml")
+            and path.is_file()
+            and not any(part.startswith(".") for part in path.relative_to(root).parts)
+        ]
+        cases = [(path, data) for path, data in members if is_case_file(data)]
+        if not cases:
+            raise ConfigError(
+                "no case files here: no *.yaml or *.yml file with a top-level 'cases:' key",
+                where=str(root),
+            )
+        for path, data in cases:
+            found.setdefault(path.resolve(), (path, data))
+    return list(found.values())
+
+
+def _case_config(
+    path: Path, case_file: CaseFile, mappings: Path | None, loaded: dict[str | None, MappingConfig]
+) -> MappingConfig:
+    """The case file's own 'mappings:' (relative to it), else -m, else the default."""
+    if case_file.mappings is None:
+        if None not in loaded:
+            loaded[None] = _load_config(mappings)
+        return loaded[None]
+    target = path.parent / case_file.mappings
+    key = os.path.normpath(target)
+    if key not in loaded:
+        try:
+            data = _read_file(target, "mapping file")
+        except ConfigError as exc:
+            where = f"{case_file.path}:{case_file.mappings_line}"
+            raise ConfigError(exc.message, where=key, hint=f"named in {where}") from None
+        merchant_env = os.environ.get("FRIENDBUY_MERCHANT_ID")
+        loaded[key] = load_mappings(data, path=key, merchant_id_env=merchant_env)
+    return loaded[key]
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    try:
+        path.write_bytes(data)
+    except OSError as exc:
+        raise ConfigError(f"cannot write: {exc.strerror}", where=str(path)) from None
+
+
+@app.command("test")
+@_guarded
+def run_tests_command(
+    cases: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Case files (YAML) or directories to search for them. Default: ./fbcli-tests/",
+            metavar="CASES",
+            show_default=False,
+        ),
+    ] = None,
+    *,
+    mappings: Annotated[
+        Path | None,
+        typer.Option(
+            "--mappings",
+            "-m",
+            help="The mapping file for case files without a 'mappings:' key. Default: "
+            "./mappings.yaml if present, else the built-in mapping.",
+            show_default=False,
+        ),
+    ] = None,
+    output: FormatOpt = OutputFormat.table,
+    junit: Annotated[
+        Path | None,
+        typer.Option("--junit", help="Also write the results as JUnit XML.", show_default=False),
+    ] = None,
+    update: Annotated[
+        bool,
+        typer.Option(
+            "--update",
+            help="Rewrite failing and missing expectations from the current output (exit 0).",
+        ),
+    ] = False,
+) -> None:
+    """Run mapping test cases: each event must become what its case expects.
+
+    A case file (YAML) holds events and, for each, the expected status and body (a
+    subset) or error fields, or 'unmatched'. Failures show a field-level diff.
+
+    Example: fbcli test fbcli-tests/ --junit test-results.xml
+    """
+    from fbcli.casefile import SuiteResult, load_case_file, plan_update, run_case_file
+    from fbcli.report.casefile import (
+        junit_xml,
+        render_results,
+        render_updates,
+        results_json,
+        updates_json,
+    )
+
+    if update and junit is not None:
+        raise ConfigError("--update rewrites expectations; it does not go with --junit")
+    files = [(path, load_case_file(data, path=str(path))) for path, data in _case_files(cases)]
+    configs: dict[str | None, MappingConfig] = {}
+    suite = SuiteResult(
+        tuple(run_case_file(cf, _case_config(path, cf, mappings, configs)) for path, cf in files)
+    )
+    if update:
+        updates = [plan_update(result) for result in suite.files]
+        for (path, _), change in zip(files, updates, strict=True):
+            if change.data is not None:
+                _write_file(path, change.data)
+        if output is OutputFormat.json:
+            summary = updates_json(updates, cases=suite.total)
+            sys.stdout.write(json.dumps(summary, ensure_ascii=False) + "\n")
+        else:
+            render_updates(_console(), updates, cases=suite.total)
+        _finish(ExitCode.OK)
+    if junit is not None:
+        _write_file(junit, junit_xml(suite))
+    if output is OutputFormat.json:
+        sys.stdout.write(json.dumps(results_json(suite), ensure_ascii=False) + "\n")
+    else:
+        render_results(_console(), suite)
+    _finish(ExitCode.DATA if suite.failed else ExitCode.OK)
 
 
 def main() -> None:
