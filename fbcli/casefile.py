@@ -35,7 +35,7 @@ values (``1`` equals ``1.0``; ``true`` is not ``1``; ``"10"`` is not ``10``).
 ``plan_update`` rewrites the expectations of failing cases from their
 output, editing the YAML text in place (see its docstring).
 
-A mistake in a case file is a ``MappingFileError`` located at its line and
+A mistake in a case file is a ``CaseFileError`` located at its line and
 column.  The module is pure: it reads no file (``cli.py`` finds and reads
 case files and their mapping files) and never prints.
 """
@@ -54,9 +54,9 @@ from typing import Any, Final, Literal, TypeGuard
 import yaml
 
 from fbcli.actions import ACTIONS
-from fbcli.errors import MappingFileError
+from fbcli.errors import CaseFileError, MappingFileError
 from fbcli.events import Event
-from fbcli.mappings import MappingConfig, _parse_yaml, _Positions
+from fbcli.mappings import MappingConfig, YamlPositions, parse_yaml
 from fbcli.plan import DEFAULT_BASE_URL, PlannedCall, Rejection, Unmatched, plan_event
 from fbcli.validation import Violation
 
@@ -172,17 +172,17 @@ def _is_mapping(value: Any) -> TypeGuard[dict[str, Any]]:
 
 
 class _Checker:
-    """Checks a parsed case file, raising ``MappingFileError`` at the first mistake."""
+    """Checks a parsed case file, raising ``CaseFileError`` at the first mistake."""
 
-    def __init__(self, path: str, positions: _Positions):
+    def __init__(self, path: str, positions: YamlPositions):
         self.path = path
         self.positions = positions
 
     def fail(
         self, message: str, at: YamlPath, *, key: bool = False, hint: str | None = None
-    ) -> MappingFileError:
+    ) -> CaseFileError:
         line, column = self.positions.at(at, key=key) or (None, None)
-        return MappingFileError(message, path=self.path, line=line, column=column, hint=hint)
+        return CaseFileError(message, path=self.path, line=line, column=column, hint=hint)
 
     def line(self, at: YamlPath) -> int:
         return (self.positions.at(at) or (1, 1))[0]
@@ -356,9 +356,9 @@ def _is_list(value: Any) -> bool:
 def load_case_file(data: bytes | str, *, path: str) -> CaseFile:
     """Load and check a case file's content (``path`` is used in messages and as the source).
 
-    Raises ``MappingFileError`` for any mistake, with the file, line and column.
+    Raises ``CaseFileError`` for any mistake, with the file, line and column.
     """
-    document, positions = _parse_yaml(data, path, "the case file")
+    document, positions = parse_yaml(data, path, "the case file")
     checker = _Checker(path, positions)
     mappings, raw_cases = checker.document(document)
     cases: list[Case] = []
@@ -777,7 +777,7 @@ class _SpliceError(Exception):
 
 def _same_document(text: str, target: dict[str, Any], path: str) -> bool:
     try:
-        value, _ = _parse_yaml(text, path, "the case file")
+        value, _ = parse_yaml(text, path, "the case file")
     except MappingFileError:
         return False
     return json.dumps(value) == json.dumps(target)

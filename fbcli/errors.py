@@ -4,6 +4,7 @@
 
     FbcliError                  anything fbcli reports to the user and exits on
     ├── MappingFileError        the mapping file is unreadable or wrong (exit 2)
+    │   └── CaseFileError       a ``fbcli test`` case file is unreadable or wrong (exit 2)
     ├── ConfigError             a bad option, path or environment value (exit 2)
     └── ApiError                MAPI answered with an error or could not be reached
         └── AuthError           MAPI refused the credentials (exit 3)
@@ -52,6 +53,10 @@ class MappingFileError(FbcliError):
         self.path = path
         self.line = line
         self.column = column
+
+
+class CaseFileError(MappingFileError):
+    """A ``fbcli test`` case file is unreadable or wrong (exit 2)."""
 
 
 class ConfigError(FbcliError):

@@ -133,7 +133,7 @@ def _show(value: Any, limit: int = 40) -> str:
 
 
 @dataclass(slots=True)
-class _Positions:
+class YamlPositions:
     source: str
     """The decoded YAML text the marks index into."""
     values: dict[Path, tuple[int, int]]
@@ -328,7 +328,7 @@ class _Builder:
     def __init__(self, path: str, source: str):
         self.file = path
         self.count = 0
-        self.positions = _Positions(source, {}, {}, {})
+        self.positions = YamlPositions(source, {}, {}, {})
 
     def fail(self, message: str, node: yaml.Node, hint: str | None = None) -> MappingFileError:
         line, column = _mark(node)
@@ -493,7 +493,7 @@ def _syntax_message(exc: yaml.MarkedYAMLError, what: str) -> tuple[str, str | No
     return f"YAML syntax error: {problem or context or 'invalid YAML'}", None
 
 
-def _parse_yaml(data: bytes | str, path: str, what: str) -> tuple[Any, _Positions]:
+def parse_yaml(data: bytes | str, path: str, what: str) -> tuple[Any, YamlPositions]:
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
     if len(raw) > MAX_FILE_BYTES:
         raise MappingFileError(
@@ -676,7 +676,7 @@ def _shape_validator() -> Draft202012Validator:
     return Draft202012Validator(mapping_file_schema())
 
 
-def _check_shape(document: Any, path: str, positions: _Positions) -> None:
+def _check_shape(document: Any, path: str, positions: YamlPositions) -> None:
     errors = list(_shape_validator().iter_errors(document))
     if not errors:
         return
@@ -753,7 +753,7 @@ def build_subscription(
 
 
 class _Checker:
-    def __init__(self, path: str, positions: _Positions):
+    def __init__(self, path: str, positions: YamlPositions):
         self.path = path
         self.positions = positions
 
@@ -871,7 +871,7 @@ def load_mappings(
     ``ConfigError`` when the file relies on ``merchant_id_env`` and that is not
     a UUID.
     """
-    document, positions = _parse_yaml(data, path, "the mapping file")
+    document, positions = parse_yaml(data, path, "the mapping file")
     _check_shape(document, path, positions)
     mode: Mode = document.get("mode") or "cloud"
     checker = _Checker(path, positions)
@@ -910,7 +910,7 @@ def load_field_mapping(text: str, *, path: str) -> FieldMapping:
     """
     if "\t" in text and _is_json(text):
         text = text.replace("\t", " ")  # strict JSON has tabs only between tokens
-    value, positions = _parse_yaml(text, path, "the mapping")
+    value, positions = parse_yaml(text, path, "the mapping")
     try:
         return compile_field(value, origin="file", line=None)
     except DirectiveError as exc:

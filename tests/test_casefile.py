@@ -31,7 +31,7 @@ from fbcli.casefile import (
 )
 from fbcli.errors import MappingFileError
 from fbcli.events import Event
-from fbcli.mappings import _parse_yaml, load_mappings
+from fbcli.mappings import load_mappings, parse_yaml
 from fbcli.plan import Rejection, plan_event
 from fbcli.report.casefile import render_results, render_updates, results_json
 from fbcli.validation import Violation
@@ -763,7 +763,7 @@ def test_update_in_a_flow_document(tmp_path: Path) -> None:
 @pytest.mark.parametrize("flow", [True, False])
 def test_dumped_yaml_reads_back_the_same(value: dict[str, Any], flow: bool) -> None:
     text = dump_yaml({"x": value}, flow=flow)
-    read, _ = _parse_yaml(text, "t.yaml", "the test")
+    read, _ = parse_yaml(text, "t.yaml", "the test")
     assert json.dumps(read) == json.dumps({"x": value})
 
 

@@ -23,9 +23,9 @@ from fbcli.mappings import (
     MAX_DEPTH,
     MAX_FILE_BYTES,
     MappingConfig,
+    YamlPositions,
     _Checker,
     _locate_in_scalar,
-    _Positions,
     _shape_message,
     build_subscription,
     compile_field,
@@ -1090,13 +1090,13 @@ def test_a_trigger_whose_text_cannot_be_matched_falls_back_to_the_scalar() -> No
     node = scalar_of(source)
     node.value = "b = = 1"
     assert _locate_in_scalar(source, node, 4) is None
-    positions = _Positions(source, {("trigger",): (1, 10)}, {}, {("trigger",): node})
+    positions = YamlPositions(source, {("trigger",): (1, 10)}, {}, {("trigger",): node})
     error = _Checker("m.yaml", positions).trigger_error(
         TriggerSyntaxError("expected a value", 5, "b = = 1"), ("trigger",)
     )
     assert error.message == "bad trigger at column 5: expected a value"
     assert where(error) == (1, 10)
-    empty = _Positions(source, {(): (1, 1)}, {}, {})
+    empty = YamlPositions(source, {(): (1, 1)}, {}, {})
     assert empty.in_scalar(("trigger",), 0) is None
     assert positions.at(("trigger", "deeper", 0)) == (1, 10)  # falls back to the parent
     assert empty.at(("nowhere",), key=True) == (1, 1)
