@@ -3,6 +3,11 @@
 The only module that imports typer, and the only one that opens paths or
 reads the environment.  Every ``FbcliError`` becomes a one-line message and
 an exit code in ``_guarded``; anything else is a bug and is not swallowed.
+
+Start-up time matters (``fbcli --help``, ``validate`` of a small file), so
+only typer and the small ``errors`` module are imported up front; each
+command imports what it uses when it runs: rich only to render, the mapping
+file's YAML and jsonschema only to load one, httpx only to replay.
 """
 
 from __future__ import annotations
@@ -22,38 +27,20 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Annotated, Any, NoReturn, ParamSpec, TypeVar
 
 import typer
-from rich.console import Console
 
 from fbcli import __version__
-from fbcli.actions import ACTIONS
 from fbcli.errors import AuthError, ConfigError, ExitCode, FbcliError, MappingFileError
-from fbcli.events import Event, LineError, read_events
-from fbcli.hosts import check_base_url
-from fbcli.mappings import MappingConfig, default_mappings, load_field_mapping, load_mappings
-from fbcli.plan import (
-    DEFAULT_BASE_URL,
-    PlanFilter,
-    PlannedCall,
-    PlanRecord,
-    PlanTally,
-    normalize_json,
-    plan_records,
-    status_of,
-)
-from fbcli.report import (
-    make_console,
-    print_error,
-    print_note,
-    print_warning,
-    render_plan,
-    validate_summary,
-    write_json_lines,
-)
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
+    from fbcli.events import Event, LineError
+    from fbcli.mappings import MappingConfig
+    from fbcli.plan import PlanFilter, PlanRecord, PlanTally
     from fbcli.replay import ReplayOptions
-from fbcli.triggers import TriggerSyntaxError, compile_trigger, parse_trigger
-from fbcli.values import MISSING
+
+DEFAULT_BASE_URL = "https://mapi.fbot.me"
+"""``plan.DEFAULT_BASE_URL``, written out so that start-up does not import the planner."""
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 success · 1 data problems (invalid or malformed events) · "
@@ -88,6 +75,8 @@ _STATE: dict[str, bool] = {}
 
 
 def _console(*, stderr: bool = False) -> Console:
+    from fbcli.report import make_console
+
     stream = sys.stderr if stderr else sys.stdout
     no_color = bool(os.environ.get("NO_COLOR")) or _STATE.get("no_color", False)
     return make_console(stream, stderr=stderr, no_color=no_color, columns=os.environ.get("COLUMNS"))
@@ -109,6 +98,8 @@ def _guarded(command: Callable[P, R]) -> Callable[P, R]:
         try:
             return command(*args, **kwargs)
         except FbcliError as exc:
+            from fbcli.report import print_error
+
             print_error(_console(stderr=True), exc)
             raise typer.Exit(_exit_code_for(exc)) from None
         except KeyboardInterrupt:
@@ -139,6 +130,8 @@ def _read_file(path: Path, what: str) -> bytes:
 
 
 def _load_config(mappings: Path | None) -> MappingConfig:
+    from fbcli.mappings import default_mappings, load_mappings
+
     merchant_env = os.environ.get("FRIENDBUY_MERCHANT_ID")
     if mappings is None:
         local = Path("mappings.yaml")
@@ -154,6 +147,8 @@ def _read_inputs(files: list[str], *, stdin: Path | None = None) -> Iterator[Eve
 
     ``stdin``: a file holding what standard input gave, to read ``-`` again.
     """
+    from fbcli.events import LineError, read_events
+
     for name in files:
         if name == "-" and stdin is None:
             yield from read_events(sys.stdin.buffer, "-")
@@ -190,6 +185,9 @@ def _parse_lines(text: str | None) -> tuple[int, int] | None:
 
 
 def _selection(actions: list[str] | None, where: str | None, lines: str | None) -> PlanFilter:
+    from fbcli.actions import ACTIONS
+    from fbcli.plan import PlanFilter
+
     if actions:
         unknown = [a for a in actions if a not in ACTIONS]
         if unknown:
@@ -204,6 +202,8 @@ def _selection(actions: list[str] | None, where: str | None, lines: str | None) 
 
 
 def _compile_expression(text: str, option: str) -> Callable[[Any], bool]:
+    from fbcli.triggers import TriggerSyntaxError, compile_trigger, parse_trigger
+
     try:
         return compile_trigger(parse_trigger(text))
     except TriggerSyntaxError as exc:
@@ -211,6 +211,8 @@ def _compile_expression(text: str, option: str) -> Callable[[Any], bool]:
 
 
 def _check_base_url(url: str) -> str:
+    from fbcli.hosts import check_base_url
+
     return check_base_url(url)
 
 
@@ -315,6 +317,8 @@ def validate_command(
 
     Example: fbcli validate sample_events/events.jsonl -m mappings.yaml
     """
+    from fbcli.plan import PlannedCall, PlanTally, plan_records, status_of
+
     config = _load_config(mappings)
     url = _check_base_url(base_url)
     tally = PlanTally()
@@ -326,9 +330,12 @@ def validate_command(
         r for r in records if status_of(r) in shown or (isinstance(r, PlannedCall) and r.warnings)
     )
     if output is OutputFormat.json:
-        summary = validate_summary(tally, list(noteworthy))
-        sys.stdout.write(json.dumps(summary, ensure_ascii=False) + "\n")
+        from fbcli.jsonout import write_validate_summary
+
+        write_validate_summary(sys.stdout, tally, noteworthy)
     else:
+        from fbcli.report import render_plan
+
         render_plan(_console(), noteworthy, tally, config, base_url=url, sources=len(files))
     _finish(_outcome(tally, strict=strict))
 
@@ -364,6 +371,8 @@ def dry_run_command(
 
     Example: fbcli dry-run sample_events/events.jsonl --format json | jq .request.body
     """
+    from fbcli.plan import PlanTally, plan_records
+
     config = _load_config(mappings)
     selection = _selection(action, where, lines)
     url = _check_base_url(base_url)
@@ -378,11 +387,17 @@ def dry_run_command(
         max_errors=max_errors,
     )
     if output is OutputFormat.json:
+        from fbcli.jsonout import write_json_lines
+
         write_json_lines(sys.stdout, records)
         sys.stdout.flush()
         if tally.stopped:
+            from fbcli.report import print_warning
+
             print_warning(_console(stderr=True), tally.stopped)
     else:
+        from fbcli.report import render_plan
+
         render_plan(_console(), records, tally, config, base_url=url, sources=len(files))
     _finish(_outcome(tally, strict=strict))
 
@@ -417,6 +432,8 @@ def eval_command(
 
     Example: fbcli eval --mapping '{"@path": "$.properties.total"}' events.jsonl
     """
+    from fbcli.events import LineError
+
     if (trigger is None) == (mapping is None):
         raise ConfigError("give exactly one of --trigger or --mapping")
     evaluate = _evaluator(trigger, mapping)
@@ -441,6 +458,10 @@ def _evaluator(trigger: str | None, mapping: str | None) -> Callable[[Any], dict
     if trigger is not None:
         matches = _compile_expression(trigger, "--trigger")
         return lambda data: {"match": matches(data)}
+    from fbcli.mappings import load_field_mapping
+    from fbcli.plan import normalize_json
+    from fbcli.values import MISSING
+
     assert mapping is not None
     resolve = load_field_mapping(mapping, path="--mapping").resolve
 
@@ -616,6 +637,7 @@ class _ReplayInputs:
 
     def records(self, base_url: str, tally: PlanTally) -> Iterator[PlanRecord]:
         """One pass over every input: the plan records, in input order."""
+        from fbcli.plan import plan_records
         from fbcli.replay import unwrap_failed
 
         items = (unwrap_failed(item) for item in _read_inputs(self.files, stdin=self._spool))
@@ -653,7 +675,7 @@ def _credentials(target: _Target) -> tuple[Any, str]:
             hint="try --emulator to replay against the built-in MAPI emulator",
         )
     environment, secret = split_secret(secret)
-    url = check_base_url(target.base_url or base_url_for(environment))
+    url = _check_base_url(target.base_url or base_url_for(environment))
     return Credentials(key, secret), url
 
 
@@ -672,6 +694,7 @@ def _run_replay(
     from fbcli.emulator import Emulator, EmulatorConfig
     from fbcli.ledger import Ledger, default_ledger_path
     from fbcli.mapi import Credentials, MapiClient, Timeouts
+    from fbcli.plan import PlanTally
     from fbcli.ratelimit import RateLimiter
     from fbcli.replay import (
         ReplaySummary,
@@ -681,7 +704,13 @@ def _run_replay(
         preflight,
         replay_calls,
     )
-    from fbcli.report import ReplayProgress, render_arrivals, render_replay_summary
+    from fbcli.report import (
+        ReplayProgress,
+        print_error,
+        render_arrivals,
+        render_plan,
+        render_replay_summary,
+    )
 
     err = _console(stderr=True)
     tally = PlanTally()
@@ -811,6 +840,7 @@ def emulator_command(
     """
     from fbcli.emulator import Emulator, EmulatorConfig, parse_faults
     from fbcli.hosts import is_loopback
+    from fbcli.report import print_note, print_warning
 
     try:
         config = EmulatorConfig(
@@ -882,6 +912,7 @@ def explain_command(
 
     Example: fbcli explain sample_events/events.jsonl --line 6
     """
+    from fbcli.events import LineError
     from fbcli.explain import explain_event, explanation_to_dict, find_event
     from fbcli.plan import to_record
     from fbcli.report.explain import render_explanation, render_line_error
@@ -939,6 +970,7 @@ def diff_command(
     Example: fbcli diff sample_events/events.jsonl -m mappings.yaml -m new.yaml
     """
     from fbcli.diff import DiffTally, diff_events
+    from fbcli.report import print_error
     from fbcli.report.diff import render_diff, write_diff_json
 
     if mappings is None or len(mappings) != 2:
@@ -998,6 +1030,7 @@ def actions_command(
 
     Example: fbcli actions trackPurchase --mode cloud
     """
+    from fbcli.actions import ACTIONS
     from fbcli.actions.base import MODES
     from fbcli.catalog import (
         describe_action,
@@ -1084,6 +1117,7 @@ def init_command(
         suggest_subscriptions,
         summary_lines,
     )
+    from fbcli.report import print_note, print_warning
 
     target = None if output == "-" else Path(output)
 
@@ -1182,6 +1216,8 @@ def _case_config(
         except ConfigError as exc:
             where = f"{case_file.path}:{case_file.mappings_line}"
             raise ConfigError(exc.message, where=key, hint=f"named in {where}") from None
+        from fbcli.mappings import load_mappings
+
         merchant_env = os.environ.get("FRIENDBUY_MERCHANT_ID")
         loaded[key] = load_mappings(data, path=key, merchant_id_env=merchant_env)
     return loaded[key]

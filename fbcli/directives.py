@@ -107,6 +107,7 @@ __all__ = [
     "Resolver",
     "compile_mapping",
     "get_path",
+    "path_keys",
     "resolve_mapping",
     "source_paths",
 ]
@@ -590,6 +591,19 @@ def _path_resolver(path: str) -> Resolver:
             return _walk(data, segments)
 
         return resolve_key
+    if len(segments) == 2:
+        first, second = segments[0][0], segments[1][0]
+
+        def resolve_two_keys(data: Any) -> Any:
+            # The usual shape ($.properties.total through two objects) in two lookups;
+            # anything else (a list, a scalar on the way) takes the general walk.
+            if type(data) is dict:
+                inner = data.get(first, MISSING)
+                if type(inner) is dict:
+                    return inner.get(second, MISSING)
+            return _walk(data, segments)
+
+        return resolve_two_keys
     return lambda data: _walk(data, segments)
 
 
@@ -987,6 +1001,26 @@ def compile_mapping(mapping: Any) -> Resolver:
     Raises ``DirectiveError`` if the mapping is invalid.
     """
     return _compile(mapping, (), 0)
+
+
+def path_keys(mapping: Any) -> tuple[str, ...] | None:
+    """The keys a plain ``{"@path": "$.a.b"}`` mapping reads, or ``None`` for any other mapping.
+
+    For callers that inline the lookup: while each value on the way is a
+    ``dict``, ``data[a][b]`` (``MISSING`` where a key is absent) is exactly what
+    the mapping's resolver returns; when one is not a ``dict``, they must call
+    the resolver.  ``None`` too for the whole event (``$``) and paths with no
+    segment.
+    """
+    if not isinstance(mapping, dict) or len(mapping) != 1:
+        return None
+    path = mapping.get("@path")
+    if not isinstance(path, str):
+        return None
+    segments = _split(_strip_root(path))
+    if not segments:
+        return None
+    return tuple(key for key, _ in segments)
 
 
 def resolve_mapping(mapping: Any, data: Any) -> Any:

@@ -32,11 +32,22 @@ The rules, in the order they are checked for each line:
 - Input without a single non-blank line gives ``LineError(source, 0,
   "empty file: no events")``.
 
-The happy path per line is: ``readline``, a length check, ``decode``,
-``JSONDecoder.decode``, a type check and two cheap byte searches. Nesting is
-only measured when the line holds more than ``max_depth`` opening brackets,
-and strings are only checked for lone surrogates when the raw line contains
-``\\ud`` or ``\\uD``.
+The happy path per line is: ``readline``, a length check, one
+``bytes.translate`` (digit runs and opening brackets, counted in one pass),
+``orjson.loads`` and a type check. Nesting is only measured when the line
+holds more than ``max_depth`` opening brackets.
+
+orjson is the fast path; the standard library's ``json`` is the reference,
+and the fallback when orjson is not installed. orjson only decides a line
+when it agrees with ``json``, which is when it accepts the line and the line
+has no run of 19 or more digits: orjson accepts strictly valid UTF-8 and
+RFC 8259 JSON with no lone surrogate escapes and no number that overflows to
+infinity, all of which ``json`` accepts too and decodes to equal values,
+except integers beyond 64 bits (which orjson turns into floats; none has
+fewer than 19 digits). Every other line (any error, a long digit run) goes
+through ``json`` as before, so the messages are ``json``'s. Lone surrogates
+are only looked for on that path (orjson refuses them), and only when the raw
+line contains ``\\ud`` or ``\\uD``.
 """
 
 from __future__ import annotations
@@ -54,6 +65,12 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Final, NoReturn
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
 
+_fast_loads: Callable[[bytes], Any] | None
+try:
+    from orjson import loads as _fast_loads
+except ImportError:  # pragma: no cover - orjson is a dependency; json is the fallback
+    _fast_loads = None
+
 __all__ = ["MAX_DEPTH", "MAX_LINE_BYTES", "Event", "LineError", "read_events"]
 
 MAX_LINE_BYTES: Final = 1_048_576
@@ -63,6 +80,14 @@ MAX_DEPTH: Final = 100
 """Deepest accepted nesting of JSON arrays and objects (the line's object is level 1)."""
 
 _GZIP_MAGIC: Final = b"\x1f\x8b"
+_SHAPE: Final = bytes(
+    48 if 48 <= byte <= 57 else 123 if byte in b"{[" else 32 for byte in range(256)
+)
+"""A ``bytes.translate`` table: ASCII digits become ``0``, ``{`` and ``[`` become ``{``,
+every other byte a space: one pass gives both the digit runs and the brackets."""
+_DIGIT_RUN: Final = b"0" * 19
+_NOT_DECIDED: Final = object()
+"""19 digits in a row: a number orjson may not decode as ``json`` does (see above)."""
 _BOM: Final = b"\xef\xbb\xbf"
 _BUFFER_SIZE: Final = 65_536
 _CLIP: Final = 40
@@ -144,6 +169,7 @@ def _read_lines(
 ) -> Iterator[Event | LineError]:
     readline = reader.readline
     decode = _DECODER.decode
+    fast_loads = _fast_loads
     limit = max_line_bytes + 2  # room for the line ending, so a full line is seen whole
     lineno = 0
     seen_content = False
@@ -170,6 +196,22 @@ def _read_lines(
         if not raw or raw.isspace():
             continue
         seen_content = True
+        if fast_loads is not None:  # the fast path: see the module docstring
+            shape = raw.translate(_SHAPE)
+            try:
+                data = fast_loads(raw) if _DIGIT_RUN not in shape else _NOT_DECIDED
+            except ValueError:  # orjson.JSONDecodeError: json below words the message
+                data = _NOT_DECIDED
+            if data is not _NOT_DECIDED:
+                if not isinstance(data, dict):
+                    yield LineError(
+                        source, lineno, f"expected a JSON object, got {_json_type(data)}"
+                    )
+                elif shape.count(b"{") > max_depth and _deeper_than(data, max_depth):
+                    yield LineError(source, lineno, f"nesting deeper than {max_depth} levels")
+                else:
+                    yield Event(source, lineno, data)
+                continue
         try:
             data = decode(raw.decode())
         except UnicodeDecodeError as exc:

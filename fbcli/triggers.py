@@ -736,6 +736,21 @@ def _compile_leaf(get: _Getter, test: _Test) -> Predicate:
     return lambda event: test(get(event))
 
 
+def _compile_key_equals(key: str, text: str, get: _Getter) -> Predicate:
+    """``key = "text"`` on a top-level key, the commonest leaf (``type = "track"``).
+
+    One ``dict.get`` and one comparison for the usual event, a ``dict``: the
+    same test as ``_compile_compare("=", text)`` applied to ``get``, without
+    the two extra calls.  Other mappings take the general getter.
+    """
+
+    def key_equals(event: Mapping[str, Any]) -> bool:
+        actual = event.get(key) if type(event) is dict else get(event)
+        return isinstance(actual, str) and actual == text
+
+    return key_equals
+
+
 def _compile_and(predicates: tuple[Predicate, ...]) -> Predicate:
     if len(predicates) == 2:
         first, second = predicates
@@ -766,7 +781,10 @@ def compile_trigger(node: Node) -> Predicate:
     """
     match node:
         case Compare(path, op, value):
-            return _compile_leaf(_compile_getter(path), _compile_compare(op, value))
+            get = _compile_getter(path)
+            if op == "=" and isinstance(value, str) and "." not in path:
+                return _compile_key_equals(path, value, get)
+            return _compile_leaf(get, _compile_compare(op, value))
         case Call(func, path, arg):
             return _compile_leaf(_compile_getter(path), _compile_call(func, arg))
         case Not(operand):

@@ -5,6 +5,10 @@ from the same field definitions the code uses (``build_schema``), and a test
 checks that the shipped files are up to date.  Validation is jsonschema's,
 with fbcli's own format checks (``date`` allows year ``0000``; ``date-time``
 is RFC 3339; ``uri`` is an absolute URI) and its own plain-English messages.
+jsonschema only sees what fails: each field is first checked by its schema
+compiled into a small predicate (``compile_check``), true only when jsonschema
+would find nothing, and jsonschema then words the errors of the fields that
+failed.  jsonschema is imported on that slow path only.
 
 Coercion follows the destination's (Ajv's ``coerceTypes: "array"``) where it
 helps and stops where it would hide a mistake:
@@ -28,15 +32,12 @@ import datetime as dt
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Final
-
-from jsonschema import Draft202012Validator, FormatChecker
-from jsonschema.exceptions import ValidationError
+from typing import TYPE_CHECKING, Any, Final
 
 from fbcli.actions.base import (
     PRODUCT_ITEM_FIELDS,
@@ -47,6 +48,10 @@ from fbcli.actions.base import (
     normalize_number,
 )
 from fbcli.jsvalues import js_json, js_string
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator, FormatChecker
+    from jsonschema.exceptions import ValidationError
 
 SCHEMA_DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
 
@@ -175,17 +180,182 @@ def is_uri(value: object) -> bool:
     return not isinstance(value, str) or _URI_RE.fullmatch(value) is not None
 
 
-FORMAT_CHECKER: Final = FormatChecker(formats=())
-FORMAT_CHECKER.checks("date")(is_date)
-FORMAT_CHECKER.checks("date-time")(is_datetime)
-FORMAT_CHECKER.checks("uri")(is_uri)
+FORMATS: Final[Mapping[str, Callable[[object], bool]]] = {
+    "date": is_date,
+    "date-time": is_datetime,
+    "uri": is_uri,
+}
+"""fbcli's format checks, by JSON Schema format name (jsonschema's and the fast check's)."""
+
+
+@cache
+def format_checker() -> FormatChecker:
+    """jsonschema's format checker with fbcli's own formats (jsonschema is imported here)."""
+    from jsonschema import FormatChecker  # noqa: PLC0415 - only the slow path needs jsonschema
+
+    checker = FormatChecker(formats=())
+    for name, check in FORMATS.items():
+        checker.checks(name)(check)
+    return checker
 
 
 @cache
 def validator_for(action_name: str) -> Draft202012Validator:
     """A compiled validator for an action's fields; ``required`` is checked separately."""
-    schema = {k: v for k, v in load_schema(action_name).items() if k != "required"}
-    return Draft202012Validator(schema, format_checker=FORMAT_CHECKER)
+    from jsonschema import Draft202012Validator  # noqa: PLC0415 - only the slow path needs it
+
+    return Draft202012Validator(_field_schema(action_name), format_checker=format_checker())
+
+
+def _field_schema(action_name: str) -> dict[str, Any]:
+    return {k: v for k, v in load_schema(action_name).items() if k != "required"}
+
+
+# -- the fast check -------------------------------------------------------------------
+
+Check = Callable[[Any], bool]
+"""A compiled schema: true when jsonschema would find no error; false: ask jsonschema."""
+
+_ANNOTATIONS: Final = frozenset({"$schema", "title", "description"})
+_KEYWORDS: Final = {
+    "string": frozenset({"type", "format"}),
+    "number": frozenset({"type"}),
+    "integer": frozenset({"type"}),
+    "boolean": frozenset({"type"}),
+    "array": frozenset({"type", "items"}),
+    "object": frozenset({"type", "properties", "required", "additionalProperties"}),
+}
+
+
+def _never(value: Any) -> bool:
+    return False
+
+
+def _always(value: Any) -> bool:
+    return True
+
+
+def _is_str(value: Any) -> bool:
+    return type(value) is str
+
+
+STRING_CHECK: Final[Check] = _is_str
+"""What ``{"type": "string"}`` compiles to: true for any ``str``."""
+
+
+def _is_number(value: Any) -> bool:
+    return type(value) is int or type(value) is float
+
+
+def _is_int(value: Any) -> bool:
+    return type(value) is int
+
+
+def _is_bool(value: Any) -> bool:
+    return type(value) is bool
+
+
+def compile_check(schema: Any) -> Check:
+    """Compile a schema into a predicate that is true only when jsonschema finds no error.
+
+    The fast path of validation: valid payloads, nearly all of them, never
+    reach jsonschema, whose error objects are only needed to word problems.
+    It understands the subset of JSON Schema the action schemas are written
+    in: one ``type`` name; ``format`` (``FORMATS``) on strings; ``items`` on
+    arrays; ``properties``, ``required`` and ``additionalProperties: false``
+    on objects; annotations (``$schema``, ``title``, ``description``).  Any
+    other keyword compiles to a check that is never true.  Types are tested
+    by exact Python type, more strictly than jsonschema (``integer`` takes
+    ``int`` only, not ``1.0``; a ``str`` subclass is not a string), so
+    "false" means "ask jsonschema", never "invalid": the answers can only
+    disagree in the safe direction.
+    """
+    if not isinstance(schema, Mapping):
+        return _never
+    kind = schema.get("type")
+    keywords = _KEYWORDS.get(kind) if isinstance(kind, str) else None
+    if keywords is None or not set(schema) <= keywords | _ANNOTATIONS:
+        return _never
+    if kind == "string":
+        form = schema.get("format")
+        if form is None:
+            return _is_str
+        checker = FORMATS.get(form) if isinstance(form, str) else None
+        if checker is None:
+            return _never
+        matches = checker
+        return lambda value: type(value) is str and matches(value)
+    if kind == "number":
+        return _is_number
+    if kind == "integer":
+        return _is_int
+    if kind == "boolean":
+        return _is_bool
+    if kind == "array":
+        return _compile_array_check(compile_check(schema["items"]) if "items" in schema else None)
+    return _compile_object_check(schema)
+
+
+def _compile_array_check(item: Check | None) -> Check:
+    if item is None:
+        return lambda value: type(value) is list
+    check = item
+
+    def check_array(value: Any) -> bool:
+        return type(value) is list and all(map(check, value))
+
+    return check_array
+
+
+def _compile_object_check(schema: Mapping[str, Any]) -> Check:
+    raw_properties = schema.get("properties", {})
+    required = schema.get("required", [])
+    extra = schema.get("additionalProperties", True)
+    if (
+        not isinstance(raw_properties, Mapping)
+        or not isinstance(required, list)
+        or not all(isinstance(name, str) for name in required)
+        or not isinstance(extra, bool)
+    ):
+        return _never
+    properties = {name: compile_check(sub) for name, sub in raw_properties.items()}
+    closed = extra is False
+    wanted = tuple(required)
+
+    def check_object(value: Any) -> bool:
+        if type(value) is not dict:
+            return False
+        for key, member in value.items():
+            check = properties.get(key)
+            if check is None:
+                if closed:
+                    return False
+            elif not check(member):
+                return False
+        return all(map(value.__contains__, wanted))
+
+    return check_object
+
+
+@cache
+def payload_check(action_name: str) -> Check:
+    """The fast check of an action's payloads (its schema without ``required``)."""
+    return compile_check(_field_schema(action_name))
+
+
+@cache
+def field_checks(action_name: str) -> Mapping[str, Check]:
+    """The fast check of each field of an action, by field name.
+
+    A payload passes ``payload_check`` exactly when each of its keys has a
+    check here and every value passes its field's check: the action schemas
+    are closed objects whose ``required`` list is left to ``validate_payload``.
+    """
+    schema = _field_schema(action_name)
+    properties = schema.get("properties", {})
+    if schema.get("additionalProperties") is not False or not isinstance(properties, Mapping):
+        return {}
+    return {name: compile_check(sub) for name, sub in properties.items()}
 
 
 # -- empty values and coercion --------------------------------------------------------
@@ -220,52 +390,99 @@ def js_number_of(text: str) -> int | float | None:
     return None
 
 
-_STRING_TYPES: Final = frozenset({"string", "date", "datetime", "uri"})
+Coercer = Callable[[Any], Any]
+
+
+def _to_string(value: Any) -> Any:
+    if type(value) is str:
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return js_string(value)
+    return value
+
+
+def _to_number(value: Any) -> Any:
+    number = js_number_of(value) if isinstance(value, str) else value
+    if isinstance(number, float) and number.is_integer():
+        number = normalize_number(number)
+    return value if number is None else number
+
+
+def _to_integer(value: Any) -> Any:
+    number = js_number_of(value) if isinstance(value, str) else value
+    if isinstance(number, float) and number.is_integer():
+        number = normalize_number(number)
+    return number if isinstance(number, int) else value
+
+
+def _to_boolean(value: Any) -> Any:
+    if value in ("true", "false"):
+        return value == "true"
+    return value
+
+
+def _unchanged(value: Any) -> Any:
+    return value
+
+
+_SCALAR_COERCERS: Final[dict[str, Coercer]] = {
+    "string": _to_string,
+    "date": _to_string,
+    "datetime": _to_string,
+    "uri": _to_string,
+    "number": _to_number,
+    "integer": _to_integer,
+    "boolean": _to_boolean,
+}
+_PRODUCT_COERCERS: Final = tuple(
+    (key, kind == "string", _SCALAR_COERCERS[kind]) for key, kind in PRODUCT_ITEM_FIELDS.items()
+)
 
 
 def _coerce_scalar(kind: str, value: Any) -> Any:
-    if kind in _STRING_TYPES:
-        if isinstance(value, bool):
-            return "true" if value else "false"
-        if isinstance(value, int | float):
-            return js_string(value)
-        return value
-    if kind in ("number", "integer"):
-        number = js_number_of(value) if isinstance(value, str) else value
-        if isinstance(number, float) and number.is_integer():
-            number = normalize_number(number)
-        if kind == "integer" and not isinstance(number, int):
-            return value
-        return value if number is None else number
-    if kind == "boolean" and value in ("true", "false"):
-        return value == "true"
-    return value
+    return _SCALAR_COERCERS.get(kind, _unchanged)(value)
 
 
 def _clean_product(item: Any) -> Any:
     if not isinstance(item, dict):
         return item
     cleaned: dict[str, Any] = {}
-    for key, kind in PRODUCT_ITEM_FIELDS.items():
+    for key, is_string, coerce in _PRODUCT_COERCERS:
         value = item.get(key)
-        if value is None or (value == "" and kind != "string"):
+        if value is None or (value == "" and not is_string):
             continue
-        cleaned[key] = _coerce_scalar(kind, value)
+        cleaned[key] = coerce(value)
     return cleaned
+
+
+def _to_string_list(value: Any) -> Any:
+    items = value if isinstance(value, list) else [value]
+    return [_to_string(v) for v in items if v is not None]
+
+
+def _to_products(value: Any) -> Any:
+    items = value if isinstance(value, list) else [value]
+    return [_clean_product(v) for v in items if v is not None]
+
+
+_COERCERS: Final[dict[str, Coercer]] = {
+    **_SCALAR_COERCERS,
+    "string_list": _to_string_list,
+    "products": _to_products,
+    "object": _unchanged,
+}
+
+
+def coercer_for(kind: FieldType) -> Coercer:
+    """The function ``coerce_field`` applies to a field of this type."""
+    return _COERCERS[kind]
 
 
 def coerce_field(f: ActionField, value: Any) -> Any:
     """Coerce one field's value towards its type (best effort; the schema judges)."""
-    kind = f.type
-    if kind == "string_list":
-        items = value if isinstance(value, list) else [value]
-        return [_coerce_scalar("string", v) for v in items if v is not None]
-    if kind == "products":
-        items = value if isinstance(value, list) else [value]
-        return [_clean_product(v) for v in items if v is not None]
-    if kind == "object":
-        return value
-    return _coerce_scalar(kind, value)
+    return _COERCERS[f.type](value)
 
 
 def prepare_payload(fields: Iterable[ActionField], resolved: Mapping[str, Any]) -> dict[str, Any]:
@@ -277,7 +494,7 @@ def prepare_payload(fields: Iterable[ActionField], resolved: Mapping[str, Any]) 
         value = resolved[f.name]
         if value is None or (isinstance(value, str) and value == ""):
             continue
-        payload[f.name] = coerce_field(f, value)
+        payload[f.name] = _COERCERS[f.type](value)
     return payload
 
 
@@ -353,13 +570,34 @@ def validate_payload(
     """
     errors: list[Violation] = []
     warnings: list[Violation] = []
-    for f in action.fields_in(mode):
-        if mode in f.required and f.name not in payload:
+    for name in required_fields(action, mode):
+        if name not in payload:
             bucket = errors if mode == "cloud" else warnings
-            message = f"required field '{f.name}' is missing"
+            message = f"required field '{name}' is missing"
             if mode == "direct":
                 message += " (the browser SDK sends the call anyway)"
-            bucket.append(Violation(f.name, message, sources.get(f.name)))
+            bucket.append(Violation(name, message, sources.get(name)))
+    checks = field_checks(action.name)
+    failing = {k: v for k, v in payload.items() if not checks.get(k, _never)(v)}
+    if failing:
+        # jsonschema finds nothing in a field that passes its check (see compile_check),
+        # and its errors in one field do not depend on the others (the object's own
+        # errors, which have no field, are not reported): only the failing fields are
+        # given to jsonschema, in the payload's order.
+        errors.extend(schema_violations(action, failing if checks else payload, sources))
+    return errors, warnings
+
+
+def required_fields(action: Action, mode: Mode) -> tuple[str, ...]:
+    """The fields of ``action`` required in ``mode``, in field order."""
+    return tuple(f.name for f in action.fields if mode in f.modes and mode in f.required)
+
+
+def schema_violations(
+    action: Action, payload: Mapping[str, Any], sources: Mapping[str, str | None]
+) -> list[Violation]:
+    """jsonschema's errors for a payload (``required`` aside), worded, in field order."""
+    errors: list[Violation] = []
     order = {f.name: i for i, f in enumerate(action.fields)}
 
     def position(error: ValidationError) -> tuple[int, list[str]]:
@@ -381,7 +619,7 @@ def validate_payload(
         errors.append(
             Violation(_pointer(field, rest), message, _nested_source(sources.get(field), rest))
         )
-    return errors, warnings
+    return errors
 
 
 def write_schemas(directory: Path) -> list[Path]:

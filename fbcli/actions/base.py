@@ -86,6 +86,13 @@ class BodyMap:
     unmapped: Literal["additionalProperties", "root", "drop"]
     defaults: Mapping[str, Any] = field(default_factory=dict)
     finalize: Callable[[JsonObject], JsonObject] | None = None
+    build: Callable[[Mapping[str, Any]], JsonObject | None] = field(
+        init=False, repr=False, compare=False
+    )
+    """``build_body`` for this map, compiled once from the rules (``compile_body_map``)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "build", compile_body_map(self))
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,8 +197,8 @@ def normalize_number(value: float) -> int | float:
 
 def is_non_empty(value: Any) -> bool:
     """The destination's ``isNonEmpty``: ``""``, ``{}`` and ``[]`` are empty; ``null`` is not."""
-    if value == "" and isinstance(value, str):
-        return False
+    if isinstance(value, str):
+        return value != ""
     if isinstance(value, dict | list):
         return len(value) > 0
     return True
@@ -218,37 +225,113 @@ def spread_attributes(payload: Mapping[str, Any]) -> JsonObject:
 
 
 def build_body(body_map: BodyMap, payload: Mapping[str, Any]) -> JsonObject | None:
-    """Build a body object from a payload object, or ``None`` when nothing remains."""
-    values = spread_attributes(payload)
-    body: JsonObject = dict(body_map.defaults)
-    for key, raw in values.items():
-        rule = body_map.rules.get(key)
-        if rule is None:
-            if body_map.unmapped == "drop" or not is_non_empty(raw):
-                continue
-            if body_map.unmapped == "additionalProperties":
-                extra = body.get("additionalProperties")
-                if not isinstance(extra, dict):
-                    extra = body["additionalProperties"] = {}
-                extra[key] = stringify(raw)
-            else:
-                body[key] = raw
-            continue
-        if rule.target is None:
-            continue
-        value = rule.convert(raw) if rule.convert is not None else raw
-        if rule.items is not None and isinstance(value, list):
-            built = (
-                build_body(rule.items, item) if isinstance(item, dict) else None for item in value
-            )
+    """Build a body object from a payload object, or ``None`` when nothing remains.
+
+    Steps 1-5 of the module docstring; the work is done by ``body_map.build``,
+    the map compiled once by ``compile_body_map``.
+    """
+    return body_map.build(payload)
+
+
+_Placer = Callable[[JsonObject, Any], None]
+"""Converts one payload value and puts it into the body (or drops it)."""
+
+
+def _drop(body: JsonObject, raw: Any) -> None:
+    return None
+
+
+def _placer(rule: KeyRule) -> _Placer:
+    """Step 2 for one key rule: convert, build array items, set when non-empty.
+
+    Specialized by the rule's shape; each variant does what the general one
+    (the last) does for that shape.  A non-empty string is tested inline:
+    ``is_non_empty`` is true exactly for the strings that are truthy.
+    """
+    target = rule.target
+    if target is None:
+        return _drop
+    convert, items = rule.convert, rule.items
+    if convert is not None and items is None and len(target) == 1:
+        name, to = target[0], convert
+
+        def place_converted(body: JsonObject, raw: Any) -> None:
+            value = to(raw)
+            if type(value) is str:
+                if value:
+                    body[name] = value
+            elif value is not MISSING and is_non_empty(value):
+                body[name] = value
+
+        return place_converted
+    path = target
+
+    def place(body: JsonObject, raw: Any) -> None:
+        value = convert(raw) if convert is not None else raw
+        if items is not None and isinstance(value, list):
+            built = (items.build(item) if isinstance(item, dict) else None for item in value)
             value = [item for item in built if item is not None]
         if value is not MISSING and is_non_empty(value):
-            _set_at(body, rule.target, value)
-    if "additionalProperties" in body:
-        body["additionalProperties"] = body.pop("additionalProperties")
-    if body_map.finalize is not None:
-        body = body_map.finalize(body)
-    return body if body else None
+            _set_at(body, path, value)
+
+    return place
+
+
+def compile_body_map(body_map: BodyMap) -> Callable[[Mapping[str, Any]], JsonObject | None]:
+    """Compile a body map into the function ``build_body`` runs for it.
+
+    Each key's rule becomes a small function (``_placer``), looked up by key,
+    or, for the commonest rule, a plain copy under a name, a name set inline;
+    so building a body does no attribute look-ups on rules.  The steps and
+    their order are those of the module docstring.  Without
+    ``friendbuyAttributes`` the payload is read as it is (``spread_attributes``
+    would only copy it).
+    """
+    copies = {
+        key: rule.target[0]
+        for key, rule in body_map.rules.items()
+        if rule.target is not None
+        and len(rule.target) == 1
+        and rule.convert is None
+        and rule.items is None
+    }
+    placers = {key: _placer(rule) for key, rule in body_map.rules.items() if key not in copies}
+    unmapped = body_map.unmapped
+    defaults = dict(body_map.defaults)
+    finalize = body_map.finalize
+    to_extra = unmapped == "additionalProperties"
+    keep_unmapped = unmapped != "drop"
+
+    def build(payload: Mapping[str, Any]) -> JsonObject | None:
+        values = spread_attributes(payload) if "friendbuyAttributes" in payload else payload
+        body: JsonObject = dict(defaults) if defaults else {}
+        for key, raw in values.items():
+            name = copies.get(key)
+            if name is not None:  # the commonest rule, a plain copy, inline: see _placer
+                if type(raw) is str:
+                    if raw:
+                        body[name] = raw
+                elif raw is not MISSING and is_non_empty(raw):
+                    body[name] = raw
+                continue
+            placer = placers.get(key)
+            if placer is not None:
+                placer(body, raw)
+            elif keep_unmapped and is_non_empty(raw):
+                if to_extra:
+                    extra = body.get("additionalProperties")
+                    if not isinstance(extra, dict):
+                        extra = body["additionalProperties"] = {}
+                    extra[key] = stringify(raw)
+                else:
+                    body[key] = raw
+        if "additionalProperties" in body:
+            body["additionalProperties"] = body.pop("additionalProperties")
+        if finalize is not None:
+            body = finalize(body)
+        return body if body else None
+
+    return build
 
 
 def _set_at(body: JsonObject, target: tuple[str, ...], value: Any) -> None:

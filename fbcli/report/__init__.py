@@ -31,6 +31,9 @@ from rich.text import Text
 from fbcli.actions import ACTIONS
 from fbcli.errors import FbcliError
 from fbcli.events import Event, LineError
+from fbcli.jsonout import validate_summary as validate_summary
+from fbcli.jsonout import write_json_lines as write_json_lines
+from fbcli.jsonout import write_validate_summary as write_validate_summary
 from fbcli.mappings import MappingConfig
 from fbcli.plan import (
     STATUSES,
@@ -41,7 +44,6 @@ from fbcli.plan import (
     Unmatched,
     setup_push,
     status_of,
-    to_record,
 )
 from fbcli.validation import Violation
 
@@ -304,29 +306,6 @@ def render_plan(
     if table.row_count:
         console.print(table)
     console.print(summary_text(tally))
-
-
-def write_json_lines(stream: IO[str], records: Iterable[PlanRecord]) -> None:
-    """The ``dry-run --format json`` contract: one compact JSON object per line."""
-    for record in records:
-        stream.write(
-            json.dumps(
-                to_record(record), ensure_ascii=False, allow_nan=False, separators=(",", ":")
-            )
-        )
-        stream.write("\n")
-
-
-def validate_summary(tally: PlanTally, noteworthy: list[PlanRecord]) -> dict[str, Any]:
-    """``validate --format json``: counts, per action, the problems and the warnings."""
-    return {
-        "events": tally.events,
-        **{status: tally.count(status) for status in STATUSES},
-        "actions": {a: {s: c[s] for s in STATUSES if c[s]} for a, c in tally.by_action.items()},
-        "problems": [to_record(r) for r in noteworthy if not isinstance(r, PlannedCall)],
-        "warnings": [to_record(r) for r in noteworthy if isinstance(r, PlannedCall)],
-        **({"stopped": tally.stopped} if tally.stopped else {}),
-    }
 
 
 def print_error(console: Console, error: FbcliError | str, *, hint: str | None = None) -> None:

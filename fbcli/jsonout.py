@@ -1,0 +1,129 @@
+"""JSON output of plan records: ``dry-run --format json`` and ``validate --format json``.
+
+Kept apart from ``fbcli.report`` (rich's tables and messages) so that JSON
+output never imports rich.  Both writers stream: ``dry-run`` writes its lines
+in batches as records arrive, and ``validate`` spools its problems, so memory
+stays flat however large the input.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable
+from typing import IO, Any, Final
+
+from fbcli.plan import STATUSES, PlannedCall, PlanRecord, PlanTally, to_record
+
+_orjson_dumps: Callable[..., bytes] | None
+try:
+    from orjson import OPT_APPEND_NEWLINE as _APPEND_NEWLINE
+    from orjson import dumps as _orjson_dumps
+except ImportError:  # pragma: no cover - orjson is a dependency; json is the fallback
+    _orjson_dumps, _APPEND_NEWLINE = None, 0
+
+__all__ = ["json_line", "validate_summary", "write_json_lines", "write_validate_summary"]
+
+JSON_LINES_BATCH: Final = 256
+"""Lines of ``write_json_lines`` joined into one write."""
+
+_NOT_LIKE_JSON: Final = (b"null", b"e-", b"0.0000", b'"MISSING"')
+"""What orjson's text holds wherever it differs from ``json.dumps``'s (see ``json_line``)."""
+
+
+def json_line(record: Any) -> str:
+    """``json.dumps(record, ensure_ascii=False, allow_nan=False, separators=(",", ":"))`` + newline.
+
+    orjson writes the same text several times faster, with three exceptions,
+    each of which leaves a mark in its output: a non-finite float (``null``,
+    where ``json`` raises ``ValueError``), a float below 1e-4 in magnitude
+    (``1e-7`` or ``0.00001``, where ``json`` writes ``1e-07`` and ``1e-05``)
+    and an enum member such as ``MISSING`` (its value, where ``json`` raises
+    ``TypeError``).  A line with any of those marks, even inside a string, and
+    every value orjson refuses (lone surrogates, integers beyond 64 bits,
+    non-string keys) is written by ``json`` instead: same text, same errors.
+    """
+    if _orjson_dumps is not None:
+        try:
+            data = _orjson_dumps(record, option=_APPEND_NEWLINE)
+        except TypeError:  # orjson.JSONEncodeError
+            pass
+        else:
+            if not any(mark in data for mark in _NOT_LIKE_JSON):
+                return data.decode()
+    return json.dumps(record, ensure_ascii=False, allow_nan=False, separators=(",", ":")) + "\n"
+
+
+def write_json_lines(stream: IO[str], records: Iterable[PlanRecord]) -> None:
+    """The ``dry-run --format json`` contract: one compact JSON object per line.
+
+    Lines are written ``JSON_LINES_BATCH`` at a time (and what is pending when
+    planning stops with an error), so a large input costs few ``write`` calls.
+    """
+    pending: list[str] = []
+    try:
+        for record in records:
+            pending.append(json_line(to_record(record)))
+            if len(pending) >= JSON_LINES_BATCH:
+                text = "".join(pending)
+                pending.clear()
+                stream.write(text)
+    finally:
+        if pending:
+            stream.write("".join(pending))
+
+
+def validate_summary(tally: PlanTally, noteworthy: list[PlanRecord]) -> dict[str, Any]:
+    """``validate --format json``: counts, per action, the problems and the warnings."""
+    return {
+        "events": tally.events,
+        **{status: tally.count(status) for status in STATUSES},
+        "actions": {a: {s: c[s] for s in STATUSES if c[s]} for a, c in tally.by_action.items()},
+        "problems": [to_record(r) for r in noteworthy if not isinstance(r, PlannedCall)],
+        "warnings": [to_record(r) for r in noteworthy if isinstance(r, PlannedCall)],
+        **({"stopped": tally.stopped} if tally.stopped else {}),
+    }
+
+
+SPOOL_IN_MEMORY: Final = 1_048_576
+"""Characters of problems (and of warnings) ``write_validate_summary`` keeps in memory."""
+
+
+def write_validate_summary(
+    stream: IO[str], tally: PlanTally, noteworthy: Iterable[PlanRecord]
+) -> None:
+    """Write ``json.dumps(validate_summary(tally, list(noteworthy)), ensure_ascii=False)``.
+
+    The same text, without holding every problem in memory: the counts come
+    first but are known only at the end, so the problems and the warnings are
+    spooled as JSON text (in memory up to ``SPOOL_IN_MEMORY`` characters each,
+    then in a temporary file) and copied out after the counts.  ``json.dumps``
+    writes a list as its items' texts joined by ``", "``, which is what is
+    spooled.
+    """
+    with (
+        tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY, "w+", encoding="utf-8") as problems,
+        tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY, "w+", encoding="utf-8") as warnings,
+    ):
+        spools = {False: problems, True: warnings}
+        written = {False: 0, True: 0}
+        for record in noteworthy:
+            is_warning = isinstance(record, PlannedCall)
+            if written[is_warning]:
+                spools[is_warning].write(", ")
+            written[is_warning] += 1
+            spools[is_warning].write(json.dumps(to_record(record), ensure_ascii=False))
+        summary = validate_summary(tally, [])
+        stopped = summary.pop("stopped", None)
+        del summary["problems"], summary["warnings"]
+        stream.write(json.dumps(summary, ensure_ascii=False)[:-1] + ', "problems": [')
+        problems.seek(0)
+        shutil.copyfileobj(problems, stream)
+        stream.write('], "warnings": [')
+        warnings.seek(0)
+        shutil.copyfileobj(warnings, stream)
+        stream.write(
+            "]" + (f', "stopped": {json.dumps(stopped, ensure_ascii=False)}' if stopped else "")
+        )
+        stream.write("}\n")
