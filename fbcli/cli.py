@@ -300,6 +300,10 @@ def _root(
     _STATE["no_color"] = no_color
 
 
+VALIDATE_ROWS = 200
+"""Problem rows ``validate`` draws by default: beyond that a table is read by no one."""
+
+
 @app.command("validate")
 @_guarded
 def validate_command(
@@ -310,10 +314,17 @@ def validate_command(
     strict: StrictOpt = False,
     max_errors: MaxErrorsOpt = None,
     base_url: BaseUrlOpt = DEFAULT_BASE_URL,
+    show_all: Annotated[
+        bool,
+        typer.Option(
+            "--show-all", help=f"Draw every problem row (default: the first {VALIDATE_ROWS})."
+        ),
+    ] = False,
 ) -> None:
     """Check that every event is well formed, matches a subscription and maps validly.
 
-    Shows only the problems (and calls with warnings), then a summary.
+    Shows the problems (and calls with warnings), then a summary; the table draws
+    the first 200 rows unless --show-all is given (the summary counts everything).
 
     Example: fbcli validate sample_events/events.jsonl -m mappings.yaml
     """
@@ -336,7 +347,15 @@ def validate_command(
     else:
         from fbcli.report import render_plan
 
-        render_plan(_console(), noteworthy, tally, config, base_url=url, sources=len(files))
+        render_plan(
+            _console(),
+            noteworthy,
+            tally,
+            config,
+            base_url=url,
+            sources=len(files),
+            max_rows=None if show_all else VALIDATE_ROWS,
+        )
     _finish(_outcome(tally, strict=strict))
 
 

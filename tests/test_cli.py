@@ -603,3 +603,14 @@ def test_empty_no_color_is_ignored(
     assert run_cli("dry-run", path).exit_code == 0
     console = make_console(sys.stdout, stderr=False, no_color=False, columns="100")
     assert console.width == 100
+
+
+def test_validate_table_draws_the_first_200_problems(run_cli: RunCli, tmp_path: Path) -> None:
+    path = write(tmp_path / "e.jsonl", jsonl(*["{bad"] * 205, GOOD))
+    result = run_cli("validate", path)
+    assert result.exit_code == 1
+    assert "… 5 more rows not shown (--show-all" in result.stdout
+    assert "1 event: 1 call planned · 205 lines malformed" in result.stdout
+    everything = run_cli("validate", path, "--show-all")
+    assert "more rows not shown" not in everything.stdout
+    assert everything.stdout.count("malformed") == 206

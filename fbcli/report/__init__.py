@@ -286,18 +286,25 @@ def render_plan(
     base_url: str,
     sources: int,
     chunk: int = 100,
+    max_rows: int | None = None,
 ) -> None:
     """Print the dry-run (or validate) table as records arrive, then the summary line.
 
     Rows are printed in chunks with one fixed layout, so memory stays flat and
-    output starts at once, however large the input.
+    output starts at once, however large the input.  With ``max_rows``, rows
+    after that many are counted, not drawn (the summary still counts all).
     """
     console.print(Text(title_for(config, base_url), style="bold"))
     single = sources <= 1
     header = True
     table = plan_table(config, width=console.width, sources=sources)
     wide = console.width >= 140
+    drawn = hidden = 0
     for record in records:
+        if max_rows is not None and drawn >= max_rows:
+            hidden += 1
+            continue
+        drawn += 1
         add_plan_row(table, record, config, single=single, wide=wide)
         if table.row_count >= chunk:
             console.print(table)
@@ -305,6 +312,14 @@ def render_plan(
             table = plan_table(config, width=console.width, sources=sources, header=header)
     if table.row_count:
         console.print(table)
+    if hidden:
+        console.print(
+            Text(
+                f"… {hidden} more rows not shown (--show-all to draw them, "
+                "or --format json for a summary with every problem)",
+                style="yellow",
+            )
+        )
     console.print(summary_text(tally))
 
 
