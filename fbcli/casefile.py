@@ -181,8 +181,9 @@ class _Checker:
     def fail(
         self, message: str, at: YamlPath, *, key: bool = False, hint: str | None = None
     ) -> CaseFileError:
-        line, column = self.positions.at(at, key=key) or (None, None)
-        return CaseFileError(message, path=self.path, line=line, column=column, hint=hint)
+        return self.positions.error(
+            CaseFileError, message, file=self.path, at=at, key=key, hint=hint
+        )
 
     def line(self, at: YamlPath) -> int:
         return (self.positions.at(at) or (1, 1))[0]

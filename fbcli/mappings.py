@@ -39,7 +39,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypeVar
 
 import yaml
 from jsonschema import Draft202012Validator
@@ -132,6 +132,9 @@ def _show(value: Any, limit: int = 40) -> str:
 # -- step 1: YAML with positions -------------------------------------------------------
 
 
+_E = TypeVar("_E", bound=MappingFileError)
+
+
 @dataclass(slots=True)
 class YamlPositions:
     source: str
@@ -148,6 +151,20 @@ class YamlPositions:
                 return table[path]
             path = path[:-1]
         return self.values.get(())
+
+    def error(
+        self,
+        kind: type[_E],
+        message: str,
+        *,
+        file: str,
+        at: Path,
+        key: bool = False,
+        hint: str | None = None,
+    ) -> _E:
+        """An error of ``kind`` located at the value (or key) at ``at``."""
+        line, column = self.at(at, key=key) or (None, None)
+        return kind(message, path=file, line=line, column=column, hint=hint)
 
     def in_scalar(self, path: Path, offset: int) -> tuple[int, int] | None:
         """The (line, column) of character ``offset`` of the string at ``path``, if known."""
@@ -760,8 +777,9 @@ class _Checker:
     def fail(
         self, message: str, at: Path, *, key: bool = False, hint: str | None = None
     ) -> MappingFileError:
-        line, column = self.positions.at(at, key=key) or (None, None)
-        return MappingFileError(message, path=self.path, line=line, column=column, hint=hint)
+        return self.positions.error(
+            MappingFileError, message, file=self.path, at=at, key=key, hint=hint
+        )
 
     def trigger_error(self, exc: TriggerSyntaxError, at: Path) -> MappingFileError:
         """Point at the offending character inside the YAML scalar holding the trigger."""
