@@ -359,6 +359,25 @@ def finalize_flat(body: JsonObject) -> JsonObject:
     return body
 
 
+def flat_body_maps(common: Mapping[str, KeyRule]) -> tuple[BodyMap, BodyMap]:
+    """Cloud and direct body maps of a flat customer payload (customer, sign-up).
+
+    Cloud: ``customerId`` as text, the context fields, unknown keys into
+    ``additionalProperties``.  Direct: ``customerId`` becomes ``id``, unknown
+    keys stay at the top level, and ``name`` is derived.
+    """
+    cloud = BodyMap(
+        rules={**common, "customerId": KeyRule(("customerId",), to_string), **CONTEXT_RULES},
+        unmapped="additionalProperties",
+    )
+    direct = BodyMap(
+        rules={**common, "customerId": KeyRule(("id",), to_string)},
+        unmapped="root",
+        finalize=finalize_flat,
+    )
+    return cloud, direct
+
+
 def finalize_customer_name(body: JsonObject) -> JsonObject:
     """Direct mode for custom events: derive the nested customer's ``name``."""
     add_name(body.get("customer"))

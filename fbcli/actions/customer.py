@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from fbcli.actions.base import (
     BOTH,
-    CONTEXT_RULES,
     COPY,
     Action,
     ActionField,
-    BodyMap,
     KeyRule,
     context_fields,
-    finalize_flat,
+    flat_body_maps,
     rules,
     to_date,
     to_integer,
@@ -73,16 +71,7 @@ _COMMON = rules(
     category=COPY,
 )
 
-CLOUD_MAP = BodyMap(
-    rules={**_COMMON, "customerId": KeyRule(("customerId",), to_string), **CONTEXT_RULES},
-    unmapped="additionalProperties",
-)
-
-DIRECT_MAP = BodyMap(
-    rules={**_COMMON, "customerId": KeyRule(("id",), to_string)},
-    unmapped="root",
-    finalize=finalize_flat,
-)
+CLOUD_MAP, DIRECT_MAP = flat_body_maps(_COMMON)
 
 ACTION = Action(
     name="trackCustomer",

@@ -4,19 +4,16 @@ from __future__ import annotations
 
 from fbcli.actions.base import (
     BOTH,
-    CONTEXT_RULES,
     COPY,
     CUSTOMER_ID_FROM_PROPERTIES,
     Action,
     ActionField,
-    BodyMap,
     KeyRule,
     context_fields,
-    finalize_flat,
+    flat_body_maps,
     rules,
     to_date,
     to_integer,
-    to_string,
 )
 
 
@@ -63,16 +60,7 @@ _COMMON = rules(
     referralCode=COPY,
 )
 
-CLOUD_MAP = BodyMap(
-    rules={**_COMMON, "customerId": KeyRule(("customerId",), to_string), **CONTEXT_RULES},
-    unmapped="additionalProperties",
-)
-
-DIRECT_MAP = BodyMap(
-    rules={**_COMMON, "customerId": KeyRule(("id",), to_string)},
-    unmapped="root",
-    finalize=finalize_flat,
-)
+CLOUD_MAP, DIRECT_MAP = flat_body_maps(_COMMON)
 
 ACTION = Action(
     name="trackSignUp",
