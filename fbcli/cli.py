@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
     from fbcli.events import Event, LineError
     from fbcli.mappings import MappingConfig
+    from fbcli.parallel import Input, Render
     from fbcli.plan import PlanFilter, PlanRecord, PlanTally
     from fbcli.replay import ReplayOptions
 
@@ -142,16 +143,16 @@ def _load_config(mappings: Path | None) -> MappingConfig:
     return load_mappings(data, path=str(mappings), merchant_id_env=merchant_env)
 
 
-def _read_inputs(files: list[str], *, stdin: Path | None = None) -> Iterator[Event | LineError]:
-    """Every event of every input, in order; unreadable inputs become ``LineError``s.
+def _open_inputs(files: list[str], *, stdin: Path | None = None) -> Iterator[Input]:
+    """Each input opened in turn (closed when the next is asked for), or why it cannot be.
 
     ``stdin``: a file holding what standard input gave, to read ``-`` again.
     """
-    from fbcli.events import LineError, read_events
+    from fbcli.events import LineError
 
     for name in files:
         if name == "-" and stdin is None:
-            yield from read_events(sys.stdin.buffer, "-")
+            yield (name, sys.stdin.buffer)
             continue
         try:
             stream = (stdin if name == "-" and stdin else Path(name)).open("rb")
@@ -165,7 +166,45 @@ def _read_inputs(files: list[str], *, stdin: Path | None = None) -> Iterator[Eve
             yield LineError(name, 0, f"cannot open: {exc.strerror}")
             continue
         with stream:
-            yield from read_events(stream, name)
+            yield (name, stream)
+
+
+def _read_inputs(files: list[str], *, stdin: Path | None = None) -> Iterator[Event | LineError]:
+    """Every event of every input, in order; unreadable inputs become ``LineError``s."""
+    from fbcli.events import LineError, read_events
+
+    for opened in _open_inputs(files, stdin=stdin):
+        if isinstance(opened, LineError):
+            yield opened
+        else:
+            yield from read_events(opened[1], opened[0])
+
+
+def _plan_outputs(
+    files: list[str],
+    config: MappingConfig,
+    render: Render,
+    *,
+    base_url: str,
+    tally: PlanTally,
+    jobs: int,
+    selection: PlanFilter | None = None,
+    limit: int | None = None,
+    max_errors: int | None = None,
+) -> Iterator[Any]:
+    """``render`` of each record, in input order, planned by ``jobs`` processes (0: auto)."""
+    from fbcli.parallel import auto_jobs, plan_in_parallel
+    from fbcli.plan import PlanFilter, compile_config, take_groups
+
+    groups = plan_in_parallel(
+        _open_inputs(files),
+        compile_config(config, base_url=base_url),
+        selection or PlanFilter(),
+        render,
+        jobs=jobs or auto_jobs(files),
+    )
+    with contextlib.closing(groups):
+        yield from take_groups(groups, tally, limit=limit, max_errors=max_errors)
 
 
 def _parse_lines(text: str | None) -> tuple[int, int] | None:
@@ -275,6 +314,20 @@ MaxErrorsOpt = Annotated[
         "--max-errors", min=1, help="Stop after this many problem events.", show_default=False
     ),
 ]
+JobsOpt = Annotated[
+    int,
+    typer.Option(
+        "--jobs",
+        "-j",
+        min=0,
+        help="Worker processes that parse and plan, output kept in input order. "
+        "0: one per CPU for inputs over 16 MB, else 1.",
+    ),
+]
+
+
+def _same(record: PlanRecord) -> PlanRecord:
+    return record
 
 
 # -- commands --------------------------------------------------------------------------
@@ -314,6 +367,7 @@ def validate_command(
     strict: StrictOpt = False,
     max_errors: MaxErrorsOpt = None,
     base_url: BaseUrlOpt = DEFAULT_BASE_URL,
+    jobs: JobsOpt = 0,
     show_all: Annotated[
         bool,
         typer.Option(
@@ -328,18 +382,22 @@ def validate_command(
 
     Example: fbcli validate sample_events/events.jsonl -m mappings.yaml
     """
-    from fbcli.plan import PlannedCall, PlanTally, plan_records, status_of
+    from fbcli.plan import PlannedCall, PlanTally, status_of
 
     config = _load_config(mappings)
     url = _check_base_url(base_url)
     tally = PlanTally()
     shown = {"invalid", "malformed"} | ({"unmatched"} if strict else set())
-    records = plan_records(
-        _read_inputs(files), config, base_url=url, tally=tally, max_errors=max_errors
+
+    def noteworthy_only(record: PlanRecord) -> PlanRecord | None:
+        if status_of(record) in shown or (isinstance(record, PlannedCall) and record.warnings):
+            return record
+        return None
+
+    outputs = _plan_outputs(
+        files, config, noteworthy_only, base_url=url, tally=tally, jobs=jobs, max_errors=max_errors
     )
-    noteworthy = (
-        r for r in records if status_of(r) in shown or (isinstance(r, PlannedCall) and r.warnings)
-    )
+    noteworthy = (r for r in outputs if r is not None)
     if output is OutputFormat.json:
         from fbcli.jsonout import write_validate_summary
 
@@ -383,6 +441,7 @@ def dry_run_command(
     strict: StrictOpt = False,
     max_errors: MaxErrorsOpt = None,
     base_url: BaseUrlOpt = DEFAULT_BASE_URL,
+    jobs: JobsOpt = 0,
 ) -> None:
     """Show the exact MAPI requests (cloud) or push calls (direct) the events become.
 
@@ -390,25 +449,27 @@ def dry_run_command(
 
     Example: fbcli dry-run sample_events/events.jsonl --format json | jq .request.body
     """
-    from fbcli.plan import PlanTally, plan_records
+    from fbcli.jsonout import record_line, write_lines
+    from fbcli.plan import PlanTally
 
     config = _load_config(mappings)
     selection = _selection(action, where, lines)
     url = _check_base_url(base_url)
     tally = PlanTally()
-    records = plan_records(
-        _read_inputs(files),
+    as_json = output is OutputFormat.json
+    records = _plan_outputs(
+        files,
         config,
+        record_line if as_json else _same,
         base_url=url,
-        selection=selection,
         tally=tally,
+        jobs=jobs,
+        selection=selection,
         limit=limit,
         max_errors=max_errors,
     )
-    if output is OutputFormat.json:
-        from fbcli.jsonout import write_json_lines
-
-        write_json_lines(sys.stdout, records)
+    if as_json:
+        write_lines(sys.stdout, records)
         sys.stdout.flush()
         if tally.stopped:
             from fbcli.report import print_warning

@@ -71,7 +71,17 @@ try:
 except ImportError:  # pragma: no cover - orjson is a dependency; json is the fallback
     _fast_loads = None
 
-__all__ = ["MAX_DEPTH", "MAX_LINE_BYTES", "Event", "LineError", "read_events"]
+__all__ = [
+    "BLOCK_BYTES",
+    "MAX_DEPTH",
+    "MAX_LINE_BYTES",
+    "Block",
+    "Event",
+    "LineError",
+    "read_block_events",
+    "read_blocks",
+    "read_events",
+]
 
 MAX_LINE_BYTES: Final = 1_048_576
 """Longest accepted line, in bytes, not counting its line ending (1 MB)."""
@@ -142,36 +152,193 @@ def read_events(
     >>> [e.data for e in read_events(io.BytesIO(b'{"type": "track"}\\n'), "-")]
     [{'type': 'track'}]
     """
-    try:
-        head = _read_head(stream)
-    except OSError as exc:
-        yield LineError(source, 0, _read_error_message(exc))
-        return
-    buffered = io.BufferedReader(_PrefixedReader(head, stream), buffer_size=_BUFFER_SIZE)
-    reader: io.BufferedIOBase = buffered
-    try:
-        if head == _GZIP_MAGIC:
-            gz = gzip.GzipFile(fileobj=buffered, mode="rb")
-            reader = gz
-            try:
-                gz.peek(1)  # reads the header and the first block: errors here spoil it all
-            except (OSError, EOFError, zlib.error) as exc:
-                yield LineError(source, 0, _read_error_message(exc))
-                return
+    with _Decoded(stream, source) as reader:
+        if isinstance(reader, LineError):
+            yield reader
+            return
         yield from _read_lines(reader, source, max_line_bytes, max_depth)
-    finally:
-        reader.close()
-        buffered.close()
+
+
+class _Decoded:
+    """A context for reading ``stream`` decompressed: a buffered reader, or why there is none.
+
+    Entering reads the first two bytes to sniff gzip's magic (they are put back
+    in front of the stream) and, for gzip, the header and the first block,
+    whose errors spoil the whole input: those come back as a ``LineError`` of
+    line 0. Exiting closes the readers, never ``stream``.
+    """
+
+    def __init__(self, stream: BinaryIO, source: str) -> None:
+        self._stream = stream
+        self._source = source
+        self._closing: list[io.BufferedIOBase] = []
+
+    def __enter__(self) -> io.BufferedIOBase | LineError:
+        try:
+            head = _read_head(self._stream)
+        except OSError as exc:
+            return LineError(self._source, 0, _read_error_message(exc))
+        buffered = io.BufferedReader(_PrefixedReader(head, self._stream), _BUFFER_SIZE)
+        self._closing.append(buffered)
+        if head != _GZIP_MAGIC:
+            return buffered
+        gz = gzip.GzipFile(fileobj=buffered, mode="rb")
+        self._closing.insert(0, gz)
+        try:
+            gz.peek(1)  # reads the header and the first block: errors here spoil it all
+        except (OSError, EOFError, zlib.error) as exc:
+            return LineError(self._source, 0, _read_error_message(exc))
+        return gz
+
+    def __exit__(self, *exc: object) -> None:
+        for reader in self._closing:
+            reader.close()
+
+
+BLOCK_BYTES: Final = 1_048_576
+"""About how much of the input one ``Block`` holds (``read_blocks``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """Whole lines of ``source``, from line ``first_line`` on, as read (``read_blocks``)."""
+
+    source: str
+    first_line: int
+    data: bytes
+
+
+def read_blocks(
+    stream: BinaryIO,
+    source: str,
+    *,
+    block_bytes: int = BLOCK_BYTES,
+    max_line_bytes: int = MAX_LINE_BYTES,
+) -> Iterator[Block | LineError]:
+    """``read_events`` in two halves, this the first: the input cut into blocks of lines.
+
+    ``read_block_events`` turns each block into what ``read_events`` yields for
+    those lines, so that blocks can be parsed apart (in other processes) and
+    the results joined in order. What only the whole input can tell comes
+    from here, in its place among the blocks, as ``read_events`` words it: a
+    gzip or read error, a line too long to hold (it is skipped, read in
+    bounded pieces), an input without a single non-blank line. Blocks end at
+    a newline, except the last, and hold about ``block_bytes`` (more when a
+    line is longer, up to ``max_line_bytes`` more).
+    """
+    with _Decoded(stream, source) as reader:
+        if isinstance(reader, LineError):
+            yield reader
+            return
+        yield from _cut_blocks(reader, source, block_bytes, max_line_bytes)
+
+
+def _cut_blocks(
+    reader: io.BufferedIOBase, source: str, block_bytes: int, max_line_bytes: int
+) -> Iterator[Block | LineError]:
+    read1 = reader.read1
+    limit = max_line_bytes + 2  # as _read_lines: a line this long with no newline is too long
+    line = 1  # the number of the first line in ``pending``
+    pending = bytearray()  # read and not yet given out: whole lines, then part of one
+    seen_content = False
+    while True:
+        try:
+            chunk = read1(block_bytes)
+        except (OSError, EOFError, zlib.error) as exc:
+            cut = pending.rfind(b"\n") + 1
+            if cut:
+                yield Block(source, line, bytes(pending[:cut]))
+                line += pending.count(b"\n", 0, cut)
+            yield LineError(source, line, _read_error_message(exc))
+            return
+        if not chunk:
+            break
+        pending += chunk
+        if len(pending) >= block_bytes:
+            cut = pending.rfind(b"\n") + 1
+            if cut:
+                with memoryview(pending) as view:
+                    block = bytes(view[:cut])
+                del pending[:cut]
+                seen_content = seen_content or _has_content(block, line)
+                yield Block(source, line, block)
+                line += block.count(b"\n")
+        if len(pending) > limit and b"\n" not in pending:
+            try:
+                size, rest = _skip_long_line(read1, bytes(pending))
+            except (OSError, EOFError, zlib.error) as exc:
+                yield LineError(source, line, _read_error_message(exc))
+                return
+            seen_content = True
+            limit_text = _format_limit(max_line_bytes)
+            yield LineError(source, line, f"line is longer than {limit_text} ({size:,} bytes)")
+            line += 1
+            if rest is None:
+                pending.clear()
+                break
+            pending = bytearray(rest)
+    if pending:
+        block = bytes(pending)
+        seen_content = seen_content or _has_content(block, line)
+        yield Block(source, line, block)
+    if not seen_content:
+        yield LineError(source, 0, "empty file: no events")
+
+
+def _has_content(block: bytes, first_line: int) -> bool:
+    """Whether a block holds a non-blank line (a byte order mark opening line 1 is blank)."""
+    if first_line == 1 and block.startswith(_BOM):
+        block = block[3:]
+    return bool(block) and not block.isspace()
+
+
+def _skip_long_line(read1: Callable[[int], bytes], first: bytes) -> tuple[int, bytes | None]:
+    """Read past the end of a line that starts with ``first`` (no newline in it).
+
+    Returns the line's size without its ending (as ``_skip_line``) and what
+    was read after its newline (``None``: the input ended first).
+    """
+    size = len(first)
+    last = first[-1:]
+    while True:
+        chunk = read1(_BUFFER_SIZE)
+        if not chunk:
+            return (size - 1 if last == b"\r" else size), None
+        end = chunk.find(b"\n")
+        if end < 0:
+            size += len(chunk)
+            last = chunk[-1:]
+            continue
+        size += end
+        before = chunk[end - 1 : end] if end else last
+        return (size - 1 if before == b"\r" else size), chunk[end + 1 :]
+
+
+def read_block_events(
+    block: Block, *, max_line_bytes: int = MAX_LINE_BYTES, max_depth: int = MAX_DEPTH
+) -> Iterator[Event | LineError]:
+    """What ``read_events`` yields for the lines of one block (see ``read_blocks``)."""
+    reader = io.BytesIO(block.data)
+    return _read_lines(
+        reader, block.source, max_line_bytes, max_depth, first_line=block.first_line, whole=False
+    )
 
 
 def _read_lines(
-    reader: io.BufferedIOBase, source: str, max_line_bytes: int, max_depth: int
+    reader: io.BufferedIOBase,
+    source: str,
+    max_line_bytes: int,
+    max_depth: int,
+    *,
+    first_line: int = 1,
+    whole: bool = True,
 ) -> Iterator[Event | LineError]:
+    """The lines of ``reader``, numbered from ``first_line``; ``whole``: it is all of the input."""
     readline = reader.readline
     decode = _DECODER.decode
     fast_loads = _fast_loads
     limit = max_line_bytes + 2  # room for the line ending, so a full line is seen whole
-    lineno = 0
+    lineno = first_line - 1
     seen_content = False
     while True:
         lineno += 1
@@ -245,7 +412,7 @@ def _read_lines(
             yield LineError(source, lineno, f"nesting deeper than {max_depth} levels")
             continue
         yield Event(source, lineno, data)
-    if not seen_content:
+    if whole and not seen_content:
         yield LineError(source, 0, "empty file: no events")
 
 

@@ -23,7 +23,14 @@ try:
 except ImportError:  # pragma: no cover - orjson is a dependency; json is the fallback
     _orjson_dumps, _APPEND_NEWLINE = None, 0
 
-__all__ = ["json_line", "validate_summary", "write_json_lines", "write_validate_summary"]
+__all__ = [
+    "json_line",
+    "record_line",
+    "validate_summary",
+    "write_json_lines",
+    "write_lines",
+    "write_validate_summary",
+]
 
 JSON_LINES_BATCH: Final = 256
 """Lines of ``write_json_lines`` joined into one write."""
@@ -55,16 +62,26 @@ def json_line(record: Any) -> str:
     return json.dumps(record, ensure_ascii=False, allow_nan=False, separators=(",", ":")) + "\n"
 
 
-def write_json_lines(stream: IO[str], records: Iterable[PlanRecord]) -> None:
-    """The ``dry-run --format json`` contract: one compact JSON object per line.
+def record_line(record: PlanRecord) -> str:
+    """One record as its line of ``dry-run --format json``."""
+    return json_line(to_record(record))
 
-    Lines are written ``JSON_LINES_BATCH`` at a time (and what is pending when
-    planning stops with an error), so a large input costs few ``write`` calls.
+
+def write_json_lines(stream: IO[str], records: Iterable[PlanRecord]) -> None:
+    """The ``dry-run --format json`` contract: one compact JSON object per line."""
+    write_lines(stream, map(record_line, records))
+
+
+def write_lines(stream: IO[str], lines: Iterable[str]) -> None:
+    """Write lines of text (each with its newline) ``JSON_LINES_BATCH`` at a time.
+
+    What is pending when the lines stop with an error is written too, so a
+    large input costs few ``write`` calls and loses nothing.
     """
     pending: list[str] = []
     try:
-        for record in records:
-            pending.append(json_line(to_record(record)))
+        for line in lines:
+            pending.append(line)
             if len(pending) >= JSON_LINES_BATCH:
                 text = "".join(pending)
                 pending.clear()

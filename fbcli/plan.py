@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Generic, Literal, TypeVar
 
 from fbcli.actions.base import (
     Action,
@@ -549,22 +549,22 @@ class PlanTally:
 
     def add_event(self, records: list[PlanRecord]) -> None:
         """Count one event's records (or one malformed line, which is not an event)."""
-        if not isinstance(records[0], LineError):
+        self.add_keys(map(record_key, records), is_event=not isinstance(records[0], LineError))
+
+    def add_keys(self, keys: Iterable[RecordKey], *, is_event: bool) -> None:
+        """Count one item by its records' keys (``record_key``)."""
+        if is_event:
             self.events += 1
         problem = False
-        for record in records:
-            if isinstance(record, LineError):
-                self.by_status["malformed"] += 1
+        by_status, by_action = self.by_status, self.by_action
+        for status, action in keys:
+            by_status[status] += 1
+            if status in {"invalid", "malformed"}:
                 problem = True
-                continue
-            status = record.status
-            self.by_status[status] += 1
-            if status == "invalid":
-                problem = True
-            if not isinstance(record, Unmatched):
-                counts = self.by_action.get(record.action)
+            if action is not None:
+                counts = by_action.get(action)
                 if counts is None:
-                    counts = self.by_action[record.action] = Counter()
+                    counts = by_action[action] = Counter()
                 counts[status] += 1
         if problem:
             self.problems += 1
@@ -572,6 +572,94 @@ class PlanTally:
     def count(self, status: Status) -> int:
         """How many records have this status."""
         return self.by_status[status]
+
+
+T = TypeVar("T")
+
+RecordKey = tuple[Status, str | None]
+"""What ``PlanTally`` counts of a record: its status and action (``None``: no action)."""
+
+
+def record_key(record: PlanRecord) -> RecordKey:
+    """The record's status and, for a call or a rejection, its action."""
+    if isinstance(record, LineError):
+        return ("malformed", None)
+    if isinstance(record, Unmatched):
+        return ("unmatched", None)
+    return (record.status, record.action)
+
+
+@dataclass(frozen=True, slots=True)
+class PlanGroup(Generic[T]):
+    """What one input item (an event or a malformed line) became, ready to be counted.
+
+    ``outputs`` are its records, one per call, in order, or a stand-in for each
+    (``fbcli.parallel`` sends rendered JSON text instead of records between
+    processes); ``keys`` are what ``PlanTally`` counts of them.
+    """
+
+    is_event: bool
+    keys: tuple[RecordKey, ...]
+    outputs: tuple[T, ...]
+
+
+def plan_item(
+    item: Event | LineError,
+    compiled: CompiledConfig,
+    selection: PlanFilter,
+) -> list[PlanRecord] | None:
+    """One item's records, in order; ``None`` when the selection drops the item."""
+    if selection.lines is not None and not selection.keeps_line(item.line):
+        return None
+    if isinstance(item, LineError):
+        return [item]
+    if selection.where is not None and not selection.where(item.data):
+        return None
+    planned = _plan_compiled(item, compiled, selection.actions)
+    if isinstance(planned, Unmatched):
+        return None if selection.actions is not None else [planned]
+    return list(planned) or None
+
+
+def group_of(records: list[PlanRecord]) -> PlanGroup[PlanRecord]:
+    """The group of one item's records, with the records themselves as outputs."""
+    return PlanGroup(
+        not isinstance(records[0], LineError), tuple(map(record_key, records)), tuple(records)
+    )
+
+
+def plan_groups(
+    items: Iterable[Event | LineError], compiled: CompiledConfig, selection: PlanFilter
+) -> Iterator[PlanGroup[PlanRecord]]:
+    """``plan_item`` over a stream: a group per item the selection keeps."""
+    for item in items:
+        records = plan_item(item, compiled, selection)
+        if records is not None:
+            yield group_of(records)
+
+
+def take_groups(
+    groups: Iterable[PlanGroup[T]],
+    tally: PlanTally,
+    *,
+    limit: int | None = None,
+    max_errors: int | None = None,
+) -> Iterator[T]:
+    """Count each group in ``tally`` and yield its outputs, in order, until a limit stops it.
+
+    ``limit`` stops before the item after that many (events and malformed
+    lines); ``max_errors`` stops after that many problem items.  Both set
+    ``tally.stopped``.  Groups not taken are never asked for.
+    """
+    for group in groups:
+        if limit is not None and tally.events + tally.count("malformed") >= limit:
+            tally.stopped = f"stopped after --limit {limit} events"
+            return
+        tally.add_keys(group.keys, is_event=group.is_event)
+        yield from group.outputs
+        if max_errors is not None and tally.problems >= max_errors:
+            tally.stopped = f"stopped after --max-errors {max_errors} problem events"
+            return
 
 
 def plan_records(
@@ -589,36 +677,14 @@ def plan_records(
     ``limit`` stops after that many events (after filtering); ``max_errors``
     stops after that many problem events.  Both set ``tally.stopped``.
     """
-    selection = selection or PlanFilter()
-    tally = tally if tally is not None else PlanTally()
     compiled = compile_config(config, base_url=base_url)
-    where, lines, actions = selection.where, selection.lines, selection.actions
-    for item in items:
-        if limit is not None and tally.events + tally.count("malformed") >= limit:
-            tally.stopped = f"stopped after --limit {limit} events"
-            return
-        if lines is not None and not lines[0] <= item.line <= lines[1]:
-            continue
-        records: list[PlanRecord]
-        if isinstance(item, LineError):
-            records = [item]
-        else:
-            if where is not None and not where(item.data):
-                continue
-            planned = _plan_compiled(item, compiled, actions)
-            if isinstance(planned, Unmatched):
-                if selection.actions is not None:
-                    continue
-                records = [planned]
-            elif not planned:
-                continue
-            else:
-                records = list(planned)
-        tally.add_event(records)
-        yield from records
-        if max_errors is not None and tally.problems >= max_errors:
-            tally.stopped = f"stopped after --max-errors {max_errors} problem events"
-            return
+    groups = plan_groups(items, compiled, selection or PlanFilter())
+    return take_groups(
+        groups,
+        tally if tally is not None else PlanTally(),
+        limit=limit,
+        max_errors=max_errors,
+    )
 
 
 # -- JSON records (the dry-run --format json contract) ---------------------------------

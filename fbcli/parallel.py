@@ -1,0 +1,213 @@
+"""Plan large inputs in several processes, with the results in input order (``--jobs``).
+
+The main process only reads: it cuts each input into blocks of whole lines
+(``events.read_blocks``, about 1 MB each) and hands them to worker
+processes, which parse and plan them (``events.read_block_events``, then
+``plan.plan_item``: the same code as one process runs) and send back one
+``PlanGroup`` per item.  The main process takes the groups in input order,
+so counting, ``--limit``, ``--max-errors`` and output are exactly those of a
+run in one process (``plan.take_groups``).  What crosses back is made small
+first by ``render``: ``dry-run --format json`` sends each record as its JSON
+text, ``validate`` only the records it shows.
+
+At most twice ``jobs`` blocks are out at a time, so memory stays flat however
+large the input.  Workers are forked: they inherit the compiled mapping and
+filters (closures, which could not be sent), start in milliseconds and
+ignore Ctrl-C, which the main process handles by stopping them.  Where
+``fork`` does not exist (Windows), everything runs in one process.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import sys
+from collections import deque
+from collections.abc import Callable, Generator, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Final
+
+from fbcli.errors import FbcliError
+from fbcli.events import BLOCK_BYTES, Block, LineError, read_block_events, read_blocks
+from fbcli.plan import CompiledConfig, PlanFilter, PlanGroup, PlanRecord, plan_item, record_key
+
+__all__ = [
+    "AUTO_MIN_BYTES",
+    "Input",
+    "Render",
+    "auto_jobs",
+    "can_fork",
+    "plan_blocks",
+    "plan_in_parallel",
+]
+
+AUTO_MIN_BYTES: Final = 16_000_000
+"""Inputs smaller than this (about 20,000 events) are planned in one process by default:
+starting workers would cost more than it saves."""
+
+GZIP_RATIO: Final = 8
+"""How much larger than its file a gzip input is taken to be, for ``AUTO_MIN_BYTES``."""
+
+Render = Callable[[PlanRecord], object]
+"""What a worker sends back for each record: the record, its JSON text, or ``None`` (drop)."""
+
+Input = tuple[str, BinaryIO] | LineError
+"""An input as opened by the caller: its name and binary stream, or why it cannot be read."""
+
+
+def can_fork() -> bool:
+    """Whether worker processes can be forked here (not on Windows)."""
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - macOS: no affinity
+        return os.cpu_count() or 1
+
+
+def auto_jobs(files: Iterable[str], *, min_bytes: int = AUTO_MIN_BYTES) -> int:
+    """The default ``--jobs``: one per CPU for large regular files, else 1.
+
+    Standard input (``-``), pipes and missing files count as small: their
+    size is not known ahead.
+    """
+    cpus = _cpus()
+    if cpus < 2 or not can_fork():
+        return 1
+    total = 0
+    for name in files:
+        if name == "-":
+            continue
+        try:
+            stat = Path(name).stat()
+        except OSError:
+            continue
+        if not Path(name).is_file():
+            continue
+        total += stat.st_size * (GZIP_RATIO if name.endswith(".gz") else 1)
+    return cpus if total >= min_bytes else 1
+
+
+@dataclass(frozen=True, slots=True)
+class _Work:
+    """What every worker needs, inherited through ``fork`` (never pickled)."""
+
+    compiled: CompiledConfig
+    selection: PlanFilter
+    render: Render
+
+
+_WORK: _Work | None = None
+
+
+def plan_blocks(block: Block, work: _Work | None = None) -> list[PlanGroup[object]]:
+    """One block's groups, rendered: what a worker does (and sends back) for a block."""
+    work = work or _WORK
+    assert work is not None, "plan_blocks runs in a worker forked by plan_in_parallel"
+    render = work.render
+    groups: list[PlanGroup[object]] = []
+    for item in read_block_events(block):
+        records = plan_item(item, work.compiled, work.selection)
+        if records is not None:
+            groups.append(
+                PlanGroup(
+                    not isinstance(item, LineError),
+                    tuple(map(record_key, records)),
+                    tuple(render(r) for r in records),
+                )
+            )
+    return groups
+
+
+def _split(inputs: Iterable[Input], block_bytes: int) -> Iterator[Block | LineError]:
+    for opened in inputs:
+        if isinstance(opened, LineError):
+            yield opened
+            continue
+        name, stream = opened
+        yield from read_blocks(stream, name, block_bytes=block_bytes)
+
+
+def _error_group(error: LineError, work: _Work) -> list[PlanGroup[object]]:
+    records = plan_item(error, work.compiled, work.selection)
+    if records is None:
+        return []
+    return [PlanGroup(False, (record_key(error),), (work.render(error),))]
+
+
+def _quiet_worker() -> None:
+    """Workers leave Ctrl-C to the main process, which stops them."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def plan_in_parallel(
+    inputs: Iterable[Input],
+    compiled: CompiledConfig,
+    selection: PlanFilter,
+    render: Render,
+    *,
+    jobs: int,
+    block_bytes: int = BLOCK_BYTES,
+) -> Generator[PlanGroup[object], None, None]:
+    """Every item's group, rendered, in input order, planned by ``jobs`` worker processes.
+
+    ``jobs`` 1 (or no ``fork``) plans the blocks in this process, the same way.
+    The workers are stopped when the iterator is closed or garbage collected.
+    """
+    work = _Work(compiled, selection, render)
+    blocks = _split(inputs, block_bytes)
+    if jobs <= 1 or not can_fork():
+        for item in blocks:
+            groups = (
+                _error_group(item, work) if isinstance(item, LineError) else plan_blocks(item, work)
+            )
+            yield from groups
+        return
+    yield from _fan_out(blocks, work, jobs)
+
+
+def _fan_out(
+    blocks: Iterator[Block | LineError], work: _Work, jobs: int
+) -> Iterator[PlanGroup[object]]:
+    global _WORK  # noqa: PLW0603 - how the forked workers get it; reset when they are done
+    # Anything buffered now would be written again by each worker as it exits.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    _WORK = work
+    executor = ProcessPoolExecutor(
+        jobs, mp_context=multiprocessing.get_context("fork"), initializer=_quiet_worker
+    )
+    pending: deque[Future[list[PlanGroup[object]]] | list[PlanGroup[object]]] = deque()
+    try:
+        for item in blocks:
+            if isinstance(item, LineError):
+                pending.append(_error_group(item, work))
+            else:
+                pending.append(executor.submit(plan_blocks, item))
+            while len(pending) > 2 * jobs:
+                yield from _result(pending.popleft())
+        while pending:
+            yield from _result(pending.popleft())
+    finally:
+        _WORK = None
+        executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _result(
+    done: Future[list[PlanGroup[object]]] | list[PlanGroup[object]],
+) -> list[PlanGroup[object]]:
+    if isinstance(done, list):
+        return done
+    try:
+        return done.result()
+    except BrokenProcessPool:
+        raise FbcliError(
+            "a worker process stopped unexpectedly (out of memory?)",
+            hint="run again with --jobs 1 to plan in one process",
+        ) from None
