@@ -39,17 +39,20 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any, Final, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
 
 import yaml
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
 
 from fbcli.actions import ACTIONS
 from fbcli.actions.base import Action, Mode
 from fbcli.directives import DirectiveError, Resolver, compile_mapping, source_paths
 from fbcli.errors import ConfigError, MappingFileError
 from fbcli.triggers import Node, TriggerSyntaxError, compile_trigger, parse_trigger
+from fbcli.validation import Check, compile_check
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
 
 MAX_FILE_BYTES: Final = 1_048_576
 MAX_NODES: Final = 100_000
@@ -689,11 +692,21 @@ def _shape_message(error: ValidationError) -> tuple[str, str | None, Path, bool]
 
 
 @cache
+def _shape_check() -> Check:
+    return compile_check(mapping_file_schema())
+
+
+@cache
 def _shape_validator() -> Draft202012Validator:
+    from jsonschema import Draft202012Validator  # noqa: PLC0415 - only a broken file needs it
+
     return Draft202012Validator(mapping_file_schema())
 
 
 def _check_shape(document: Any, path: str, positions: YamlPositions) -> None:
+    """Check the file against its schema: the compiled check, then jsonschema to word a failure."""
+    if _shape_check()(document):
+        return
     errors = list(_shape_validator().iter_errors(document))
     if not errors:
         return

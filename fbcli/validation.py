@@ -218,11 +218,12 @@ Check = Callable[[Any], bool]
 
 _ANNOTATIONS: Final = frozenset({"$schema", "title", "description"})
 _KEYWORDS: Final = {
-    "string": frozenset({"type", "format"}),
+    "string": frozenset({"type", "format", "minLength"}),
     "number": frozenset({"type"}),
     "integer": frozenset({"type"}),
     "boolean": frozenset({"type"}),
-    "array": frozenset({"type", "items"}),
+    "null": frozenset({"type"}),
+    "array": frozenset({"type", "items", "minItems"}),
     "object": frozenset({"type", "properties", "required", "additionalProperties"}),
 }
 
@@ -260,40 +261,86 @@ def compile_check(schema: Any) -> Check:
 
     The fast path of validation: valid payloads, nearly all of them, never
     reach jsonschema, whose error objects are only needed to word problems.
-    It understands the subset of JSON Schema the action schemas are written
-    in: one ``type`` name; ``format`` (``FORMATS``) on strings; ``items`` on
-    arrays; ``properties``, ``required`` and ``additionalProperties: false``
-    on objects; annotations (``$schema``, ``title``, ``description``).  Any
-    other keyword compiles to a check that is never true.  Types are tested
-    by exact Python type, more strictly than jsonschema (``integer`` takes
-    ``int`` only, not ``1.0``; a ``str`` subclass is not a string), so
-    "false" means "ask jsonschema", never "invalid": the answers can only
-    disagree in the safe direction.
+    It understands the subset of JSON Schema the action schemas and the
+    mapping file's schema are written in: one ``type`` name, or a list of
+    names with nothing else; ``format`` (``FORMATS``) and ``minLength`` on
+    strings; ``items`` and ``minItems`` on arrays; ``properties``,
+    ``required`` and ``additionalProperties: false`` on objects; ``enum`` of
+    strings and ``const`` of a string or an integer, alone; annotations
+    (``$schema``, ``title``, ``description``).  Any other keyword compiles to
+    a check that is never true.  Types are tested by exact Python type, more
+    strictly than jsonschema (``integer`` takes ``int`` only, not ``1.0``; a
+    ``str`` subclass is not a string), so "false" means "ask jsonschema",
+    never "invalid": the answers can only disagree in the safe direction.
     """
     if not isinstance(schema, Mapping):
         return _never
     kind = schema.get("type")
+    if kind is None:
+        return _compile_value_check(schema)
+    if isinstance(kind, list):
+        if not kind or not set(schema) <= {"type"} | _ANNOTATIONS:
+            return _never
+        checks = tuple(compile_check({"type": name}) for name in kind)
+        return lambda value: any(check(value) for check in checks)
     keywords = _KEYWORDS.get(kind) if isinstance(kind, str) else None
     if keywords is None or not set(schema) <= keywords | _ANNOTATIONS:
         return _never
     if kind == "string":
-        form = schema.get("format")
-        if form is None:
-            return _is_str
-        checker = FORMATS.get(form) if isinstance(form, str) else None
-        if checker is None:
-            return _never
-        matches = checker
-        return lambda value: type(value) is str and matches(value)
+        return _compile_string_check(schema)
     if kind == "number":
         return _is_number
     if kind == "integer":
         return _is_int
     if kind == "boolean":
         return _is_bool
+    if kind == "null":
+        return _is_null
     if kind == "array":
-        return _compile_array_check(compile_check(schema["items"]) if "items" in schema else None)
+        least = schema.get("minItems", 0)
+        if type(least) is not int:
+            return _never
+        check = _compile_array_check(compile_check(schema["items"]) if "items" in schema else None)
+        return check if not least else lambda value: check(value) and len(value) >= least
     return _compile_object_check(schema)
+
+
+def _is_null(value: Any) -> bool:
+    return value is None
+
+
+def _compile_string_check(schema: Mapping[str, Any]) -> Check:
+    form = schema.get("format")
+    least = schema.get("minLength", 0)
+    if type(least) is not int:
+        return _never
+    if form is None:
+        if not least:
+            return _is_str
+        return lambda value: type(value) is str and len(value) >= least
+    checker = FORMATS.get(form) if isinstance(form, str) else None
+    if checker is None:
+        return _never
+    matches = checker
+    return lambda value: type(value) is str and len(value) >= least and matches(value)
+
+
+def _compile_value_check(schema: Mapping[str, Any]) -> Check:
+    """``enum`` of strings, or ``const`` of a string or an integer, with nothing else."""
+    rest = set(schema) - _ANNOTATIONS
+    if rest == {"enum"}:
+        members = schema["enum"]
+        if not isinstance(members, list) or not all(type(m) is str for m in members):
+            return _never
+        allowed = frozenset(members)
+        return lambda value: type(value) is str and value in allowed
+    if rest == {"const"}:
+        wanted = schema["const"]
+        if type(wanted) not in (str, int):
+            return _never
+        kind = type(wanted)
+        return lambda value: type(value) is kind and value == wanted
+    return _never
 
 
 def _compile_array_check(item: Check | None) -> Check:
