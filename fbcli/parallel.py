@@ -19,21 +19,21 @@ ignore Ctrl-C, which the main process handles by stopping them.  Where
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
 import sys
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Final
+from typing import TYPE_CHECKING, BinaryIO, Final
 
 from fbcli.errors import FbcliError
 from fbcli.events import BLOCK_BYTES, Block, LineError, read_block_events, read_blocks
 from fbcli.plan import CompiledConfig, PlanFilter, PlanGroup, PlanRecord, plan_item, record_key
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 __all__ = [
     "AUTO_MIN_BYTES",
@@ -61,7 +61,7 @@ Input = tuple[str, BinaryIO] | LineError
 
 def can_fork() -> bool:
     """Whether worker processes can be forked here (not on Windows)."""
-    return "fork" in multiprocessing.get_all_start_methods()
+    return hasattr(os, "fork")
 
 
 def _cpus() -> int:
@@ -175,6 +175,10 @@ def plan_in_parallel(
 def _fan_out(
     blocks: Iterator[Block | LineError], work: _Work, jobs: int
 ) -> Iterator[PlanGroup[object]]:
+    # Imported here: most runs are small and never start a worker.
+    import multiprocessing  # noqa: PLC0415
+    from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415
+
     global _WORK  # noqa: PLW0603 - how the forked workers get it; reset when they are done
     # Anything buffered now would be written again by each worker as it exits.
     sys.stdout.flush()
@@ -202,6 +206,8 @@ def _fan_out(
 def _result(
     done: Future[list[PlanGroup[object]]] | list[PlanGroup[object]],
 ) -> list[PlanGroup[object]]:
+    from concurrent.futures.process import BrokenProcessPool  # noqa: PLC0415
+
     if isinstance(done, list):
         return done
     try:

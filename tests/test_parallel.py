@@ -192,8 +192,12 @@ def test_jobs_1_never_forks(monkeypatch: pytest.MonkeyPatch) -> None:
     def no_pool(*args: object, **kwargs: object) -> None:
         raise AssertionError("a process pool was started")
 
-    monkeypatch.setattr(parallel, "ProcessPoolExecutor", no_pool)
+    import concurrent.futures
+
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", no_pool)
     assert in_blocks([SAMPLES / "events.jsonl"], PlanFilter(), jobs=1)
+    with pytest.raises(AssertionError, match="pool was started"):
+        in_blocks([SAMPLES / "events.jsonl"], PlanFilter(), jobs=2)
 
 
 def _die(block: object) -> None:

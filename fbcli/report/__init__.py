@@ -17,14 +17,6 @@ from typing import IO, TYPE_CHECKING, Any, Final
 
 from rich import box
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 from rich.text import Text
 
@@ -48,6 +40,8 @@ from fbcli.plan import (
 from fbcli.validation import Violation
 
 if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
     from fbcli.replay import ReplaySummary
 
 _CONTROL_RE: Final = re.compile(
@@ -375,6 +369,15 @@ class ReplayProgress:
 
     def __enter__(self) -> ReplayProgress:
         if self.console.is_terminal:
+            # Only a replay on a terminal draws a bar: other commands never import it.
+            from rich.progress import (  # noqa: PLC0415
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+            )
+
             self._progress = Progress(
                 TextColumn("replay"),
                 BarColumn(),
