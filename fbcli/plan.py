@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Generic, Literal, TypeVar
 
 from fbcli.actions.base import (
+    PRODUCT_ITEM_FIELDS,
     Action,
     FieldType,
     JsonObject,
@@ -43,7 +44,9 @@ from fbcli.validation import (
     Coercer,
     Violation,
     coercer_for,
+    compile_check,
     field_checks,
+    load_schema,
     prepare_payload,
     required_fields,
     validate_payload,
@@ -309,13 +312,60 @@ call the resolver), and those keys; the resolver; whether any ``str`` is kept as
 (a string field: coercion and check keep every ``str``); the finisher."""
 
 
-def _compile_field(fm: FieldMapping, kind: FieldType, check: Check) -> _Field:
+def _products_finisher(action_name: str) -> _Finish | None:
+    """``_finisher`` for a ``products`` field in one pass: clean, coerce and check each item.
+
+    It does what ``_to_products`` (``_clean_product`` on each item), then the
+    field's compiled check (``check_array`` of ``check_object``) do, fused:
+    the same coercions in the same order, each value checked as it is made,
+    and the item's required keys; ``None`` when the action's item schema is
+    not the closed object of ``PRODUCT_ITEM_FIELDS`` this assumes.
+    """
+    items = load_schema(action_name).get("properties", {}).get("products", {}).get("items", {})
+    properties = items.get("properties", {})
+    if items.get("additionalProperties") is not False or set(properties) != set(
+        PRODUCT_ITEM_FIELDS
+    ):
+        return None
+    plan = tuple(
+        (key, kind == "string", coercer_for(kind), compile_check(properties[key]))
+        for key, kind in PRODUCT_ITEM_FIELDS.items()
+    )
+    required = tuple(items.get("required", ()))
+
+    def finish_products(value: Any) -> Any:
+        out = []
+        for item in value if isinstance(value, list) else [value]:
+            if item is None:
+                continue
+            if not isinstance(item, dict):
+                return _FAIL
+            cleaned = {}
+            for key, is_string, coerce, check in plan:
+                member = item.get(key)
+                if member is None or (member == "" and not is_string):
+                    continue
+                member = coerce(member)
+                if not check(member):
+                    return _FAIL
+                cleaned[key] = member
+            for key in required:
+                if key not in cleaned:
+                    return _FAIL
+            out.append(cleaned)
+        return out
+
+    return finish_products
+
+
+def _compile_field(fm: FieldMapping, kind: FieldType, check: Check, action_name: str) -> _Field:
     may_warn = _has_template(fm.mapping)
     keys = path_keys(fm.mapping) or ()
     inline = len(keys) if len(keys) <= 3 else 0
     first, second, third = (*keys[:inline], "", "", "")[:3]
     plain = kind == "string" and check is STRING_CHECK and not may_warn
-    finish = _finisher(coercer_for(kind), check, may_warn=may_warn)
+    fused = _products_finisher(action_name) if kind == "products" and not may_warn else None
+    finish = fused or _finisher(coercer_for(kind), check, may_warn=may_warn)
     return (fm.field, inline, first, second, third, fm.resolve, plain, finish)
 
 
@@ -357,7 +407,7 @@ def compile_subscription(subscription: Subscription, *, mode: Mode, base_url: st
         return _slow_planner(subscription, mode=mode, base_url=base_url)
     checks = field_checks(action.name)
     compiled = tuple(
-        _compile_field(fm, by_name[fm.field].type, checks.get(fm.field, _never))
+        _compile_field(fm, by_name[fm.field].type, checks.get(fm.field, _never), action.name)
         for fm in subscription.fields
     )
     required = required_fields(action, mode)
