@@ -16,7 +16,10 @@ import contextlib
 import functools
 import json
 import os
+import re
 import shutil
+import signal
+import stat
 import sys
 import tempfile
 import threading
@@ -92,7 +95,12 @@ def _exit_code_for(error: FbcliError) -> ExitCode:
 
 
 def _guarded(command: Callable[P, R]) -> Callable[P, R]:
-    """Turn fbcli's errors into a one-line message and an exit code (the one place)."""
+    """Turn fbcli's errors into a one-line message and an exit code (the one place).
+
+    Any other exception is a bug: it is reported, not swallowed, by
+    ``_report_bug`` (a traceback without locals, secrets and tokens blanked out)
+    and exits 1, as an uncaught exception would.
+    """
 
     @functools.wraps(command)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -109,8 +117,38 @@ def _guarded(command: Callable[P, R]) -> Callable[P, R]:
         except BrokenPipeError:
             _silence_stdout()
             raise typer.Exit(ExitCode.OK) from None
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            raise
+        except Exception as exc:  # noqa: BLE001 -- a bug: reported without secrets, then exit 1
+            _report_bug(exc)
+            raise typer.Exit(ExitCode.DATA) from None
 
     return wrapper
+
+
+def _report_bug(exc: BaseException) -> None:
+    """The traceback of an unexpected exception, safe to paste into a bug report.
+
+    Python's own format, which never shows local variables (typer's rich
+    traceback is not used: with ``pretty_exceptions_show_locals`` off it shows
+    none either, but it prints messages as they are).  Every message is passed
+    through ``redact``: the MAPI secret and the tokens, in any encoded form,
+    become ``<hidden>``; control characters are shown escaped.
+    """
+    import traceback
+
+    from fbcli.redact import redact
+    from fbcli.report import print_error, safe
+
+    text = redact("".join(traceback.format_exception(exc)))
+    sys.stderr.write("".join(safe(line) + "\n" for line in text.splitlines()))
+    sys.stderr.flush()
+    print_error(
+        _console(stderr=True),
+        f"unexpected {type(exc).__name__}: this is a bug in fbcli",
+        hint="please report it with the traceback above (secrets and tokens are hidden "
+        "in it; check it for customer data first)",
+    )
 
 
 def _silence_stdout() -> None:
@@ -119,9 +157,23 @@ def _silence_stdout() -> None:
     os.dup2(devnull, sys.stdout.fileno())
 
 
-def _read_file(path: Path, what: str) -> bytes:
+MAX_YAML_BYTES = 1_048_576
+"""``mappings.MAX_FILE_BYTES``, written out so that start-up does not import YAML."""
+
+
+def _read_file(path: Path, what: str, *, limit: int = MAX_YAML_BYTES) -> bytes:
+    """The file's bytes; over ``limit`` bytes is an error, found without reading the rest
+    (so ``/dev/zero`` or a huge file costs no memory)."""
     try:
-        return path.read_bytes()
+        with path.open("rb") as stream:
+            data = stream.read(limit + 1)
+            if len(data) > limit:
+                size = os.fstat(stream.fileno()).st_size
+                told = f"{size:,} bytes, " if size > limit else ""
+                raise ConfigError(
+                    f"the {what} is too large: {told}over the limit of {limit:,}", where=str(path)
+                )
+            return data
     except FileNotFoundError:
         raise ConfigError(f"{what} not found", where=str(path)) from None
     except IsADirectoryError:
@@ -615,7 +667,17 @@ def replay_command(
         Path | None,
         typer.Option(
             "--secret-file",
-            help="A file holding the MAPI secret (default: FRIENDBUY_MAPI_SECRET).",
+            help="A file holding the MAPI secret (default: FRIENDBUY_MAPI_SECRET; in a "
+            "terminal, fbcli asks for it).",
+            show_default=False,
+        ),
+    ] = None,
+    secret: Annotated[
+        str | None,
+        typer.Option(
+            "--secret",
+            hidden=True,
+            help="Refused: a secret on the command line shows in ps and in the shell history.",
             show_default=False,
         ),
     ] = None,
@@ -659,6 +721,13 @@ def replay_command(
     from fbcli.replay import ReplayOptions
     from fbcli.retry import RetryPolicy
 
+    if secret is not None:
+        raise ConfigError(
+            "--secret is not accepted: a secret on the command line shows in ps and in the "
+            "shell history (the value given is not repeated here)",
+            hint="set FRIENDBUY_MAPI_SECRET, give --secret-file PATH, or run fbcli in a "
+            "terminal without either to be asked for it",
+        )
     config = _load_config(mappings)
     if config.mode != "cloud":
         raise ConfigError(
@@ -739,24 +808,101 @@ class _Target:
 DEMO_KEY = "00000000-0000-4000-8000-000000000000"
 
 
+MAX_SECRET_BYTES = 65_536
+"""A secret file larger than this is not a secret file."""
+ENVIRONMENT_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+"""The ``ENV`` of an ``ENV:SECRET`` secret: one DNS label, so it can only pick
+``mapi.fbot-ENV.me`` (``evil.example/x:...`` would otherwise choose the host)."""
+
+
 def _credentials(target: _Target) -> tuple[Any, str]:
-    """MAPI credentials and base URL, from options and the environment (never a flag value)."""
+    """MAPI credentials and base URL: the key from ``--key`` or the environment, the secret
+    from ``--secret-file``, the environment or, in a terminal, a hidden prompt (never a flag).
+
+    The secret is registered with ``redact.hide`` as soon as it is read.
+    """
     from fbcli.mapi import Credentials, base_url_for, split_secret
+    from fbcli.redact import hide
 
     key = target.key or os.environ.get("FRIENDBUY_MAPI_KEY")
-    if target.secret_file is not None:
-        secret = _read_file(target.secret_file, "secret file").decode("utf-8", "replace").strip()
-    else:
-        secret = os.environ.get("FRIENDBUY_MAPI_SECRET", "")
-    if not key or not secret:
+    if not key:
         raise ConfigError(
             "no MAPI credentials: set FRIENDBUY_MAPI_KEY and FRIENDBUY_MAPI_SECRET "
             "(or --key and --secret-file)",
             hint="try --emulator to replay against the built-in MAPI emulator",
         )
+    if target.secret_file is not None:
+        secret = _read_secret_file(target.secret_file)
+    elif os.environ.get("FRIENDBUY_MAPI_SECRET"):
+        secret = os.environ["FRIENDBUY_MAPI_SECRET"]
+    elif sys.stdin.isatty():
+        secret = _prompt_secret(key)
+    else:
+        raise ConfigError(
+            "no MAPI secret: set FRIENDBUY_MAPI_SECRET or give --secret-file PATH",
+            hint="in a terminal, fbcli asks for the secret; try --emulator to replay "
+            "against the built-in MAPI emulator",
+        )
+    hide(secret)
     environment, secret = split_secret(secret)
+    hide(secret)
+    if (
+        target.base_url is None
+        and environment is not None
+        and not ENVIRONMENT_RE.fullmatch(environment)
+    ):
+        raise ConfigError(
+            "the secret has the form ENV:SECRET, but its ENV is not a host name label "
+            "(letters, digits and '-'), so it cannot pick https://mapi.fbot-ENV.me",
+            hint="give the MAPI host with --base-url",
+        )
     url = _check_base_url(target.base_url or base_url_for(environment))
     return Credentials(key, secret), url
+
+
+def _read_secret_file(path: Path) -> str:
+    """The secret in ``path``; warns (as ssh does) when other users may read the file.
+
+    Only a warning, not a refusal: secret stores (Kubernetes, Docker secrets)
+    often mount files readable by all.  A missing file is not named: the
+    argument may be the secret itself, given by mistake.
+    """
+    from fbcli.report import print_warning
+
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise ConfigError(
+            "the secret file does not exist (its name is not repeated: it may be the secret)",
+            hint="--secret-file takes the path of a file that holds the secret",
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read the secret file: {exc.strerror}") from None
+    if os.name == "posix" and stat.S_ISREG(mode) and mode & 0o077:
+        print_warning(
+            _console(stderr=True),
+            f"the secret file {path} can be read by other users (mode "
+            f"{stat.S_IMODE(mode):04o}): chmod 600 it",
+        )
+    raw = _read_file(path, "secret file", limit=MAX_SECRET_BYTES)
+    secret = raw.decode("utf-8", "replace").strip()
+    if not secret:
+        raise ConfigError("the secret file is empty", where=str(path))
+    return secret
+
+
+def _prompt_secret(key: str) -> str:
+    """Ask for the secret without echoing it (``getpass``: the terminal, else stdin)."""
+    import getpass
+
+    try:
+        secret = getpass.getpass(f"MAPI secret for key {key} (input hidden): ", stream=sys.stderr)
+    except EOFError:
+        secret = ""
+    secret = secret.strip()
+    if not secret:
+        raise ConfigError("no MAPI secret given")
+    return secret
 
 
 def _run_replay(
@@ -793,6 +939,8 @@ def _run_replay(
     )
 
     err = _console(stderr=True)
+    # Credentials first: a missing secret (or its prompt) should not wait for the pre-flight.
+    resolved = None if target.emulator else _credentials(target)
     tally = PlanTally()
     check = preflight(inputs.records(DEFAULT_BASE_URL, tally), tally)
     if check.has_problems and not skip_invalid:
@@ -819,7 +967,8 @@ def _run_replay(
             if ledger_path is None:
                 ledger_path = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "ledger"
         else:
-            credentials, url = _credentials(target)
+            assert resolved is not None
+            credentials, url = resolved
         if ledger_path is None:
             if inputs.files[0] == "-":
                 raise ConfigError("reading standard input needs --ledger PATH")
@@ -839,7 +988,7 @@ def _run_replay(
                 failed_out.flush()
 
         summary = ReplaySummary(to_send=check.calls)
-        with ReplayProgress(err, check.calls) as progress:
+        with ReplayProgress(err, check.calls) as progress, _sigint_sets(sender.stop):
             replay_calls(
                 planned_calls(inputs.records(url, PlanTally()), summary),
                 sender=sender,
@@ -865,6 +1014,39 @@ def _run_replay(
 
 
 @contextlib.contextmanager
+def _sigint_sets(stop: threading.Event) -> Iterator[None]:
+    """While sending, the first Ctrl-C sets ``stop`` rather than raising ``KeyboardInterrupt``.
+
+    A ``KeyboardInterrupt`` lands wherever the main thread happens to be: just
+    after a call's outcome was taken from its worker but before the ledger got
+    it (a rerun would send that call again), or between the ledger and the
+    summary (which would then count one call less than the ledger).  Setting
+    ``stop`` lets ``replay_calls`` stop between calls instead.  A second Ctrl-C
+    raises ``KeyboardInterrupt`` as usual.
+    """
+    previous = (
+        signal.getsignal(signal.SIGINT)
+        if threading.current_thread() is threading.main_thread()
+        else signal.SIG_IGN
+    )
+    if previous == signal.SIG_IGN:  # not the main thread, or ignored (a script's & job)
+        yield
+        return
+    if previous is None:  # not set from Python: the default is to raise KeyboardInterrupt
+        previous = signal.default_int_handler
+
+    def on_sigint(_signum: int, _frame: object) -> None:
+        stop.set()
+        signal.signal(signal.SIGINT, previous)
+
+    signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@contextlib.contextmanager
 def _open_private(path: Path) -> Iterator[IO[str]]:
     """A text file for customer data, created with mode 0600 (truncated if it exists)."""
     try:
@@ -880,7 +1062,10 @@ def _open_private(path: Path) -> Iterator[IO[str]]:
 @_guarded
 def emulator_command(
     *,
-    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    host: Annotated[
+        str,
+        typer.Option("--host", help="Address to listen on (a warning when it is not loopback)."),
+    ] = "127.0.0.1",
     port: Annotated[
         int, typer.Option("--port", "-p", min=0, max=65535, help="Port (0: any free port).")
     ] = 8080,
@@ -937,7 +1122,12 @@ def emulator_command(
         raise ConfigError(str(exc)) from None
     err = _console(stderr=True)
     if not is_loopback(host):
-        print_warning(err, f"listening on {host}: other machines can reach the emulator")
+        print_warning(
+            err,
+            f"listening on {host}, not only on this machine: others can reach the emulator, "
+            "which accepts any credentials and lists the calls it received (customer data) "
+            "at /_emulator/calls",
+        )
     emulator = Emulator(config)
     try:
         url = emulator.start()

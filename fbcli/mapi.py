@@ -8,7 +8,9 @@ and plain ``http`` is accepted only for loopback hosts.
 
 Nothing here prints, logs or puts a secret or token into an exception or a
 ``repr``: ``Credentials`` hides its secret, and errors carry the URL, the
-status and MAPI's own message and reference only.
+status and MAPI's own message and reference only.  Each token is registered
+with ``redact.hide`` as it arrives, so even the traceback of a bug shows it
+blanked out.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import Any, Final, Literal
 
 import httpx
 
-from fbcli import __version__
+from fbcli import __version__, redact
 from fbcli.errors import ApiError, AuthError
 from fbcli.hosts import check_base_url
 
@@ -249,6 +251,7 @@ class MapiClient:
         token = data.get("token") if isinstance(data, dict) else None
         if not isinstance(token, str) or not token:
             raise ApiError("authorization answered without a token", url=url)
+        redact.hide(token)
         if not _TOKEN_CHARS.fullmatch(token):
             raise ApiError("authorization answered with a token that cannot be sent", url=url)
         now = self._now()
@@ -334,6 +337,8 @@ class MapiClient:
 
 def _describe(exc: httpx.RequestError) -> str:
     """A request error in plain words, without any request header."""
+    if isinstance(exc, httpx.ConnectError) and "CERTIFICATE_VERIFY_FAILED" in str(exc):
+        return "the server's TLS certificate could not be verified"
     names = {
         httpx.ConnectTimeout: "connection timed out",
         httpx.ConnectError: "connection failed",

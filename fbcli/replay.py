@@ -374,6 +374,8 @@ def replay_calls(
                     continue
                 while len(in_flight) >= options.concurrency:
                     wait_some()
+                if sender.stop.is_set():  # set while waiting: this call does not start
+                    break
                 in_flight[pool.submit(sender.send, call, key)] = ident
             while in_flight:
                 wait_some()

@@ -203,6 +203,7 @@ def test_wrong_secret_exits_3_and_sends_nothing(
     monkeypatch.setenv("FRIENDBUY_MAPI_KEY", KEY)
     secret_file = tmp_path / "secret"
     secret_file.write_text("not-the-secret-42\n", encoding="utf-8")
+    secret_file.chmod(0o600)
     path = write_events(tmp_path / "e.jsonl", [purchase(1)])
     result = run_cli(
         "replay", path, "--base-url", emulator.base_url, "--secret-file", str(secret_file)
@@ -217,6 +218,7 @@ def test_wrong_secret_exits_3_and_sends_nothing(
 def test_secret_file_and_key_option(run_cli: RunCli, tmp_path: Path, emulator: Emulator) -> None:
     secret_file = tmp_path / "secret"
     secret_file.write_text(SECRET + "\n", encoding="utf-8")
+    secret_file.chmod(0o600)
     path = write_events(tmp_path / "e.jsonl", [purchase(1)])
     result = replay(
         run_cli,
