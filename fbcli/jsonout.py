@@ -9,6 +9,7 @@ stays flat however large the input.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable
@@ -35,8 +36,24 @@ __all__ = [
 JSON_LINES_BATCH: Final = 256
 """Lines of ``write_json_lines`` joined into one write."""
 
-_NOT_LIKE_JSON: Final = (b"null", b"e-", b"0.0000", b'"MISSING"')
-"""What orjson's text holds wherever it differs from ``json.dumps``'s (see ``json_line``)."""
+_EXPONENT: Final = re.compile(rb"[0-9]e-")
+"""A negative exponent as orjson writes it (``1e-7``); ``json`` writes ``1e-07``."""
+
+
+def _maybe_unlike_json(data: bytes) -> bool:
+    """Whether orjson's text may differ from ``json.dumps``'s (see ``json_line``).
+
+    Its marks: ``null`` (a non-finite float), ``0.0000`` (a small float
+    written in full), a digit before ``e-`` (a small float's exponent) and
+    ``"MISSING"``.  ``e-`` alone is common in text (``tee-shirt``), so the
+    digit before it is checked only once ``e-`` is found.
+    """
+    return (
+        b"null" in data
+        or b"0.0000" in data
+        or b'"MISSING"' in data
+        or (b"e-" in data and _EXPONENT.search(data) is not None)
+    )
 
 
 def json_line(record: Any) -> str:
@@ -57,7 +74,7 @@ def json_line(record: Any) -> str:
         except TypeError:  # orjson.JSONEncodeError
             pass
         else:
-            if not any(mark in data for mark in _NOT_LIKE_JSON):
+            if not _maybe_unlike_json(data):
                 return data.decode()
     return json.dumps(record, ensure_ascii=False, allow_nan=False, separators=(",", ":")) + "\n"
 
