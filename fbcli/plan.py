@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, Literal, NamedTuple, TypeVar
 
 from fbcli.actions.base import (
     PRODUCT_ITEM_FIELDS,
@@ -639,13 +639,13 @@ def record_key(record: PlanRecord) -> RecordKey:
     return (record.status, record.action)
 
 
-@dataclass(frozen=True, slots=True)
-class PlanGroup(Generic[T]):
+class PlanGroup(NamedTuple, Generic[T]):
     """What one input item (an event or a malformed line) became, ready to be counted.
 
     ``outputs`` are its records, one per call, in order, or a stand-in for each
     (``fbcli.parallel`` sends rendered JSON text instead of records between
-    processes); ``keys`` are what ``PlanTally`` counts of them.
+    processes); ``keys`` are what ``PlanTally`` counts of them.  A named tuple:
+    it crosses between processes several times faster than a dataclass.
     """
 
     is_event: bool
