@@ -630,9 +630,34 @@ def validate_payload(
         # jsonschema finds nothing in a field that passes its check (see compile_check),
         # and its errors in one field do not depend on the others (the object's own
         # errors, which have no field, are not reported): only the failing fields are
-        # given to jsonschema, in the payload's order.
-        errors.extend(schema_violations(action, failing if checks else payload, sources))
+        # given to jsonschema, in the payload's order.  Likewise only the failing items
+        # of a list whose schema is just ``items`` (``products``), renumbered back.
+        kept: dict[str, list[int]] = {}
+        for name, check in item_checks(action.name).items() if checks else ():
+            value = failing.get(name)
+            if isinstance(value, list):
+                kept[name] = [i for i, item in enumerate(value) if not check(item)]
+                failing[name] = [value[i] for i in kept[name]]
+        errors.extend(schema_violations(action, failing if checks else payload, sources, kept))
     return errors, warnings
+
+
+@cache
+def item_checks(action_name: str) -> Mapping[str, Check]:
+    """The fast check of the items of each list field whose schema is only ``type`` and ``items``.
+
+    Such a list has no error of its own once it is a list: each of its errors
+    is in one item and does not depend on the others.
+    """
+    properties = _field_schema(action_name).get("properties", {})
+    return {
+        name: compile_check(sub["items"])
+        for name, sub in properties.items()
+        if sub.get("type") == "array" and "items" in sub and set(sub) <= _LIST_KEYWORDS
+    }
+
+
+_LIST_KEYWORDS: Final = frozenset({"type", "items"}) | _ANNOTATIONS
 
 
 def required_fields(action: Action, mode: Mode) -> tuple[str, ...]:
@@ -641,18 +666,32 @@ def required_fields(action: Action, mode: Mode) -> tuple[str, ...]:
 
 
 def schema_violations(
-    action: Action, payload: Mapping[str, Any], sources: Mapping[str, str | None]
+    action: Action,
+    payload: Mapping[str, Any],
+    sources: Mapping[str, str | None],
+    kept: Mapping[str, list[int]] | None = None,
 ) -> list[Violation]:
-    """jsonschema's errors for a payload (``required`` aside), worded, in field order."""
+    """jsonschema's errors for a payload (``required`` aside), worded, in field order.
+
+    ``kept``: for a list field given with only some of its items, the
+    original index of each item given (errors are renumbered with them).
+    """
     errors: list[Violation] = []
     order = {f.name: i for i, f in enumerate(action.fields)}
 
+    def path_of(error: ValidationError) -> list[str | int]:
+        path = list(error.absolute_path)
+        indices = kept.get(str(path[0])) if kept and len(path) > 1 else None
+        if indices is not None and isinstance(path[1], int):
+            path[1] = indices[path[1]]
+        return path
+
     def position(error: ValidationError) -> tuple[int, list[str]]:
-        path = [str(p) for p in error.absolute_path]
+        path = [str(p) for p in path_of(error)]
         return (order.get(path[0], len(order)) if path else -1, path[1:])
 
     for error in sorted(validator_for(action.name).iter_errors(payload), key=position):
-        path = list(error.absolute_path)
+        path = path_of(error)
         if not path:
             continue
         field = str(path[0])
