@@ -153,7 +153,10 @@ class DirectiveError(ValueError):
 
 def _index(key: str) -> int | None:
     if key.isascii() and key.isdigit() and (len(key) == 1 or key[0] != "0"):
-        return int(key)
+        try:
+            return int(key)
+        except ValueError:  # more digits than int() converts: past the end of any array
+            return None
     return None
 
 

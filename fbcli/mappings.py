@@ -524,13 +524,13 @@ def parse_yaml(data: bytes | str, path: str, what: str) -> tuple[Any, YamlPositi
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        start = exc.start
-        line_start = raw.rfind(b"\n", 0, start) + 1
+        before = raw[: exc.start].decode("utf-8")  # all valid up to the bad byte
+        line, column = _position(before, len(before))  # lines as PyYAML counts them
         raise MappingFileError(
-            f"{what} is not valid UTF-8: byte 0x{raw[start]:02X} cannot be read",
+            f"{what} is not valid UTF-8: byte 0x{raw[exc.start]:02X} cannot be read",
             path=path,
-            line=raw.count(b"\n", 0, start) + 1,
-            column=len(raw[line_start:start].decode("utf-8", "replace")) + 1,
+            line=line,
+            column=column,
             hint="save the file as UTF-8",
         ) from None
     try:

@@ -71,6 +71,7 @@ import json
 import math
 import operator
 import re
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal, TypeAlias, assert_never
@@ -327,11 +328,17 @@ def _number(source: str, column: int, text: str) -> int | float:
 # ------------------------------------------------------------------ the parser
 
 
+_CONTROL_RE: Final = re.compile(r"[\x00-\x1f]")
+
+
 def _describe(token: _Token) -> str:
     if token.kind == "end":
         return "end of trigger"
     text = token.text if len(token.text) <= 40 else token.text[:37] + "..."
-    return text if token.kind == "string" else f"'{text}'"
+    if token.kind != "string":
+        return f"'{text}'"
+    # A string may hold raw control characters (a line break): escaped, the message is one line.
+    return _CONTROL_RE.sub(lambda match: json.dumps(match.group())[1:-1], text)
 
 
 def _case_hint(token: _Token) -> str:
@@ -577,7 +584,16 @@ def lookup(event: Mapping[str, Any], path: str) -> Any:
 
 
 def _is_index(segment: str) -> bool:
-    return segment.isascii() and segment.isdigit()
+    """ASCII digits that ``int()`` converts: an index into a list.
+
+    Digits beyond ``sys.get_int_max_str_digits()`` are no index (``int()``
+    refuses them, and no list is that long): the path gives ``MISSING`` there,
+    as an index past the end does.
+    """
+    if not (segment.isascii() and segment.isdigit()):
+        return False
+    limit = sys.get_int_max_str_digits()
+    return limit == 0 or len(segment) <= limit
 
 
 def _is_number(value: Any) -> bool:

@@ -427,14 +427,24 @@ def js_number_of(text: str) -> int | float | None:
     if not stripped:
         return None
     if _INTEGER_TEXT_RE.fullmatch(stripped):
-        return int(stripped)
+        return _finite_int(stripped, 10)
     if _DECIMAL_RE.fullmatch(stripped):
         number = float(stripped)
         return normalize_number(number) if math.isfinite(number) else None
     match = _RADIX_RE.fullmatch(stripped)
     if match:
-        return int(stripped, 0)
+        return _finite_int(stripped, 0)
     return None
+
+
+def _finite_int(text: str, base: int) -> int | None:
+    """``int(text, base)``, or ``None`` when JavaScript reads it as Infinity (beyond a double)."""
+    try:
+        number = int(text, base)
+        float(number)
+    except (ValueError, OverflowError):  # more digits than int() converts; past a double
+        return None
+    return number
 
 
 Coercer = Callable[[Any], Any]

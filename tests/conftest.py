@@ -1,12 +1,29 @@
-"""Shared fixtures: no real secret reaches a test; CLI runs that explain their failures."""
+"""Shared fixtures: no real secret reaches a test; CLI runs that explain their failures.
+
+Also the hypothesis settings profiles, chosen by the ``HYPOTHESIS_PROFILE``
+environment variable:
+
+- ``ci`` (the default, in CI and locally): hypothesis's own ``ci`` profile
+  (derandomized, so every run draws the same examples; no example database;
+  no deadline; failures print a reproduction blob) with ``CI_EXAMPLES``
+  examples per property;
+- ``long`` (``bench/fuzz.py``): ``LONG_EXAMPLES`` random examples per property,
+  remembered in ``.hypothesis/``, for a longer hunt.
+
+Properties that set their own budget take it from ``examples(n)``: ``n`` under
+``ci``, scaled by the profile's ``max_examples`` under any other profile.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 import pytest
+from hypothesis import HealthCheck, settings
 from typer.testing import CliRunner
 
 from fbcli.cli import app
@@ -14,12 +31,28 @@ from fbcli.cli import app
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "sample_events"
 
+CI_EXAMPLES: Final = 100
+LONG_EXAMPLES: Final = 2_000
+
+settings.register_profile("ci", settings.get_profile("ci"), max_examples=CI_EXAMPLES)
+settings.register_profile(
+    "long",
+    max_examples=LONG_EXAMPLES,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def examples(ci: int) -> int:
+    """A property's example budget: ``ci`` under the ci profile, scaled under the others."""
+    return max(1, ci * settings().max_examples // CI_EXAMPLES)
+
 
 @pytest.fixture(autouse=True)
 def _no_friendbuy_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Remove FRIENDBUY_* variables, so a real secret never reaches a test."""
-    import os
-
     for name in list(os.environ):
         if name.startswith("FRIENDBUY_"):
             monkeypatch.delenv(name)

@@ -12,6 +12,7 @@ from jsonschema import Draft202012Validator
 from fbcli.actions import ACTIONS
 from fbcli.actions.base import Mode, to_date, to_integer, to_number, to_string
 from fbcli.events import Event
+from fbcli.jsonout import json_line
 from fbcli.mappings import MappingConfig, build_subscription, compile_field
 from fbcli.plan import PlannedCall, Rejection, plan_event, setup_push, to_record
 from fbcli.validation import build_schema, is_date, is_datetime, is_uri, load_schema
@@ -836,9 +837,52 @@ def test_numeric_strings_are_read_as_javascript_reads_them(total: str, expected:
     assert body("trackPurchase", order(total=total))["amount"] == expected
 
 
-@pytest.mark.parametrize("total", ["  ", "1,5", "Infinity", "1e999", "12abc", "1_000"])
+@pytest.mark.parametrize(
+    "total",
+    [
+        "  ",
+        "1,5",
+        "Infinity",
+        "1e999",
+        "12abc",
+        "1_000",
+        # Found by fuzzing: too many digits for int() raised; beyond a double is Infinity.
+        "1" * 5000,
+        "1" * 400,
+        "-" + "1" * 400,
+        "0x" + "f" * 4000,
+        "0b" + "1" * 1100,
+    ],
+    ids=lambda total: total if len(total) < 20 else f"{total[:4]}...({len(total)})",
+)
 def test_non_numeric_strings_are_not_numbers(total: str) -> None:
     assert errors("trackPurchase", order(total=total))[0]["field"] == "amount"
+    assert errors("trackCustomer", {"userId": "u", "traits": {"email": "a@b.c", "age": total}})
+
+
+def test_integer_strings_within_a_double_are_numbers() -> None:
+    assert body("trackPurchase", order(total="9" * 300))["amount"] == int("9" * 300)
+    assert body("trackPurchase", order(total="0x" + "f" * 200))["amount"] == 16**200 - 1
+
+
+def test_free_form_numbers_too_long_for_the_converters_stay_text() -> None:
+    """Found by fuzzing: to-integer raised on 5000 digits; to-number made an Infinity that
+    no JSON output can write (friendbuyAttributes members are converted, not validated)."""
+    digits = "1" * 5000
+    customer = {"userId": "u", "traits": {"email": "a@b.c", "friendbuyAttributes": {"age": digits}}}
+    assert body("trackCustomer", customer)["age"] == digits
+    products = [{"price": "1" * 400}, {"price": "2.5", "quantity": digits}]
+    call = plan("trackPurchase", order(friendbuyAttributes={"products": products}))
+    assert isinstance(call, PlannedCall)
+    assert [(p["price"], p["quantity"]) for p in call.body["products"]] == [
+        ("1" * 400, 1),
+        (2.5, digits),
+    ]
+    assert json.loads(json_line(to_record(call)))["request"]["body"] == call.body
+    event = {"event": "E", "userId": "u", "properties": {"age": digits}}
+    direct = plan("trackCustomEvent", event, mode="direct")
+    assert isinstance(direct, PlannedCall)
+    assert direct.body["customer"]["age"] == digits
 
 
 def test_large_integral_amounts_are_written_without_exponent() -> None:

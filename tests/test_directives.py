@@ -765,6 +765,18 @@ def test_mapping_depth_is_limited() -> None:
         compile_mapping(deep_literal)
 
 
+def test_a_digit_key_longer_than_int_converts_is_no_index() -> None:
+    """Found by fuzzing: int() refused such a key, so compiling and resolving raised."""
+    digits = "1" * 5000
+    assert resolve(path(f"$.list.{digits}")) is MISSING
+    assert resolve(path(f"$.products.{digits}")) is MISSING
+    assert resolve_mapping(path(f"$.a.{digits}"), {"a": {digits: "x"}}) == "x"
+    assert resolve_mapping({"@template": f"<{{{{a.{digits}}}}}>"}, {"a": [1]}) == "<>"
+    dynamic = {"@path": {"@path": "$.p"}}
+    assert resolve_mapping(dynamic, {"p": f"a.{digits}", "a": [1]}) is MISSING
+    assert source_paths(path(f"$.a.{digits}")) == [f"$.a.{digits}"]
+
+
 # --- source_paths -------------------------------------------------------------------------
 
 

@@ -122,6 +122,18 @@ def test_the_spec_example_loads() -> None:
     assert not purchases.matches({"type": "track", "event": "Order Refunded"})
 
 
+def test_digit_runs_longer_than_int_converts_load() -> None:
+    """Found by fuzzing: such a path segment made load_mappings raise a bare ValueError."""
+    digits = "1" * 5000
+    text = ONE.replace('type = "identify"', f"a.{digits} = 1") + (
+        f"    mapping:\n      email: {{'@path': '$.traits.{digits}'}}\n"
+    )
+    [subscription] = load(text).subscriptions
+    assert subscription.matches({"a": [1]}) is False
+    email = next(f for f in subscription.fields if f.field == "email")
+    assert email.resolve({"traits": [1]}) is MISSING
+
+
 def test_the_repository_mapping_files_load() -> None:
     config = load((REPO / "mappings.yaml").read_bytes())
     assert config.mode == "cloud"
@@ -521,6 +533,14 @@ def test_invalid_utf8_is_refused_with_its_place() -> None:
     error = fail(b"\xef\xbb\xbf" + "é: ".encode() + b"\xff")
     assert where(error) == (1, 4)
     assert error.message == "the mapping file is not valid UTF-8: byte 0xFF cannot be read"
+
+
+@pytest.mark.parametrize("newline", [b"\n", b"\r\n", b"\r", "\x85".encode(), "\u2028".encode()])
+def test_invalid_utf8_is_located_on_lines_as_yaml_counts_them(newline: bytes) -> None:
+    """Found by fuzzing: only \\n was counted, so after a lone CR (or NEL, LS) the line was off,
+    unlike the YAML errors' lines (PyYAML counts every one of these as a line break)."""
+    error = fail(b"a: 1" + newline + b"bc: \x80\n")
+    assert where(error) == (2, 5)
 
 
 @pytest.mark.parametrize(

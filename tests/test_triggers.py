@@ -593,6 +593,20 @@ def test_odd_shapes(event: dict[str, Any]) -> None:
     assert check('properties.n.0 != "x"', event) is False
 
 
+def test_a_digit_segment_longer_than_int_converts_is_no_index() -> None:
+    """Found by fuzzing: int() refused such a segment, so lookup and compile_trigger raised."""
+    digits = "1" * 5000
+    node = parse_trigger(f"a.{digits} = null")
+    events: list[dict[str, Any]] = [{"a": [1, 2]}, {"a": []}, {}]
+    for event in events:
+        assert lookup(event, f"a.{digits}") is MISSING
+        assert evaluate_trigger(node, event) is True
+        assert compile_trigger(node)(event) is True
+        assert trace_trigger(node, event)[0].actual is MISSING
+    assert lookup({"a": {digits: 1}}, f"a.{digits}") == 1  # still a key of an object
+    assert compile_trigger(node)({"a": {digits: 1}}) is False
+
+
 # ------------------------------------------------------------------ trace
 
 
@@ -781,6 +795,14 @@ def test_parse_never_fails_unexpectedly(text: str) -> None:
     assert 1 <= error.column <= len(text) + 1
     assert error.text == text
     assert error.message
+
+
+def test_a_string_with_raw_control_characters_is_named_on_one_line() -> None:
+    """Found by fuzzing: a raw line break in a string went into the message as it was."""
+    with pytest.raises(TriggerSyntaxError) as caught:
+        parse_trigger('type "a\nb\t"')
+    assert caught.value.message == "expected an operator after 'type', found \"a\\nb\\t\""
+    assert parse_trigger('type = "a\nb"') == Compare("type", "=", "a\nb")  # still a string
 
 
 @pytest.mark.parametrize("opener", ["(", "!", "not ", "!("])

@@ -18,6 +18,7 @@ body follows the Customer.io/Segment Friendbuy destination step by step:
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -141,16 +142,27 @@ def to_string(value: Any) -> Any:
 
 
 def to_integer(value: Any) -> Any:
-    """Strings of the form ``-?(0|[1-9][0-9]*)`` become ints; anything else is unchanged."""
+    """Strings of the form ``-?(0|[1-9][0-9]*)`` become ints; anything else is unchanged.
+
+    A digit run longer than ``int()`` converts (``sys.get_int_max_str_digits()``) stays
+    unchanged too.
+    """
     if isinstance(value, str) and _INTEGER_RE.fullmatch(value):
-        return int(value)
+        try:
+            return int(value)
+        except ValueError:  # more digits than int() converts
+            return value
     return value
 
 
 def to_number(value: Any) -> Any:
-    """Strings of the form ``-?(0|[1-9][0-9]*)(\\.[0-9]+)?`` become numbers; else unchanged."""
+    """Strings of the form ``-?(0|[1-9][0-9]*)(\\.[0-9]+)?`` become numbers; else unchanged.
+
+    A number too large for a double (``"1" * 400``) stays unchanged too: JSON has no infinity.
+    """
     if isinstance(value, str) and _NUMBER_RE.fullmatch(value):
-        return normalize_number(float(value))
+        number = float(value)
+        return normalize_number(number) if math.isfinite(number) else value
     return value
 
 
