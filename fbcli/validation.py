@@ -134,9 +134,11 @@ def load_schema(action_name: str) -> dict[str, Any]:
 
 # -- formats --------------------------------------------------------------------------
 
-_DATE_RE: Final = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+# ASCII digits only: ``\d`` alone also matches other scripts' digits ("٢٠٢٤").
+_DATE_RE: Final = re.compile(r"(\d{4})-(\d{2})-(\d{2})", re.ASCII)
 _DATETIME_RE: Final = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:[Zz]|[+-](\d{2}):(\d{2}))"
+    r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:[Zz]|[+-](\d{2}):(\d{2}))",
+    re.ASCII,
 )
 _URI_RE: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:[^\s\x00-\x1f\x7f]*")
 

@@ -409,6 +409,16 @@ def test_is_date_ignores_non_strings() -> None:
     assert is_uri(5)
 
 
+def test_dates_take_ascii_digits_only() -> None:
+    arabic = "٢٠٢٤-٠١-٠٢"  # 2024-01-02 in Arabic-Indic digits, which int() reads
+    assert is_date("2024-01-02")
+    assert not is_date(arabic)
+    assert not is_date("٠٠٠٠-٠١-٠٢")
+    assert not is_datetime(arabic + "T10:00:00Z")
+    assert not is_datetime("٠٠٠٠-01-02T10:00:00Z")  # year 0000 spelled so passed the check
+    assert is_datetime("2024-01-02T10:00:00Z")
+
+
 # -- step 2: empty values ---------------------------------------------------------------
 
 

@@ -131,7 +131,8 @@ class Action:
 
 _INTEGER_RE: Final = re.compile(r"-?(?:0|[1-9][0-9]*)")
 _NUMBER_RE: Final = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?")
-_DATE_RE: Final = re.compile(r"(?:(\d\d\d\d)-)?(\d\d)-(\d\d)(?:\D|$)")
+# re.ASCII: \d as in JavaScript (not other scripts' digits).
+_DATE_RE: Final = re.compile(r"(?:(\d\d\d\d)-)?(\d\d)-(\d\d)(?:\D|$)", re.ASCII)
 
 
 def to_string(value: Any) -> Any:
