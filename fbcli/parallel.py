@@ -19,6 +19,7 @@ ignore Ctrl-C, which the main process handles by stopping them.  Where
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import sys
@@ -183,6 +184,9 @@ def _fan_out(
     # Anything buffered now would be written again by each worker as it exits.
     sys.stdout.flush()
     sys.stderr.flush()
+    # What exists now is shared with the workers, copy-on-write: the collector must not
+    # touch it (each pass would copy every page it visits into each worker).
+    gc.freeze()
     _WORK = work
     executor = ProcessPoolExecutor(
         jobs, mp_context=multiprocessing.get_context("fork"), initializer=_quiet_worker
