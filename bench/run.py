@@ -20,7 +20,9 @@ What it does, in order (every measured thing runs in its own process):
    the baseline of the same size.  The targets are judged on the default runs.
 4. Replay CPU per call: ``fbcli replay`` of N valid events (one call each) with
    ``--rate 100000 --burst 100 --concurrency 16`` against an unthrottled
-   emulator, minus a 10-event run (start-up, authorization, ledger set-up).
+   emulator, minus a 10-event run (start-up, authorization, ledger set-up);
+   beside it the floor, the same calls made with httpx alone from 16 threads
+   (``bench/httpx_floor.py``).
 5. Replay rate accuracy: ``--rate 200 --burst 1`` for 20 s (``--quick``: 5 s);
    the achieved rate and the busiest one-second window, from the times at
    which the emulator received the calls.
@@ -568,6 +570,12 @@ def run_replay_cpu(report: Report, calls: int, tmp: Path, *, timeout: float) -> 
             say(f"  stderr: {m.stderr_tail}")
         results.append((m, sent, emulator_cpu))
     (small, small_sent, _), (big, big_sent, emulator_cpu) = results
+    with Emulator(EmulatorConfig()) as emulator:
+        floor_script = str(BENCH / "httpx_floor.py")
+        command = [sys.executable, floor_script, emulator.base_url, str(calls), "16"]
+        floor = measure(command, timeout=timeout, capture=True).json_out()
+    report.commands.append(shlex.join(command))
+    floor_ms = float(floor.get("cpu_s", 0.0)) / max(int(floor.get("calls", 0)), 1) * 1000
     per_call_ms = (big.cpu_s - small.cpu_s) / max(big_sent - small_sent, 1) * 1000
     emulator_ms = emulator_cpu / max(big_sent, 1) * 1000
     met = per_call_ms <= REPLAY_CPU_LIMIT_MS if not big.timed_out and big_sent else None
@@ -579,6 +587,7 @@ def run_replay_cpu(report: Report, calls: int, tmp: Path, *, timeout: float) -> 
         "small_cpu_s": small.cpu_s,
         "cpu_ms_per_call": per_call_ms,
         "emulator_cpu_ms_per_call": emulator_ms,
+        "httpx_floor_ms_per_call": floor_ms,
         "calls_per_s": big_sent / big.wall_s,
         "max_rss_mb": big.max_rss_mb,
         "timed_out": big.timed_out,
@@ -589,6 +598,7 @@ def run_replay_cpu(report: Report, calls: int, tmp: Path, *, timeout: float) -> 
             f"<= {REPLAY_CPU_LIMIT_MS:g} ms",
             f"{per_call_ms:.2f} ms",
             met,
+            f"httpx alone, same calls: {floor_ms:.2f} ms",
         )
     )
     say()
@@ -601,6 +611,10 @@ def run_replay_cpu(report: Report, calls: int, tmp: Path, *, timeout: float) -> 
     say(
         f"  => {per_call_ms:.2f} ms CPU per call (target <= {REPLAY_CPU_LIMIT_MS:g} ms: "
         f"{verdict(met)}); the emulator used {emulator_ms:.2f} ms per call"
+    )
+    say(
+        f"  floor: the same number of calls made with httpx alone (bench/httpx_floor.py, "
+        f"16 threads): {floor_ms:.2f} ms CPU per call, statuses {floor.get('statuses')}"
     )
 
 
