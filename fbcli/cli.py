@@ -243,8 +243,12 @@ def _plan_outputs(
     selection: PlanFilter | None = None,
     limit: int | None = None,
     max_errors: int | None = None,
+    join_text: bool = False,
 ) -> Iterator[Any]:
-    """``render`` of each record, in input order, planned by ``jobs`` processes (0: auto)."""
+    """``render`` of each record, in input order, planned by ``jobs`` processes (0: auto).
+
+    ``join_text``: ``render`` gives text, which may come joined, several records to a string.
+    """
     from fbcli.parallel import auto_jobs, plan_in_parallel
     from fbcli.plan import PlanFilter, compile_config, take_groups
 
@@ -254,6 +258,8 @@ def _plan_outputs(
         selection or PlanFilter(),
         render,
         jobs=jobs or auto_jobs(files),
+        batched=limit is None and max_errors is None,
+        join_text=join_text,
     )
     with contextlib.closing(groups):
         yield from take_groups(groups, tally, limit=limit, max_errors=max_errors)
@@ -513,6 +519,7 @@ def dry_run_command(
         files,
         config,
         record_line if as_json else _same,
+        join_text=as_json,
         base_url=url,
         tally=tally,
         jobs=jobs,

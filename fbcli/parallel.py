@@ -31,7 +31,16 @@ from typing import TYPE_CHECKING, BinaryIO, Final
 
 from fbcli.errors import FbcliError
 from fbcli.events import BLOCK_BYTES, Block, LineError, read_block_events, read_blocks
-from fbcli.plan import CompiledConfig, PlanFilter, PlanGroup, PlanRecord, plan_item, record_key
+from fbcli.plan import (
+    CompiledConfig,
+    PlanBatch,
+    PlanFilter,
+    PlanGroup,
+    PlanRecord,
+    PlanTally,
+    plan_item,
+    record_key,
+)
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -102,15 +111,22 @@ class _Work:
     compiled: CompiledConfig
     selection: PlanFilter
     render: Render
+    batched: bool
+    join_text: bool
 
 
 _WORK: _Work | None = None
 
+Planned = list[PlanGroup[object]] | PlanBatch[object]
+"""What a worker sends back for one block: a group per item, or one batch."""
 
-def plan_blocks(block: Block, work: _Work | None = None) -> list[PlanGroup[object]]:
-    """One block's groups, rendered: what a worker does (and sends back) for a block."""
+
+def plan_blocks(block: Block, work: _Work | None = None) -> Planned:
+    """One block's groups (or batch), rendered: what a worker does for a block."""
     work = work or _WORK
     assert work is not None, "plan_blocks runs in a worker forked by plan_in_parallel"
+    if work.batched:
+        return _plan_batch(block, work)
     render = work.render
     groups: list[PlanGroup[object]] = []
     for item in read_block_events(block):
@@ -126,6 +142,25 @@ def plan_blocks(block: Block, work: _Work | None = None) -> list[PlanGroup[objec
     return groups
 
 
+def _plan_batch(block: Block, work: _Work) -> PlanBatch[object]:
+    """A block as one batch: its counts, and its outputs but ``None`` (text joined)."""
+    render, compiled, selection = work.render, work.compiled, work.selection
+    tally = PlanTally()
+    outputs: list[object] = []
+    for item in read_block_events(block):
+        records = plan_item(item, compiled, selection)
+        if records is None:
+            continue
+        tally.add_event(records)
+        for record in records:
+            output = render(record)
+            if output is not None:
+                outputs.append(output)
+    if work.join_text:
+        outputs = ["".join(map(str, outputs))] if outputs else []
+    return PlanBatch(tally, outputs)
+
+
 def _split(inputs: Iterable[Input], block_bytes: int) -> Iterator[Block | LineError]:
     for opened in inputs:
         if isinstance(opened, LineError):
@@ -135,7 +170,7 @@ def _split(inputs: Iterable[Input], block_bytes: int) -> Iterator[Block | LineEr
         yield from read_blocks(stream, name, block_bytes=block_bytes)
 
 
-def _error_group(error: LineError, work: _Work) -> list[PlanGroup[object]]:
+def _error_group(error: LineError, work: _Work) -> Planned:
     records = plan_item(error, work.compiled, work.selection)
     if records is None:
         return []
@@ -155,27 +190,37 @@ def plan_in_parallel(
     *,
     jobs: int,
     block_bytes: int = BLOCK_BYTES,
-) -> Generator[PlanGroup[object], None, None]:
+    batched: bool = False,
+    join_text: bool = False,
+) -> Generator[PlanGroup[object] | PlanBatch[object], None, None]:
     """Every item's group, rendered, in input order, planned by ``jobs`` worker processes.
 
     ``jobs`` 1 (or no ``fork``) plans the blocks in this process, the same way.
+    ``batched``: a block's items come as one ``PlanBatch`` (for a run no
+    ``--limit`` or ``--max-errors`` can stop part-way), without the outputs
+    that ``render`` made ``None``; ``join_text``: the outputs are text, joined
+    into one per block.  Either way ``take_groups`` gives the same outputs.
     The workers are stopped when the iterator is closed or garbage collected.
     """
-    work = _Work(compiled, selection, render)
+    work = _Work(compiled, selection, render, batched, join_text)
     blocks = _split(inputs, block_bytes)
     if jobs <= 1 or not can_fork():
         for item in blocks:
-            groups = (
+            planned = (
                 _error_group(item, work) if isinstance(item, LineError) else plan_blocks(item, work)
             )
-            yield from groups
+            yield from _each(planned)
         return
     yield from _fan_out(blocks, work, jobs)
 
 
+def _each(planned: Planned) -> list[PlanGroup[object]] | list[PlanBatch[object]]:
+    return [planned] if isinstance(planned, PlanBatch) else planned
+
+
 def _fan_out(
     blocks: Iterator[Block | LineError], work: _Work, jobs: int
-) -> Iterator[PlanGroup[object]]:
+) -> Iterator[PlanGroup[object] | PlanBatch[object]]:
     # Imported here: most runs are small and never start a worker.
     import multiprocessing  # noqa: PLC0415
     from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415
@@ -191,7 +236,7 @@ def _fan_out(
     executor = ProcessPoolExecutor(
         jobs, mp_context=multiprocessing.get_context("fork"), initializer=_quiet_worker
     )
-    pending: deque[Future[list[PlanGroup[object]]] | list[PlanGroup[object]]] = deque()
+    pending: deque[Future[Planned] | Planned] = deque()
     try:
         for item in blocks:
             if isinstance(item, LineError):
@@ -199,20 +244,18 @@ def _fan_out(
             else:
                 pending.append(executor.submit(plan_blocks, item))
             while len(pending) > 2 * jobs:
-                yield from _result(pending.popleft())
+                yield from _each(_result(pending.popleft()))
         while pending:
-            yield from _result(pending.popleft())
+            yield from _each(_result(pending.popleft()))
     finally:
         _WORK = None
         executor.shutdown(wait=True, cancel_futures=True)
 
 
-def _result(
-    done: Future[list[PlanGroup[object]]] | list[PlanGroup[object]],
-) -> list[PlanGroup[object]]:
+def _result(done: Future[Planned] | Planned) -> Planned:
     from concurrent.futures.process import BrokenProcessPool  # noqa: PLC0415
 
-    if isinstance(done, list):
+    if isinstance(done, list | PlanBatch):
         return done
     try:
         return done.result()

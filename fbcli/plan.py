@@ -619,6 +619,14 @@ class PlanTally:
         if problem:
             self.problems += 1
 
+    def merge(self, other: PlanTally) -> None:
+        """Add the counts of ``other`` (a tally of later items)."""
+        self.events += other.events
+        self.by_status.update(other.by_status)
+        for action, counts in other.by_action.items():
+            self.by_action.setdefault(action, Counter()).update(counts)
+        self.problems += other.problems
+
     def count(self, status: Status) -> int:
         """How many records have this status."""
         return self.by_status[status]
@@ -651,6 +659,16 @@ class PlanGroup(NamedTuple, Generic[T]):
     is_event: bool
     keys: tuple[RecordKey, ...]
     outputs: tuple[T, ...]
+
+
+class PlanBatch(NamedTuple, Generic[T]):
+    """Several items taken as one: their outputs and their counts (``fbcli.parallel``).
+
+    Only where no ``--limit`` or ``--max-errors`` can stop between them.
+    """
+
+    tally: PlanTally
+    outputs: list[T]
 
 
 def plan_item(
@@ -689,7 +707,7 @@ def plan_groups(
 
 
 def take_groups(
-    groups: Iterable[PlanGroup[T]],
+    groups: Iterable[PlanGroup[T] | PlanBatch[T]],
     tally: PlanTally,
     *,
     limit: int | None = None,
@@ -699,9 +717,16 @@ def take_groups(
 
     ``limit`` stops before the item after that many (events and malformed
     lines); ``max_errors`` stops after that many problem items.  Both set
-    ``tally.stopped``.  Groups not taken are never asked for.
+    ``tally.stopped``.  Groups not taken are never asked for.  A batch is
+    counted and yielded whole (it comes only when there is no limit).
     """
     for group in groups:
+        if isinstance(group, PlanBatch):
+            if limit is not None or max_errors is not None:
+                raise ValueError("a batch cannot stop part-way: plan in groups to limit")
+            tally.merge(group.tally)
+            yield from group.outputs
+            continue
         if limit is not None and tally.events + tally.count("malformed") >= limit:
             tally.stopped = f"stopped after --limit {limit} events"
             return

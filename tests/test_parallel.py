@@ -30,9 +30,18 @@ from fbcli import parallel
 from fbcli.errors import FbcliError
 from fbcli.events import Event as EventValue
 from fbcli.events import LineError, read_block_events, read_blocks, read_events
+from fbcli.jsonout import record_line
 from fbcli.mappings import default_mappings, load_mappings
 from fbcli.parallel import auto_jobs, plan_in_parallel
-from fbcli.plan import PlanFilter, PlanRecord, compile_config, plan_groups
+from fbcli.plan import (
+    PlanBatch,
+    PlanFilter,
+    PlanRecord,
+    PlanTally,
+    compile_config,
+    plan_groups,
+    take_groups,
+)
 
 from .conftest import REPO, SAMPLES, RunCli
 
@@ -152,7 +161,9 @@ def sequential(paths: list[Path], selection: PlanFilter) -> list[PlanRecord]:
     return [r for group in plan_groups(items, compiled, selection) for r in group.outputs]
 
 
-def in_blocks(paths: list[Path], selection: PlanFilter, *, jobs: int) -> list[object]:
+def in_blocks(
+    paths: list[Path], selection: PlanFilter, *, jobs: int, batched: bool = False
+) -> list[object]:
     compiled = compile_config(load_mappings(MAPPINGS.read_bytes(), path="mappings.yaml"))
     streams = [path.open("rb") for path in paths]
     try:
@@ -163,8 +174,9 @@ def in_blocks(paths: list[Path], selection: PlanFilter, *, jobs: int) -> list[ob
             lambda record: record,
             jobs=jobs,
             block_bytes=512,
+            batched=batched,
         )
-        return [r for group in groups for r in group.outputs]
+        return list(take_groups(groups, PlanTally()))
     finally:
         for stream in streams:
             stream.close()
@@ -181,11 +193,64 @@ def in_blocks(paths: list[Path], selection: PlanFilter, *, jobs: int) -> list[ob
     ],
     ids=["all", "action", "lines", "where"],
 )
-def test_blocks_plan_what_one_pass_plans(jobs: int, selection: PlanFilter) -> None:
+@pytest.mark.parametrize("batched", [False, True], ids=["groups", "batches"])
+def test_blocks_plan_what_one_pass_plans(jobs: int, selection: PlanFilter, batched: bool) -> None:
     paths = [SAMPLES / "events.jsonl", SAMPLES / "events.jsonl"]
     expected = sequential(paths, selection)
     assert expected
-    assert in_blocks(paths, selection, jobs=jobs) == expected
+    assert in_blocks(paths, selection, jobs=jobs, batched=batched) == expected
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_batches_count_what_groups_count(jobs: int) -> None:
+    compiled = compile_config(load_mappings(MAPPINGS.read_bytes(), path="mappings.yaml"))
+    tallies = []
+    for batched in (False, True):
+        tally = PlanTally()
+        with (SAMPLES / "events.jsonl").open("rb") as stream:
+            groups = plan_in_parallel(
+                [("a", stream), LineError("gone.jsonl", 0, "no such file")],
+                compiled,
+                PlanFilter(),
+                lambda record: None,
+                jobs=jobs,
+                block_bytes=300,
+                batched=batched,
+            )
+            assert list(take_groups(groups, tally)) == ([None] * 17 if not batched else [None])
+        tallies.append(tally)
+    assert tallies[0] == tallies[1]
+    assert tallies[1].events == 14
+    assert tallies[1].count("malformed") == 3
+
+
+def test_text_outputs_are_joined_a_block_at_a_time() -> None:
+    compiled = compile_config(load_mappings(MAPPINGS.read_bytes(), path="mappings.yaml"))
+    with (SAMPLES / "events.jsonl").open("rb") as stream:
+        texts = list(
+            take_groups(
+                plan_in_parallel(
+                    [("a", stream)],
+                    compiled,
+                    PlanFilter(),
+                    record_line,
+                    jobs=1,
+                    block_bytes=400,
+                    batched=True,
+                    join_text=True,
+                ),
+                PlanTally(),
+            )
+        )
+    lines = "".join(map(str, texts)).splitlines()
+    assert len(lines) == 16
+    assert len(texts) < len(lines)  # several records to a string
+
+
+def test_a_batch_cannot_be_cut_by_a_limit() -> None:
+    batch = PlanBatch(PlanTally(), ["x"])
+    with pytest.raises(ValueError, match="part-way"):
+        list(take_groups([batch], PlanTally(), limit=1))
 
 
 def test_jobs_1_never_forks(monkeypatch: pytest.MonkeyPatch) -> None:
