@@ -52,6 +52,7 @@ import math
 import os
 import random
 import secrets
+import select
 import selectors
 import socket
 import threading
@@ -776,20 +777,33 @@ class Emulator:
             return dict(self._stats)
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
-        """Wait until no connection is open (every request handled); ``False`` on timeout.
+        """Wait until no connection is open or waiting to be accepted; ``False`` on timeout.
 
         After a client gave up or died, a request it sent may still be in the
-        emulator (a ``slow`` fault) and be recorded later: wait for this before
-        reading ``calls()`` as the final word.
+        emulator (a ``slow`` fault), or not yet accepted (a client killed just
+        after sending), and be recorded later: wait for this before reading
+        ``calls()`` as the final word.  A connection counts from its accept
+        (``_Server.process_request``) to its close (``shutdown_request``).
         """
         deadline = time.monotonic() + timeout
         while True:
             with self._lock:
-                if not self._connections:
-                    return True
+                busy = bool(self._connections)
+            if not busy and not self._pending():
+                return True
             if time.monotonic() >= deadline:
                 return False
             time.sleep(0.01)
+
+    def _pending(self) -> bool:
+        """Whether a connection waits in the listening socket's backlog."""
+        server = self._server
+        if server is None or self._stopping.is_set():
+            return False
+        with suppress(OSError, ValueError):  # closed meanwhile
+            readable, _, _ = select.select([server.socket], [], [], 0)
+            return bool(readable)
+        return False
 
     def revoke_tokens(self) -> None:
         """Make every issued token invalid (the next call gets 401)."""
@@ -1062,6 +1076,18 @@ class _Server(http.server.ThreadingHTTPServer):
 
     def handle_error(self, *args: Any, **kwargs: Any) -> None:
         """Silence: a client that went away is not worth a traceback on stderr."""
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Count the connection from its accept, before its thread starts (``wait_idle``)."""
+        self.emulator._register(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        """The connection's thread is done with it (however it ended)."""
+        try:
+            super().shutdown_request(request)
+        finally:
+            self.emulator._unregister(request)
 
 
 class _Server6(_Server):

@@ -609,6 +609,24 @@ def test_wait_idle_waits_for_a_slow_request_whose_client_left() -> None:
             assert not emulator.wait_idle(timeout=0.05)  # an open connection is not idle
 
 
+def test_wait_idle_waits_for_a_request_whose_client_died_before_it_was_accepted() -> None:
+    """A killed client's last request may still sit in the listening backlog."""
+    with Emulator() as emulator:
+        token = emulator_token(emulator)
+        body = json.dumps(CUSTOM).encode()
+        request = (
+            b"POST /v1/event/custom HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            + f"Authorization: Bearer {token}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        host, port = emulator.base_url.removeprefix("http://").split(":")
+        for count in range(1, 21):
+            with socket.create_connection((host, int(port))) as sock:
+                sock.sendall(request)  # and gone, without reading the answer
+            assert emulator.wait_idle(timeout=5.0)
+            assert len(emulator.calls()) == count
+
+
 def emulator_token(emulator: Emulator) -> str:
     """A token issued by the emulator without going through HTTP faults."""
     from fbcli.emulator import _new_token
