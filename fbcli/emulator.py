@@ -17,7 +17,8 @@ described in ``friendbuy-mapi.md``:
 Each request goes through these steps, in this order; the first that answers wins:
 
 1. ``drop_before`` fault: close the connection without a reply (not recorded);
-2. a 429 storm raging, or the ``storm`` fault starting one → 429 (no ``Retry-After``);
+2. a 429 storm raging, or the ``storm`` fault starting one → 429 (odd storms
+   with ``Retry-After``, the seconds left; even ones without);
 3. the rate limit (a leaky bucket over every non-``/_emulator`` request) → 429;
 4. the ``429`` fault → 429; 5. the ``5xx`` fault → 500/502/503/504;
 6. the ``revoke`` fault: every token issued so far is revoked;
@@ -153,9 +154,10 @@ class FaultSpec:
     error_429: float = 0.0
     """Reply 429 (with ``Retry-After: 1`` unless the config turns it off)."""
     storm: float = 0.0
-    """Start a 429 storm (when none is raging): every request gets 429 without
-    ``Retry-After`` for ``storm_seconds`` (an overloaded gateway that gives no hint;
-    the rate limit's 429s are the storms that do)."""
+    """Start a 429 storm (when none is raging): every request gets 429 for
+    ``storm_seconds``.  Storms alternate: the first, third... send ``Retry-After``
+    (the seconds left in the storm, rounded up; unless the config turns it off),
+    the second, fourth... send none, like a gateway that gives no hint."""
     storm_seconds: float = 2.0
     revoke: float = 0.0
     """Revoke every token issued so far, then handle the request: it, and every
@@ -948,7 +950,10 @@ class Emulator:
         if now < self._storm_until:
             self._stats["rate_limited_429"] += 1
             self._stats["storm_429"] += 1
-            return _error(429, "the emulator is in an injected 429 storm")
+            message = "the emulator is in an injected 429 storm"
+            if self._stats["storms"] % 2:
+                return self._too_many(self._storm_until - now, message)
+            return _error(429, message)
         if self._bucket is not None:
             wait = self._bucket.take(now)
             if wait is not None:

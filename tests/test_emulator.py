@@ -535,21 +535,28 @@ def authorize_despite_drops(emulator: Emulator) -> str:
     return token
 
 
-def test_storm_answers_429_without_retry_after_for_its_seconds() -> None:
+def test_storms_answer_429_for_their_seconds_with_and_without_retry_after() -> None:
     clock = FakeClock()
-    config = EmulatorConfig(faults=parse_faults("storm=1@3"), retry_after=True)
+    config = EmulatorConfig(faults=parse_faults("storm=1@3"))
     with Emulator(config, clock=clock) as emulator, http(emulator.base_url) as c:
         first = c.post("/v1/authorization", json={"key": "k", "secret": "s"})
         assert_error(first, 429, "storm")
-        assert "retry-after" not in first.headers
-        clock.now += 2.9
-        assert_error(c.post("/v1/event/custom", json=CUSTOM), 429, "storm")
+        assert first.headers["retry-after"] == "3"  # the first storm tells when it ends
+        clock.now += 2.5
+        late = c.post("/v1/event/custom", json=CUSTOM)
+        assert_error(late, 429, "storm")
+        assert late.headers["retry-after"] == "1"  # 0.5 s left, rounded up
         stats = emulator.stats()
         assert (stats["storms"], stats["storm_429"], stats["rate_limited_429"]) == (1, 2, 2)
-        clock.now += 0.1  # the storm is over; the dice start the next one at once
-        assert_error(c.post("/v1/event/custom", json=CUSTOM), 429, "storm")
+        clock.now += 0.5  # the storm is over; the dice start the next one at once
+        second = c.post("/v1/event/custom", json=CUSTOM)
+        assert_error(second, 429, "storm")
+        assert "retry-after" not in second.headers  # the second gives no hint
         assert emulator.stats()["storms"] == 2
         assert emulator.calls() == []
+    off = EmulatorConfig(faults=parse_faults("storm=1@3"), retry_after=False)
+    with Emulator(off) as emulator, http(emulator.base_url) as c:
+        assert "retry-after" not in c.post("/v1/event/custom", json=CUSTOM).headers
 
 
 def test_a_storm_ends_and_calls_go_through() -> None:
