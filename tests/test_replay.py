@@ -406,6 +406,11 @@ def test_a_lost_answer_keeps_the_outcome_unknown_whatever_the_last_retry_got() -
     # Never sent (the connection could not be made), then 503: failed.
     refused_then_503 = [CallResult(None, "connect"), CallResult(503)]
     assert _send_with_results(purchase(1), refused_then_503).status == "failed"
+    # A final 4xx after a lost answer: the first attempt may still have counted.
+    lost_then_401 = [CallResult(None, "read"), CallResult(401, message="token revoked")]
+    final = _send_with_results(purchase(1), lost_then_401, retry_unknown=True)
+    assert (final.status, final.attempts) == ("unknown", 2)
+    assert final.message == "HTTP 401: token revoked; an earlier attempt may have reached MAPI"
 
 
 def test_429_feeds_the_shared_limiter() -> None:
@@ -907,3 +912,85 @@ def test_ctrl_c_during_a_ledger_commit_loses_no_outcome(tmp_path: Path) -> None:
     assert 5 <= summary.sent < 40
     assert summary.sent == len(rows) == len(recorded) == arrived
     assert signal.getsignal(signal.SIGINT) is before
+
+
+class _UnreadableLedger(Ledger):
+    """A real ledger whose lookups start failing after ``ok`` of them (damage found late)."""
+
+    def __init__(self, path: Path, *, target: str, ok: int) -> None:
+        super().__init__(path, target=target)
+        self.ok = ok
+
+    def status_of(self, key: str, subscription: str) -> Any:
+        if self.ok <= 0:
+            raise ConfigError("cannot read the ledger: database disk image is malformed")
+        self.ok -= 1
+        return super().status_of(key, subscription)
+
+
+def test_replay_stops_when_the_ledger_cannot_be_read(tmp_path: Path) -> None:
+    with Emulator(EmulatorConfig(key=KEY, secret=SECRET)) as emulator:
+        url = emulator.base_url
+        calls = [_retarget(_planned(purchase(n)), url) for n in range(30)]
+        ledger = _UnreadableLedger(tmp_path / "ledger.sqlite", target=url, ok=8)
+        with MapiClient(url, Credentials(KEY, SECRET)) as client:
+            sender = Sender(
+                client, RateLimiter(1000, burst=4), ReplayOptions(), stop=threading.Event()
+            )
+            with pytest.raises(ConfigError) as caught:
+                replay_calls(
+                    calls,
+                    sender=sender,
+                    ledger=ledger,
+                    options=ReplayOptions(),
+                    summary=ReplaySummary(to_send=30),
+                )
+        rows = list(ledger.entries())
+        ledger.close()
+        arrived = len(emulator.calls())
+    assert caught.value.hint == "sending stopped: every call that reached MAPI is recorded"
+    # Of the 8 calls looked up, those already sending were sent and recorded; those
+    # still waiting for the rate limiter when sending stopped were not sent.
+    assert len(rows) == arrived
+    assert 8 - 4 <= arrived <= 8
+
+
+def test_a_keyboard_interrupt_outside_the_main_thread_still_stops_cleanly(tmp_path: Path) -> None:
+    """Signals reach only the main thread; elsewhere a KeyboardInterrupt (here raised by a
+    progress callback) is still caught: calls in flight finish and are recorded."""
+    results: list[ReplaySummary] = []
+    with Emulator(EmulatorConfig(key=KEY, secret=SECRET)) as emulator:
+        url = emulator.base_url
+        calls = [_retarget(_planned(purchase(n)), url) for n in range(30)]
+        outcomes: list[str] = []
+
+        def interrupt_at_the_third(outcome: Any) -> None:
+            outcomes.append(outcome.key)
+            if len(outcomes) == 3:
+                raise KeyboardInterrupt
+
+        def run() -> None:
+            ledger = Ledger(tmp_path / "ledger.sqlite", target=url)  # used in this thread only
+            with MapiClient(url, Credentials(KEY, SECRET)) as client:
+                limiter = RateLimiter(200, burst=2)
+                sender = Sender(client, limiter, ReplayOptions(), stop=threading.Event())
+                results.append(
+                    replay_calls(
+                        calls,
+                        sender=sender,
+                        ledger=ledger,
+                        options=ReplayOptions(),
+                        summary=ReplaySummary(to_send=30),
+                        on_outcome=interrupt_at_the_third,
+                    )
+                )
+            ledger.close()
+
+        worker = threading.Thread(target=run)
+        worker.start()
+        worker.join(timeout=30)
+        arrived = len(emulator.calls())
+    (summary,) = results
+    assert summary.interrupted
+    assert 3 <= summary.sent < 30
+    assert summary.sent == arrived
