@@ -1091,7 +1091,7 @@ def emulator_command(
         typer.Option(
             "--faults",
             help="Faults to inject, e.g. 5xx=0.05,429=0.01,slow=0.1@2,drop-before=0.01,"
-            "drop-after=0.01",
+            "drop-after=0.01,storm=0.001@2,revoke=0.002",
         ),
     ] = "none",
     seed: Annotated[

@@ -17,20 +17,25 @@ described in ``friendbuy-mapi.md``:
 Each request goes through these steps, in this order; the first that answers wins:
 
 1. ``drop_before`` fault: close the connection without a reply (not recorded);
-2. the rate limit (a leaky bucket over every non-``/_emulator`` request) → 429;
-3. the ``429`` fault → 429; 4. the ``5xx`` fault → 500/502/503/504;
-5. 404 (unknown path) and 405 (wrong method);
-6. the token (authorization: the credentials) → 401;
-7. the body (JSON object, required fields, types) → 400;
-8. ``slow`` fault: wait ``slow_seconds`` (``stop()`` cuts the wait short);
-9. record the call (authorization: issue the token);
-10. ``drop_after`` fault: close the connection without a reply;
-11. reply.
+2. a 429 storm raging, or the ``storm`` fault starting one → 429 (odd storms
+   with ``Retry-After``, the seconds left; even ones without);
+3. the rate limit (a leaky bucket over every non-``/_emulator`` request) → 429;
+4. the ``429`` fault → 429; 5. the ``5xx`` fault → 500/502/503/504;
+6. the ``revoke`` fault: every token issued so far is revoked;
+7. 404 (unknown path) and 405 (wrong method);
+8. the token (authorization: the credentials) → 401;
+9. the body (JSON object, required fields, types) → 400;
+10. ``slow`` fault: wait ``slow_seconds`` (``stop()`` cuts the wait short);
+11. record the call (authorization: issue the token);
+12. ``drop_after`` fault: close the connection without a reply;
+13. reply.
 
 The fault dice are thrown for every request, the same number of throws each
 time, from ``random.Random(seed)``: with a seed, a sequential run meets the
-same faults every time.  ``/_emulator/calls`` (GET, DELETE) and
-``/_emulator/stats`` (GET) need no token and are never limited or faulted.
+same faults every time.  (The ``storm`` and ``revoke`` dice are thrown only
+when their rate is above 0, so adding them changed no earlier seeded run.)
+``/_emulator/calls`` (GET, DELETE) and ``/_emulator/stats`` (GET) need no
+token and are never limited or faulted.
 
 The server is the standard library's ``ThreadingHTTPServer``: a test or a
 replay needs no extra dependency, and the emulator shares no code with the
@@ -48,6 +53,7 @@ import math
 import os
 import random
 import secrets
+import select
 import selectors
 import socket
 import threading
@@ -95,6 +101,9 @@ _STAT_KEYS: Final = (
     "dropped_before",
     "dropped_after",
     "slow",
+    "storms",
+    "storm_429",
+    "revoked",
     "tokens_issued",
     "internal_errors",
 )
@@ -107,8 +116,20 @@ _FAULT_KINDS: Final = {
     "slow": "slow",
     "drop-before": "drop_before",
     "drop-after": "drop_after",
+    "storm": "storm",
+    "revoke": "revoke",
 }
-_RATE_FIELDS: Final = ("error_5xx", "error_429", "slow", "drop_before", "drop_after")
+_RATE_FIELDS: Final = (
+    "error_5xx",
+    "error_429",
+    "slow",
+    "drop_before",
+    "drop_after",
+    "storm",
+    "revoke",
+)
+_TIMED_KINDS: Final = {"slow": "slow_seconds", "storm": "storm_seconds"}
+"""The kinds that take ``@SECONDS``, and the field that holds the seconds."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +138,8 @@ class FaultSpec:
 
     The text form (``parse_faults``, ``str()``) is ``KIND=RATE[,KIND=RATE...]``
     with kinds ``5xx``, ``429``, ``slow`` (``slow=RATE@SECONDS``),
-    ``drop-before`` and ``drop-after``; ``none`` or ``""`` is no fault.
+    ``drop-before``, ``drop-after``, ``storm`` (``storm=RATE@SECONDS``) and
+    ``revoke``; ``none`` or ``""`` is no fault.
     """
 
     error_5xx: float = 0.0
@@ -131,23 +153,33 @@ class FaultSpec:
     """Record the call, then close the connection without a reply."""
     error_429: float = 0.0
     """Reply 429 (with ``Retry-After: 1`` unless the config turns it off)."""
+    storm: float = 0.0
+    """Start a 429 storm (when none is raging): every request gets 429 for
+    ``storm_seconds``.  Storms alternate: the first, third... send ``Retry-After``
+    (the seconds left in the storm, rounded up; unless the config turns it off),
+    the second, fourth... send none, like a gateway that gives no hint."""
+    storm_seconds: float = 2.0
+    revoke: float = 0.0
+    """Revoke every token issued so far, then handle the request: it, and every
+    call that comes with one of those tokens, gets 401 (a token expired or revoked early)."""
 
     def __post_init__(self) -> None:
         for name in _RATE_FIELDS:
             rate = getattr(self, name)
             if not 0.0 <= rate <= 1.0:  # NaN fails this too
                 raise ValueError(f"fault rate {name} must be from 0 to 1, not {rate!r}")
-        if not (0.0 < self.slow_seconds <= 3600.0):
-            raise ValueError(
-                f"slow_seconds must be above 0 and at most 3600, not {self.slow_seconds!r}"
-            )
+        for name in _TIMED_KINDS.values():
+            seconds = getattr(self, name)
+            if not (0.0 < seconds <= 3600.0):
+                raise ValueError(f"{name} must be above 0 and at most 3600, not {seconds!r}")
 
     def __str__(self) -> str:
         parts = []
         for kind, name in _FAULT_KINDS.items():
             rate = getattr(self, name)
             if rate:
-                seconds = f"@{_format_number(self.slow_seconds)}" if kind == "slow" else ""
+                timed = _TIMED_KINDS.get(kind)
+                seconds = f"@{_format_number(getattr(self, timed))}" if timed else ""
                 parts.append(f"{kind}={_format_number(rate)}{seconds}")
         return ",".join(parts) or "none"
 
@@ -161,8 +193,8 @@ def parse_faults(text: str) -> FaultSpec:
     """Parse ``"5xx=0.05,slow=0.1@1.5,drop-before=0.02,drop-after=0.02,429=0.01"``.
 
     Kinds are case-insensitive and ``_`` may stand for ``-``; each kind at most
-    once; rates are numbers from 0 to 1; only ``slow`` takes ``@SECONDS``
-    (above 0, at most 3600; default 2).  ``""`` and ``"none"`` mean no fault.
+    once; rates are numbers from 0 to 1; only ``slow`` and ``storm`` take
+    ``@SECONDS`` (above 0, at most 3600; default 2).  ``""`` and ``"none"`` mean no fault.
     Raises ``ValueError`` with a one-line message naming the bad part.
     """
     stripped = text.strip()
@@ -186,11 +218,12 @@ def parse_faults(text: str) -> FaultSpec:
         if rate_field in values:
             raise ValueError(f"bad fault {item!r}: {kind} is given more than once")
         rate_text, at, seconds_text = value.partition("@")
-        if at and rate_field != "slow":
-            raise ValueError(f"bad fault {item!r}: only slow takes @SECONDS")
+        timed = _TIMED_KINDS.get(kind)
+        if at and timed is None:
+            raise ValueError(f"bad fault {item!r}: only slow and storm take @SECONDS")
         values[rate_field] = _parse_number(item, rate_text, "rate", 0.0, 1.0, low_inclusive=True)
-        if at:
-            values["slow_seconds"] = _parse_number(
+        if at and timed is not None:
+            values[timed] = _parse_number(
                 item, seconds_text, "seconds", 0.0, 3600.0, low_inclusive=False
             )
     return FaultSpec(**values)
@@ -265,6 +298,9 @@ class RecordedCall:
     """The status the call was (or, after ``drop_after``, would have been) answered with."""
     received_at: str
     """When the request arrived: ISO 8601 UTC with milliseconds and ``Z``."""
+    faults: tuple[str, ...] = ()
+    """The faults that struck this accepted call: ``slow`` (the reply was late: a
+    client with a shorter read timeout never saw it) and ``drop-after`` (no reply)."""
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready copy (the form of ``/_emulator/calls`` and the log)."""
@@ -276,6 +312,7 @@ class RecordedCall:
             "event_id": self.event_id,
             "status": self.status,
             "received_at": self.received_at,
+            "faults": list(self.faults),
         }
 
 
@@ -552,6 +589,8 @@ class _Roll:
     error_5xx: int | None
     slow: bool
     drop_after: bool
+    storm: bool = False
+    revoke: bool = False
 
 
 class _LeakyBucket:
@@ -606,6 +645,7 @@ class Emulator:
             _LeakyBucket(config.rate_limit, config.burst) if config.rate_limit is not None else None
         )
         self._tokens: dict[str, float] = {}
+        self._storm_until = -math.inf
         self._customers: set[str] = set()
         self._calls: list[RecordedCall] = []
         self._seq = 0
@@ -730,12 +770,42 @@ class Emulator:
 
         ``requests`` (all), ``accepted`` (recorded calls), ``rejected_400``,
         ``unauthorized_401``, ``other_4xx`` (404, 405, 413), ``rate_limited_429``
-        (limit and fault), ``errors_5xx`` (fault), ``dropped_before``,
-        ``dropped_after``, ``slow``, ``tokens_issued``, ``internal_errors``
-        (emulator bugs, answered 500: should stay 0).
+        (limit, fault and storm), ``errors_5xx`` (fault), ``dropped_before``,
+        ``dropped_after``, ``slow``, ``storms`` (storms started), ``storm_429``
+        (429s answered in storms), ``revoked`` (revoke faults), ``tokens_issued``,
+        ``internal_errors`` (emulator bugs, answered 500: should stay 0).
         """
         with self._lock:
             return dict(self._stats)
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Wait until no connection is open or waiting to be accepted; ``False`` on timeout.
+
+        After a client gave up or died, a request it sent may still be in the
+        emulator (a ``slow`` fault), or not yet accepted (a client killed just
+        after sending), and be recorded later: wait for this before reading
+        ``calls()`` as the final word.  A connection counts from its accept
+        (``_Server.process_request``) to its close (``shutdown_request``).
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                busy = bool(self._connections)
+            if not busy and not self._pending():
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.01)
+
+    def _pending(self) -> bool:
+        """Whether a connection waits in the listening socket's backlog."""
+        server = self._server
+        if server is None or self._stopping.is_set():
+            return False
+        with suppress(OSError, ValueError):  # closed meanwhile
+            readable, _, _ = select.select([server.socket], [], [], 0)
+            return bool(readable)
+        return False
 
     def revoke_tokens(self) -> None:
         """Make every issued token invalid (the next call gets 401)."""
@@ -785,6 +855,9 @@ class Emulator:
             early = self._early_reply(roll)
             if early is not None:
                 return early
+            if roll.revoke:
+                self._tokens.clear()
+                self._stats["revoked"] += 1
         endpoint = _ENDPOINTS.get(request.path)
         if endpoint is None and request.path != AUTHORIZATION_PATH:
             return self._reject(_error(404, f"there is no endpoint at {request.path}"))
@@ -825,6 +898,11 @@ class Emulator:
                 event_id=event_id,
                 status=status,
                 received_at=request.received_at,
+                faults=tuple(
+                    kind
+                    for kind, struck in (("slow", roll.slow), ("drop-after", roll.drop_after))
+                    if struck
+                ),
             )
             self._calls.append(call)
             self._stats["accepted"] += 1
@@ -837,7 +915,10 @@ class Emulator:
         return _Reply(status, {"eventId": event_id, "createdOn": _iso(datetime.now(UTC))})
 
     def _roll(self) -> _Roll:
-        """Throw the dice: always six throws, so a seed gives the same faults in the same order."""
+        """Throw the dice: the same throws for every request, so a seed gives the same faults.
+
+        Six throws, then one for ``storm`` and one for ``revoke`` when their rate is above 0.
+        """
         faults, rng = self.config.faults, self._rng
         drop_before = rng.random() < faults.drop_before
         error_429 = rng.random() < faults.error_429
@@ -845,15 +926,36 @@ class Emulator:
         server_error = rng.choice(_SERVER_ERRORS)
         slow = rng.random() < faults.slow
         drop_after = rng.random() < faults.drop_after
-        return _Roll(drop_before, error_429, server_error if error_5xx else None, slow, drop_after)
+        storm = faults.storm > 0 and rng.random() < faults.storm
+        revoke = faults.revoke > 0 and rng.random() < faults.revoke
+        return _Roll(
+            drop_before,
+            error_429,
+            server_error if error_5xx else None,
+            slow,
+            drop_after,
+            storm,
+            revoke,
+        )
 
     def _early_reply(self, roll: _Roll) -> _Reply | None:
-        """Steps 1-4: drop, rate limit, 429 and 5xx faults (the caller holds the lock)."""
+        """Steps 1-5: drop, storm, rate limit, 429 and 5xx faults (the caller holds the lock)."""
         if roll.drop_before:
             self._stats["dropped_before"] += 1
             return _DROP
+        now = self._clock()
+        if roll.storm and now >= self._storm_until:
+            self._storm_until = now + self.config.faults.storm_seconds
+            self._stats["storms"] += 1
+        if now < self._storm_until:
+            self._stats["rate_limited_429"] += 1
+            self._stats["storm_429"] += 1
+            message = "the emulator is in an injected 429 storm"
+            if self._stats["storms"] % 2:
+                return self._too_many(self._storm_until - now, message)
+            return _error(429, message)
         if self._bucket is not None:
-            wait = self._bucket.take(self._clock())
+            wait = self._bucket.take(now)
             if wait is not None:
                 self._stats["rate_limited_429"] += 1
                 return self._too_many(wait, "the rate limit is exceeded")
@@ -979,6 +1081,18 @@ class _Server(http.server.ThreadingHTTPServer):
 
     def handle_error(self, *args: Any, **kwargs: Any) -> None:
         """Silence: a client that went away is not worth a traceback on stderr."""
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Count the connection from its accept, before its thread starts (``wait_idle``)."""
+        self.emulator._register(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        """The connection's thread is done with it (however it ended)."""
+        try:
+            super().shutdown_request(request)
+        finally:
+            self.emulator._unregister(request)
 
 
 class _Server6(_Server):

@@ -12,23 +12,35 @@ only send.  Because an outcome is committed before the next call is handed
 out, a run killed at any moment leaves at most ``concurrency`` calls whose
 outcome is not in the ledger, and a rerun sends those (and only those) again.
 
-On ``stop`` (Ctrl-C) no new call starts; calls in flight finish their current
-attempt without retrying and are recorded, so a rerun sends only the rest.
+On ``stop`` (Ctrl-C) no new call starts (not even one already handed to a
+worker that is still waiting for the rate limiter); calls in flight finish
+their current attempt without retrying and are recorded, so a rerun sends only
+the rest.
+
+When the ledger cannot be read or written mid-run (a full disk, a file made
+read-only, damage), sending stops the same way: no new call starts, the calls
+in flight finish their current attempt and are recorded if the ledger still
+takes them, and ``replay_calls`` raises the ledger's ``ConfigError``, whose
+hint says how many delivered calls it could not record (a rerun sends those
+again: at most ``concurrency``, as after a crash).  Sending on without a
+ledger could send calls twice.
 """
 
 from __future__ import annotations
 
 import random
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 from urllib.parse import urlsplit
 
-from fbcli.errors import ApiError, AuthError
+from fbcli.errors import ApiError, AuthError, ConfigError
 from fbcli.events import Event, LineError
 from fbcli.ledger import Ledger, LedgerStatus, event_key
 from fbcli.plan import PlannedCall, PlanRecord, PlanTally, Rejection, status_of
@@ -182,23 +194,31 @@ class Sender:
         self.auth_error: AuthError | None = None
         """Set when MAPI refused the credentials mid-run (the run then stops)."""
 
-    def send(self, call: PlannedCall, key: str) -> CallOutcome:
-        """Attempt the call until it succeeds, fails for good, or its outcome is unknown."""
+    def send(self, call: PlannedCall, key: str) -> CallOutcome | None:
+        """Attempt the call until it succeeds, fails for good, or its outcome is unknown.
+
+        ``None`` when ``stop`` was set before the first attempt could start (the
+        call was not sent and nothing is to be recorded).
+        """
         policy = self.options.policy
         safe = is_safe_to_repeat(call)
         path = api_path(call)
         started = self.clock()
         attempts = retries = rate_limited = 0
+        may_have_arrived = False
+        """An earlier attempt of this call may have reached MAPI (no answer came)."""
         while True:
             self.limiter.acquire()
+            if attempts == 0 and self.stop.is_set():
+                return None
             attempts += 1
+            result: CallResult | _NotSent
             try:
                 result = self.client.send(path, call.body)
-            except ApiError as exc:
-                # (Re-)authorization failed: this call was not sent.
-                if isinstance(exc, AuthError):
-                    self.auth_error = exc
-                    self.stop.set()
+            except AuthError as exc:
+                # MAPI refused the credentials: this call was not sent, and no other will be.
+                self.auth_error = exc
+                self.stop.set()
                 return CallOutcome(
                     call,
                     key,
@@ -209,12 +229,19 @@ class Sender:
                     rate_limited,
                     message=exc.message,
                 )
+            except ApiError as exc:
+                # (Re-)authorization failed in a way that may pass (no answer, a 429 storm,
+                # 5xx) even after the client's own retries: the call was not sent, so it is
+                # retried within its own bounds, as after a refused connection.
+                result = _NotSent(exc.status, exc.message)
             decision = classify(
                 status=result.status,
                 phase=result.phase,
                 safe_to_repeat=safe,
                 retry_unknown=self.options.retry_unknown,
             )
+            if result.status is None and result.phase != "connect":
+                may_have_arrived = True
             if decision == "success":
                 self.limiter.record_success()
                 return CallOutcome(
@@ -240,13 +267,16 @@ class Sender:
                     retries += 1
                     if not self.stop.wait(delay):
                         continue
-                status: LedgerStatus = "failed"
-                if result.status is None and result.phase != "connect" and not safe:
-                    status = "unknown"
+                # Not delivered for sure only if no attempt may have arrived: with
+                # --retry-unknown, a purchase whose answer was lost and whose last retry
+                # got a 503 may still have been counted by MAPI.
+                status: LedgerStatus = "unknown" if may_have_arrived and not safe else "failed"
                 if self.stop.is_set():
                     message += " (stopped before retrying)"
                 else:
                     message += f" (gave up after {attempts} attempts)"
+                if status == "unknown" and result.status is not None:
+                    message += "; an earlier attempt may have reached MAPI"
                 return CallOutcome(
                     call,
                     key,
@@ -260,6 +290,9 @@ class Sender:
             final: LedgerStatus = "unknown" if decision == "unknown" else "failed"
             if final == "unknown":
                 message += " — the request may have reached MAPI; not resent"
+            elif may_have_arrived and not safe:
+                final = "unknown"
+                message += "; an earlier attempt may have reached MAPI"
             return CallOutcome(
                 call,
                 key,
@@ -272,7 +305,18 @@ class Sender:
             )
 
 
-def _message(result: CallResult) -> str:
+@dataclass(frozen=True, slots=True)
+class _NotSent:
+    """An attempt whose authorization failed (an ``ApiError``): the call was not sent."""
+
+    status: int | None
+    message: str
+    phase: Literal["connect"] = "connect"
+    retry_after: str | None = None
+    event_id: str | None = None
+
+
+def _message(result: CallResult | _NotSent) -> str:
     if result.status is None:
         return result.message or "transport error"
     text = f"HTTP {result.status}"
@@ -323,28 +367,45 @@ def replay_calls(
     """Send every call the ledger does not show as done; record each outcome as it finishes.
 
     Returns when all calls are done or, after ``sender.stop`` is set, when the
-    calls in flight have finished.  A ``KeyboardInterrupt`` sets ``stop``
-    and is handled the same way (``summary.interrupted``).
+    calls in flight have finished.  Ctrl-C sets ``stop`` (see
+    ``_stop_on_interrupt``) and is handled the same way (``summary.interrupted``).
     """
     started = clock()
-    in_flight: dict[Future[CallOutcome], tuple[str, str]] = {}
+    in_flight: dict[Future[CallOutcome | None], tuple[str, str]] = {}
+    ledger_error: ConfigError | None = None
+    unrecorded = 0
+    """Calls that may have reached MAPI (sent or unknown) whose outcome the ledger refused."""
 
-    def finish(done: set[Future[CallOutcome]]) -> None:
+    def stop_for(error: ConfigError) -> None:
+        nonlocal ledger_error
+        if ledger_error is None:
+            ledger_error = error
+        sender.stop.set()
+
+    def finish(done: set[Future[CallOutcome | None]]) -> None:
+        nonlocal unrecorded
         for future in done:
             in_flight.pop(future)
             outcome = future.result()
-            ledger.record(
-                key=outcome.key,
-                subscription=outcome.call.subscription,
-                action=outcome.call.action,
-                source=outcome.call.event.source,
-                line=outcome.call.event.line,
-                status=outcome.status,
-                http_status=outcome.http_status,
-                attempts=outcome.attempts,
-                event_id=outcome.event_id,
-                message=outcome.message,
-            )
+            if outcome is None:  # stopped before it was sent
+                continue
+            try:
+                ledger.record(
+                    key=outcome.key,
+                    subscription=outcome.call.subscription,
+                    action=outcome.call.action,
+                    source=outcome.call.event.source,
+                    line=outcome.call.event.line,
+                    status=outcome.status,
+                    http_status=outcome.http_status,
+                    attempts=outcome.attempts,
+                    event_id=outcome.event_id,
+                    message=outcome.message,
+                )
+            except ConfigError as exc:
+                if outcome.status != "failed":
+                    unrecorded += 1
+                stop_for(exc)
             setattr(summary, outcome.status, getattr(summary, outcome.status) + 1)
             summary.retries += outcome.retries
             summary.rate_limited += outcome.rate_limited
@@ -359,7 +420,10 @@ def replay_calls(
         done, _ = wait(list(in_flight), timeout=0.5, return_when=FIRST_COMPLETED)
         finish(done)
 
-    with ThreadPoolExecutor(max_workers=options.concurrency, thread_name_prefix="fbcli") as pool:
+    with (
+        _stop_on_interrupt(sender.stop),
+        ThreadPoolExecutor(max_workers=options.concurrency, thread_name_prefix="fbcli") as pool,
+    ):
         try:
             for call in calls:
                 if sender.stop.is_set():
@@ -368,7 +432,14 @@ def replay_calls(
                 ident = (key, call.subscription)
                 while ident in in_flight.values():
                     wait_some()
-                reason = skip_reason(ledger.status_of(key, call.subscription), options)
+                if sender.stop.is_set():
+                    break
+                try:
+                    recorded = ledger.status_of(key, call.subscription)
+                except ConfigError as exc:
+                    stop_for(exc)
+                    break
+                reason = skip_reason(recorded, options)
                 if reason is not None:
                     setattr(summary, reason, getattr(summary, reason) + 1)
                     continue
@@ -387,11 +458,48 @@ def replay_calls(
                     wait_some()
                 except KeyboardInterrupt:
                     continue
+    summary.elapsed = clock() - started
+    if ledger_error is not None:
+        raise _ledger_stopped(ledger_error, unrecorded)
     if sender.stop.is_set():
         summary.interrupted = True
-    summary.elapsed = clock() - started
     on_progress(summary)
     return summary
+
+
+@contextmanager
+def _stop_on_interrupt(stop: threading.Event) -> Iterator[None]:
+    """In the main thread, make Ctrl-C (SIGINT) set ``stop`` instead of raising.
+
+    A ``KeyboardInterrupt`` can land between any two steps of the thread that
+    runs ``replay_calls``: between handing a call to a worker and noting it in
+    flight, or between a call's end, its ledger record and its count.  That
+    call's outcome could then be lost (sent, not recorded, and sent again by a
+    rerun) or left out of the summary.  Where signals cannot be handled (not
+    the main thread), ``KeyboardInterrupt`` is still caught as before.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, lambda _signum, _frame: stop.set())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
+
+
+def _ledger_stopped(error: ConfigError, unrecorded: int) -> ConfigError:
+    """The ledger's error, its hint telling what became of the calls that were in flight."""
+    if unrecorded == 1:
+        note = "sending stopped: 1 call that reached MAPI (or may have) is not recorded, "
+        note += "and a rerun sends it again"
+    elif unrecorded:
+        note = f"sending stopped: {unrecorded} calls that reached MAPI (or may have) are not "
+        note += "recorded, and a rerun sends them again"
+    else:
+        note = "sending stopped: every call that reached MAPI is recorded"
+    hint = f"{error.hint}; {note}" if error.hint else note
+    return ConfigError(error.message, where=error.where, hint=hint)
 
 
 # -- pre-flight ------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import stat
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -513,6 +514,147 @@ def test_faults_do_not_apply_to_rejected_bodies_after_the_checks() -> None:
         assert emulator.stats()["slow"] == 0
 
 
+def test_recorded_calls_name_the_faults_that_struck_them() -> None:
+    with faulty("slow=1@0.05,drop-after=1") as emulator, http(emulator.base_url) as c:
+        token = authorize_despite_drops(emulator)
+        with pytest.raises(httpx.RemoteProtocolError):
+            c.post("/v1/event/custom", json=CUSTOM, headers={"Authorization": token})
+        (call,) = emulator.calls()
+        assert call.faults == ("slow", "drop-after")
+        assert call.to_dict()["faults"] == ["slow", "drop-after"]
+    with faulty("slow=1@0.05") as emulator, http(emulator.base_url) as c:
+        assert c.post("/v1/event/custom", json=CUSTOM, headers=authorize(c)).status_code == 201
+        assert [call.faults for call in emulator.calls()] == [("slow",)]
+
+
+def authorize_despite_drops(emulator: Emulator) -> str:
+    """The token of an authorization whose reply was dropped (it was issued all the same)."""
+    with http(emulator.base_url) as c, pytest.raises(httpx.RemoteProtocolError):
+        c.post("/v1/authorization", json={"key": "k", "secret": "s"})
+    (token,) = emulator._tokens
+    return token
+
+
+def test_storms_answer_429_for_their_seconds_with_and_without_retry_after() -> None:
+    clock = FakeClock()
+    config = EmulatorConfig(faults=parse_faults("storm=1@3"))
+    with Emulator(config, clock=clock) as emulator, http(emulator.base_url) as c:
+        first = c.post("/v1/authorization", json={"key": "k", "secret": "s"})
+        assert_error(first, 429, "storm")
+        assert first.headers["retry-after"] == "3"  # the first storm tells when it ends
+        clock.now += 2.5
+        late = c.post("/v1/event/custom", json=CUSTOM)
+        assert_error(late, 429, "storm")
+        assert late.headers["retry-after"] == "1"  # 0.5 s left, rounded up
+        stats = emulator.stats()
+        assert (stats["storms"], stats["storm_429"], stats["rate_limited_429"]) == (1, 2, 2)
+        clock.now += 0.5  # the storm is over; the dice start the next one at once
+        second = c.post("/v1/event/custom", json=CUSTOM)
+        assert_error(second, 429, "storm")
+        assert "retry-after" not in second.headers  # the second gives no hint
+        assert emulator.stats()["storms"] == 2
+        assert emulator.calls() == []
+    off = EmulatorConfig(faults=parse_faults("storm=1@3"), retry_after=False)
+    with Emulator(off) as emulator, http(emulator.base_url) as c:
+        assert "retry-after" not in c.post("/v1/event/custom", json=CUSTOM).headers
+
+
+def test_a_storm_ends_and_calls_go_through() -> None:
+    clock = FakeClock()
+    config = EmulatorConfig(faults=parse_faults("storm=0.5@1"), seed=2)
+    with Emulator(config, clock=clock) as emulator, http(emulator.base_url) as c:
+        statuses = []
+        for _ in range(40):
+            statuses.append(
+                c.post("/v1/authorization", json={"key": "k", "secret": "s"}).status_code
+            )
+            clock.now += 0.25
+        assert set(statuses) == {200, 429}
+        storms = emulator.stats()["storms"]
+        assert 3 <= storms <= 12
+        # A storm lasts 1 s: at 4 requests a second, its 429s come in fours (back-to-back
+        # storms make eights); the last run may be cut short by the end of the loop.
+        runs = "".join("x" if s == 429 else "." for s in statuses).split(".")
+        assert all(len(run) % 4 == 0 for run in runs[:-1])
+        assert max(len(run) for run in runs) >= 4
+
+
+def test_revoke_fault_revokes_every_token_first() -> None:
+    with faulty("revoke=1") as emulator, http(emulator.base_url) as c:
+        headers = authorize(c)  # revoked first, then a new token issued
+        assert_error(c.post("/v1/customer", json=CUSTOMER, headers=headers), 401, "revoked")
+        assert emulator.stats()["revoked"] == 2
+        assert emulator.calls() == []
+
+
+def test_revoke_fault_makes_a_real_client_reauthorize() -> None:
+    from fbcli.mapi import Credentials, MapiClient
+
+    with faulty("revoke=0.3", seed=11) as emulator:
+        with MapiClient(emulator.base_url, Credentials("k", "s")) as client:
+            results = [client.send("/v1/customer", CUSTOMER) for _ in range(30)]
+        assert emulator.stats()["revoked"] > 3
+        assert sum(r.reauthorized for r in results) > 0
+        # A call is refused only when its token is revoked again between re-authorizing
+        # and resending; every other call is accepted once.
+        accepted = [r for r in results if r.status in (200, 201)]
+        assert len(accepted) == len(emulator.calls())
+        assert all(r.status in (200, 201, 401) for r in results)
+
+
+def test_wait_idle_waits_for_a_slow_request_whose_client_left() -> None:
+    with faulty("slow=1@0.3") as emulator:
+        token = emulator_token(emulator)
+        with http(emulator.base_url, timeout=0.05) as c, pytest.raises(httpx.ReadTimeout):
+            c.post("/v1/event/custom", json=CUSTOM, headers={"Authorization": token})
+        assert emulator.calls() == []  # still in the slow wait
+        assert emulator.wait_idle(timeout=5.0)
+        assert [call.faults for call in emulator.calls()] == [("slow",)]
+        host, port = emulator.base_url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port))):
+            wait_for(lambda: bool(emulator._connections))
+            assert not emulator.wait_idle(timeout=0.05)  # an open connection is not idle
+
+
+def test_wait_idle_waits_for_a_request_whose_client_died_before_it_was_accepted() -> None:
+    """A killed client's last request may still sit in the listening backlog."""
+    with Emulator() as emulator:
+        token = emulator_token(emulator)
+        body = json.dumps(CUSTOM).encode()
+        request = (
+            b"POST /v1/event/custom HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            + f"Authorization: Bearer {token}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        host, port = emulator.base_url.removeprefix("http://").split(":")
+        for count in range(1, 21):
+            with socket.create_connection((host, int(port))) as sock:
+                sock.sendall(request)  # and gone, without reading the answer
+            assert emulator.wait_idle(timeout=5.0)
+            assert len(emulator.calls()) == count
+
+
+def emulator_token(emulator: Emulator) -> str:
+    """A token issued by the emulator without going through HTTP faults."""
+    from fbcli.emulator import _new_token
+
+    token = _new_token(datetime.now(UTC))
+    with emulator._lock:
+        emulator._tokens[token] = math.inf
+    return token
+
+
+def test_new_fault_kinds_do_not_change_earlier_seeded_runs() -> None:
+    def statuses(faults: str) -> list[int]:
+        with faulty(faults, seed=5) as emulator, http(emulator.base_url) as c:
+            return [
+                c.post("/v1/authorization", json={"key": "k", "secret": "s"}).status_code
+                for _ in range(30)
+            ]
+
+    assert statuses("5xx=0.3,429=0.2") == statuses("5xx=0.3,429=0.2,storm=0,revoke=0")
+
+
 def test_same_seed_same_faults() -> None:
     def run(seed: int) -> list[int | str]:
         outcomes: list[int | str] = []
@@ -535,7 +677,10 @@ def test_same_seed_same_faults() -> None:
 
 
 def test_parse_faults_reads_every_kind() -> None:
-    spec = parse_faults(" 5xx=0.05, SLOW=0.1@1.5,drop-before=0.02,drop_after=0.02,429=0.01 ")
+    spec = parse_faults(
+        " 5xx=0.05, SLOW=0.1@1.5,drop-before=0.02,drop_after=0.02,429=0.01,Storm=0.001@3,"
+        "revoke=0.004 "
+    )
     assert spec == FaultSpec(
         error_5xx=0.05,
         slow=0.1,
@@ -543,8 +688,13 @@ def test_parse_faults_reads_every_kind() -> None:
         drop_before=0.02,
         drop_after=0.02,
         error_429=0.01,
+        storm=0.001,
+        storm_seconds=3.0,
+        revoke=0.004,
     )
-    assert str(spec) == "5xx=0.05,429=0.01,slow=0.1@1.5,drop-before=0.02,drop-after=0.02"
+    assert str(spec) == (
+        "5xx=0.05,429=0.01,slow=0.1@1.5,drop-before=0.02,drop-after=0.02,storm=0.001@3,revoke=0.004"
+    )
     assert parse_faults(str(spec)) == spec
     odd = FaultSpec(error_5xx=1, slow=1 / 3, slow_seconds=1e-07)
     assert str(odd) == "5xx=1,slow=0.3333333333333333@1e-07"
@@ -559,6 +709,8 @@ def test_parse_faults_empty_means_none(text: str) -> None:
 
 def test_parse_faults_keeps_the_default_slow_seconds() -> None:
     assert parse_faults("slow=1").slow_seconds == 2.0
+    assert parse_faults("storm=0.1").storm_seconds == 2.0
+    assert parse_faults("storm=0.1@0.5") == FaultSpec(storm=0.1, storm_seconds=0.5)
     assert parse_faults("slow=0,5xx=1") == FaultSpec(error_5xx=1.0)
 
 
@@ -570,7 +722,9 @@ def test_parse_faults_keeps_the_default_slow_seconds() -> None:
         ("5xx=0.1,", ("empty item",)),
         ("teapot=0.1", ("'teapot'", "unknown kind", "drop-before")),
         ("5xx=0.1,5xx=0.2", ("'5xx=0.2'", "more than once")),
-        ("5xx=0.1@2", ("only slow",)),
+        ("5xx=0.1@2", ("only slow and storm",)),
+        ("revoke=0.1@2", ("only slow and storm",)),
+        ("storm=0.1@0", ("'storm=0.1@0'", "seconds", "above 0")),
         ("5xx=lots", ("'lots'", "not a number")),
         ("5xx=1.5", ("'5xx=1.5'", "from 0 to 1")),
         ("429=-0.1", ("from 0 to 1",)),
@@ -594,6 +748,10 @@ def test_fault_spec_and_config_check_their_values() -> None:
         FaultSpec(error_5xx=2.0)
     with pytest.raises(ValueError, match="slow_seconds"):
         FaultSpec(slow_seconds=0.0)
+    with pytest.raises(ValueError, match="storm_seconds"):
+        FaultSpec(storm_seconds=4000.0)
+    with pytest.raises(ValueError, match="revoke"):
+        FaultSpec(revoke=-0.5)
     with pytest.raises(ValueError, match="port"):
         EmulatorConfig(port=70000)
     with pytest.raises(ValueError, match="rate limit"):
@@ -614,7 +772,17 @@ def test_emulator_calls_endpoint_lists_and_clears(client: httpx.Client, emulator
     listed = client.get("/_emulator/calls").json()
     assert listed == [call.to_dict() for call in emulator.calls()]
     assert [c["seq"] for c in listed] == [1, 2]
-    assert set(listed[0]) == {"seq", "method", "path", "body", "event_id", "status", "received_at"}
+    assert set(listed[0]) == {
+        "seq",
+        "method",
+        "path",
+        "body",
+        "event_id",
+        "status",
+        "received_at",
+        "faults",
+    }
+    assert listed[0]["faults"] == []
     assert listed[1]["status"] == 201
     assert client.delete("/_emulator/calls").json() == {"deleted": 2}
     assert client.get("/_emulator/calls").json() == []

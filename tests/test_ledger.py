@@ -383,3 +383,79 @@ def test_a_closed_ledger_reports_config_errors(path: Path) -> None:
         ledger.counts()
     with pytest.raises(ConfigError, match="cannot read the ledger"):
         list(ledger.entries())
+
+
+# -- damage, a full disk, read-only: each with a hint that fits -------------------------------
+
+
+def test_quick_check_problems_are_reported_in_one_line(tmp_path: Path) -> None:
+    ledger = tmp_path / "ledger.sqlite"
+    with Ledger(ledger, target=PROD) as opened:
+        for n in range(300):
+            opened.record(
+                key=f"m-{n}",
+                subscription="s",
+                action="trackPurchase",
+                source="e.jsonl",
+                line=n,
+                status="sent",
+                http_status=201,
+                attempts=1,
+                event_id=None,
+                message=None,
+            )
+    data = bytearray(ledger.read_bytes())
+    data[36:40] = (3).to_bytes(4, "big")  # the header's count of free pages
+    ledger.write_bytes(bytes(data))
+    with pytest.raises(ConfigError) as caught:
+        Ledger(ledger, target=PROD)
+    assert str(caught.value) == (
+        f"the ledger is damaged: Main freelist: size is 0 but should be 3 ({ledger})"
+    )
+
+
+def test_a_truncated_ledger_is_refused_at_open(path: Path) -> None:
+    with Ledger(path, target=PROD) as ledger:
+        for n in range(300):
+            record(ledger, key=f"m-{n}")
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ConfigError) as caught:
+        Ledger(path, target=PROD)
+    assert str(caught.value) == f"cannot use the ledger: database disk image is malformed ({path})"
+    assert caught.value.hint is not None
+    assert caught.value.hint.startswith("restore the ledger from a copy")
+
+
+def test_a_full_disk_names_itself(ledger: Ledger) -> None:
+    """SQLite's own page limit stands for the disk: writes past it fail with SQLITE_FULL."""
+    record(ledger)
+    pages = ledger._db.execute("PRAGMA page_count").fetchone()[0]
+    ledger._db.execute(f"PRAGMA max_page_count = {pages}")
+
+    def fill() -> None:
+        for n in range(1000):
+            record(ledger, key=f"m-{n}-" + "x" * 200)
+
+    with pytest.raises(ConfigError) as caught:
+        fill()
+    assert str(caught.value).startswith("cannot write the ledger: database or disk is full (")
+    assert caught.value.hint == "free some disk space and rerun (what the ledger holds is kept)"
+    assert ledger.status_of("m-1", "purchase") == "sent"  # what was committed stays
+
+
+def test_a_read_only_ledger_names_itself(ledger: Ledger) -> None:
+    ledger._db.execute("PRAGMA query_only = 1")
+    with pytest.raises(ConfigError) as caught:
+        record(ledger)
+    assert str(caught.value).startswith(
+        "cannot write the ledger: attempt to write a readonly database ("
+    )
+    assert caught.value.hint is not None
+    assert caught.value.hint.startswith("make the ledger file and its folder writable")
+
+
+def test_a_directory_as_the_ledger_gets_a_hint(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Ledger(tmp_path, target=PROD)
+    assert caught.value.hint == "give a file in a folder you can write to as --ledger PATH"

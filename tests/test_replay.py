@@ -10,22 +10,26 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from fbcli.emulator import Emulator, EmulatorConfig, parse_faults
+from fbcli.errors import ApiError, AuthError, ConfigError
 from fbcli.events import Event
-from fbcli.mapi import CallResult
+from fbcli.ledger import Ledger
+from fbcli.mapi import CallResult, Credentials, MapiClient
 from fbcli.mappings import default_mappings
 from fbcli.plan import PlannedCall, plan_event
 from fbcli.ratelimit import RateLimiter
 from fbcli.replay import (
     ReplayOptions,
+    ReplaySummary,
     Sender,
     is_safe_to_repeat,
+    replay_calls,
     skip_reason,
     unwrap_failed,
 )
@@ -388,6 +392,29 @@ def test_exhausted_retries_fail_or_stay_unknown() -> None:
     assert lost.status == "failed"
 
 
+def test_a_lost_answer_keeps_the_outcome_unknown_whatever_the_last_retry_got() -> None:
+    """With --retry-unknown, a purchase whose answer was lost and whose retries then fail
+    may still have been counted: it is `unknown` (a plain rerun leaves it alone), not
+    `failed` (a plain rerun would send it again)."""
+    lost_then_503 = [CallResult(None, "read", message="connection broke"), CallResult(503)]
+    purchase_outcome = _send_with_results(purchase(1), lost_then_503, retry_unknown=True)
+    assert (purchase_outcome.status, purchase_outcome.attempts) == ("unknown", 2)
+    assert purchase_outcome.message == (
+        "HTTP 503 (gave up after 2 attempts); an earlier attempt may have reached MAPI"
+    )
+    # Harmless to repeat, so a plain rerun may send it again: failed.
+    customer_outcome = _send_with_results(identify(1), lost_then_503)
+    assert customer_outcome.status == "failed"
+    # Never sent (the connection could not be made), then 503: failed.
+    refused_then_503 = [CallResult(None, "connect"), CallResult(503)]
+    assert _send_with_results(purchase(1), refused_then_503).status == "failed"
+    # A final 4xx after a lost answer: the first attempt may still have counted.
+    lost_then_401 = [CallResult(None, "read"), CallResult(401, message="token revoked")]
+    final = _send_with_results(purchase(1), lost_then_401, retry_unknown=True)
+    assert (final.status, final.attempts) == ("unknown", 2)
+    assert final.message == "HTTP 401: token revoked; an earlier attempt may have reached MAPI"
+
+
 def test_429_feeds_the_shared_limiter() -> None:
     limiter = _FakeLimiter()
     outcome = _send_with_results(
@@ -415,13 +442,16 @@ class _FakeLimiter(RateLimiter):
 
 
 class _ScriptedClient:
-    def __init__(self, results: list[CallResult]) -> None:
+    def __init__(self, results: Sequence[CallResult | ApiError]) -> None:
         self.results = list(results)
         self.sent: list[str] = []
 
     def send(self, path: str, body: Any) -> CallResult:
         self.sent.append(path)
-        return self.results.pop(0)
+        result = self.results.pop(0)
+        if isinstance(result, ApiError):
+            raise result
+        return result
 
 
 def _planned(event: dict[str, Any]) -> PlannedCall:
@@ -433,19 +463,56 @@ def _planned(event: dict[str, Any]) -> PlannedCall:
 
 def _send_with_results(
     event: dict[str, Any],
-    results: list[CallResult],
+    results: Sequence[CallResult | ApiError],
     *,
     retry_unknown: bool = False,
     limiter: RateLimiter | None = None,
+    stop: threading.Event | None = None,
 ) -> Any:
     policy = RetryPolicy(max_attempts=len(results), base_delay=0.001, max_delay=0.001)
     sender = Sender(
         _ScriptedClient(results),
         limiter or _FakeLimiter(),
         ReplayOptions(retry_unknown=retry_unknown, policy=policy),
-        stop=threading.Event(),
+        stop=stop or threading.Event(),
     )
     return sender.send(_planned(event), "k")
+
+
+def test_a_passing_authorization_failure_is_retried_within_the_calls_bounds() -> None:
+    """A 429 storm or 5xx during a token refresh outlasting the client's own three tries:
+    the call was not sent, so it is retried like a refused connection, not failed."""
+    url = "http://127.0.0.1:9/v1/authorization"
+    storm = ApiError("authorization failed: storm", url=url, status=429)
+    unreachable = ApiError("cannot reach MAPI: connection failed", url=url)
+    outcome = _send_with_results(purchase(1), [storm, unreachable, CallResult(201, event_id="e")])
+    assert (outcome.status, outcome.attempts, outcome.retries) == ("sent", 3, 2)
+    assert outcome.rate_limited == 1
+    stop = threading.Event()
+    gave_up = _send_with_results(purchase(1), [storm, storm], stop=stop)
+    assert (gave_up.status, gave_up.http_status) == ("failed", 429)  # never sent: not unknown
+    assert gave_up.message == "HTTP 429: authorization failed: storm (gave up after 2 attempts)"
+    assert not stop.is_set()
+    broken = ApiError("authorization failed: Not Found", url=url, status=404)
+    assert _send_with_results(purchase(1), [broken, CallResult(201)]).attempts == 1
+
+
+def test_refused_credentials_fail_the_call_and_stop_the_run() -> None:
+    stop = threading.Event()
+    refused = AuthError("authorization refused", url="http://127.0.0.1:9", status=401)
+    outcome = _send_with_results(purchase(1), [refused, CallResult(201)], stop=stop)
+    assert (outcome.status, outcome.attempts, outcome.http_status) == ("failed", 1, 401)
+    assert stop.is_set()
+
+
+def test_a_stopped_run_starts_no_new_call() -> None:
+    """Ctrl-C (or a ledger that cannot be written) while a call waits for the rate limiter."""
+    stop = threading.Event()
+    stop.set()
+    client = _ScriptedClient([CallResult(201)])
+    sender = Sender(client, _FakeLimiter(), ReplayOptions(), stop=stop)
+    assert sender.send(_planned(purchase(1)), "k") is None
+    assert client.sent == []
 
 
 def test_safe_to_repeat() -> None:
@@ -747,3 +814,185 @@ def test_emulator_command_port_in_use(run_cli: RunCli) -> None:
         result = run_cli("emulator", "--port", port)
     assert result.exit_code == 2
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+
+
+# -- the ledger failing mid-run, and Ctrl-C while it commits ---------------------------------
+
+
+class _FailingLedger(Ledger):
+    """A real ledger whose writes start failing after ``ok`` of them (as on a full disk)."""
+
+    def __init__(self, path: Path, *, target: str, ok: int) -> None:
+        super().__init__(path, target=target)
+        self.ok = ok
+        self.refused = 0
+
+    def record(self, **fields: Any) -> None:
+        if self.ok <= 0:
+            self.refused += 1
+            raise ConfigError("cannot write the ledger: disk I/O error", where=str(self.path))
+        self.ok -= 1
+        super().record(**fields)
+
+
+def test_replay_stops_at_the_first_ledger_write_that_fails(tmp_path: Path) -> None:
+    calls = [_planned(purchase(n)) for n in range(40)]
+    with Emulator(EmulatorConfig(key=KEY, secret=SECRET)) as emulator:
+        url = emulator.base_url
+        calls = [_retarget(call, url) for call in calls]
+        ledger = _FailingLedger(tmp_path / "ledger.sqlite", target=url, ok=10)
+        summary = ReplaySummary(to_send=40)
+        stop = threading.Event()
+        with MapiClient(url, Credentials(KEY, SECRET)) as client:
+            sender = Sender(client, RateLimiter(1000, burst=4), ReplayOptions(), stop=stop)
+            with pytest.raises(ConfigError) as caught:
+                replay_calls(
+                    calls, sender=sender, ledger=ledger, options=ReplayOptions(), summary=summary
+                )
+        ledger.close()
+        assert stop.is_set()
+        arrived = len(emulator.calls())
+    error = caught.value
+    assert error.message == "cannot write the ledger: disk I/O error"
+    assert error.where == str(tmp_path / "ledger.sqlite")
+    # The failed write and the calls in flight then: at most --concurrency (4).
+    assert 1 <= ledger.refused <= 4
+    assert arrived == 10 + ledger.refused
+    assert error.hint is not None
+    assert f"sending stopped: {ledger.refused} call" in error.hint
+    assert summary.sent == arrived  # counted, though not recorded
+
+
+def _retarget(call: Any, base_url: str) -> Any:
+    from dataclasses import replace
+
+    assert call.url is not None
+    return replace(call, url=base_url + call.url.removeprefix("https://mapi.fbot.me"))
+
+
+class _InterruptedLedger(Ledger):
+    """A real ledger; Ctrl-C arrives while the ``nth`` record commits (SQLite's fsync)."""
+
+    def __init__(self, path: Path, *, target: str, nth: int) -> None:
+        super().__init__(path, target=target)
+        self.left = nth
+
+    def record(self, **fields: Any) -> None:
+        super().record(**fields)
+        self.left -= 1
+        if self.left == 0:
+            signal.raise_signal(signal.SIGINT)  # handled as the C call returns: here
+
+
+def test_ctrl_c_during_a_ledger_commit_loses_no_outcome(tmp_path: Path) -> None:
+    """A KeyboardInterrupt raised between a call's record and its count (or between
+    handing a call to a worker and noting it in flight) lost that outcome; Ctrl-C now
+    only asks the run to stop."""
+    before = signal.getsignal(signal.SIGINT)
+    with Emulator(EmulatorConfig(key=KEY, secret=SECRET)) as emulator:
+        url = emulator.base_url
+        calls = [_retarget(_planned(purchase(n)), url) for n in range(40)]
+        ledger = _InterruptedLedger(tmp_path / "ledger.sqlite", target=url, nth=5)
+        summary = ReplaySummary(to_send=40)
+        recorded: list[str] = []
+        with MapiClient(url, Credentials(KEY, SECRET)) as client:
+            sender = Sender(
+                client, RateLimiter(200, burst=2), ReplayOptions(), stop=threading.Event()
+            )
+            replay_calls(
+                calls,
+                sender=sender,
+                ledger=ledger,
+                options=ReplayOptions(),
+                summary=summary,
+                on_outcome=lambda outcome: recorded.append(outcome.key),
+            )
+        rows = list(ledger.entries())
+        ledger.close()
+        arrived = len(emulator.calls())
+    assert summary.interrupted
+    assert 5 <= summary.sent < 40
+    assert summary.sent == len(rows) == len(recorded) == arrived
+    assert signal.getsignal(signal.SIGINT) is before
+
+
+class _UnreadableLedger(Ledger):
+    """A real ledger whose lookups start failing after ``ok`` of them (damage found late)."""
+
+    def __init__(self, path: Path, *, target: str, ok: int) -> None:
+        super().__init__(path, target=target)
+        self.ok = ok
+
+    def status_of(self, key: str, subscription: str) -> Any:
+        if self.ok <= 0:
+            raise ConfigError("cannot read the ledger: database disk image is malformed")
+        self.ok -= 1
+        return super().status_of(key, subscription)
+
+
+def test_replay_stops_when_the_ledger_cannot_be_read(tmp_path: Path) -> None:
+    with Emulator(EmulatorConfig(key=KEY, secret=SECRET)) as emulator:
+        url = emulator.base_url
+        calls = [_retarget(_planned(purchase(n)), url) for n in range(30)]
+        ledger = _UnreadableLedger(tmp_path / "ledger.sqlite", target=url, ok=8)
+        with MapiClient(url, Credentials(KEY, SECRET)) as client:
+            sender = Sender(
+                client, RateLimiter(1000, burst=4), ReplayOptions(), stop=threading.Event()
+            )
+            with pytest.raises(ConfigError) as caught:
+                replay_calls(
+                    calls,
+                    sender=sender,
+                    ledger=ledger,
+                    options=ReplayOptions(),
+                    summary=ReplaySummary(to_send=30),
+                )
+        rows = list(ledger.entries())
+        ledger.close()
+        arrived = len(emulator.calls())
+    assert caught.value.hint == "sending stopped: every call that reached MAPI is recorded"
+    # Of the 8 calls looked up, those already sending were sent and recorded; those
+    # still waiting for the rate limiter when sending stopped were not sent.
+    assert len(rows) == arrived
+    assert 8 - 4 <= arrived <= 8
+
+
+def test_a_keyboard_interrupt_outside_the_main_thread_still_stops_cleanly(tmp_path: Path) -> None:
+    """Signals reach only the main thread; elsewhere a KeyboardInterrupt (here raised by a
+    progress callback) is still caught: calls in flight finish and are recorded."""
+    results: list[ReplaySummary] = []
+    with Emulator(EmulatorConfig(key=KEY, secret=SECRET)) as emulator:
+        url = emulator.base_url
+        calls = [_retarget(_planned(purchase(n)), url) for n in range(30)]
+        outcomes: list[str] = []
+
+        def interrupt_at_the_third(outcome: Any) -> None:
+            outcomes.append(outcome.key)
+            if len(outcomes) == 3:
+                raise KeyboardInterrupt
+
+        def run() -> None:
+            ledger = Ledger(tmp_path / "ledger.sqlite", target=url)  # used in this thread only
+            with MapiClient(url, Credentials(KEY, SECRET)) as client:
+                limiter = RateLimiter(200, burst=2)
+                sender = Sender(client, limiter, ReplayOptions(), stop=threading.Event())
+                results.append(
+                    replay_calls(
+                        calls,
+                        sender=sender,
+                        ledger=ledger,
+                        options=ReplayOptions(),
+                        summary=ReplaySummary(to_send=30),
+                        on_outcome=interrupt_at_the_third,
+                    )
+                )
+            ledger.close()
+
+        worker = threading.Thread(target=run)
+        worker.start()
+        worker.join(timeout=30)
+        arrived = len(emulator.calls())
+    (summary,) = results
+    assert summary.interrupted
+    assert 3 <= summary.sent < 30
+    assert summary.sent == arrived
