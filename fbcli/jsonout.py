@@ -36,6 +36,9 @@ __all__ = [
 JSON_LINES_BATCH: Final = 256
 """Lines of ``write_json_lines`` joined into one write."""
 
+JSON_LINES_CHARS: Final = 1_048_576
+"""Characters of ``write_lines`` written at the latest, however few lines they are."""
+
 _EXPONENT: Final = re.compile(rb"[0-9]e-")
 """A negative exponent as orjson writes it (``1e-7``); ``json`` writes ``1e-07``."""
 
@@ -90,18 +93,23 @@ def write_json_lines(stream: IO[str], records: Iterable[PlanRecord]) -> None:
 
 
 def write_lines(stream: IO[str], lines: Iterable[str]) -> None:
-    """Write lines of text (each with its newline) ``JSON_LINES_BATCH`` at a time.
+    """Write lines of text (each with its newline), ``JSON_LINES_BATCH`` at a time.
 
+    Fewer when they add up to ``JSON_LINES_CHARS`` first (a "line" may hold a
+    block of many records: ``--jobs`` joins them), so memory stays bounded.
     What is pending when the lines stop with an error is written too, so a
     large input costs few ``write`` calls and loses nothing.
     """
     pending: list[str] = []
+    size = 0
     try:
         for line in lines:
             pending.append(line)
-            if len(pending) >= JSON_LINES_BATCH:
+            size += len(line)
+            if len(pending) >= JSON_LINES_BATCH or size >= JSON_LINES_CHARS:
                 text = "".join(pending)
                 pending.clear()
+                size = 0
                 stream.write(text)
     finally:
         if pending:

@@ -960,6 +960,22 @@ def test_json_lines_are_json_dumps_of_each_record() -> None:
     assert len(records) > jsonout.JSON_LINES_BATCH  # several batches
 
 
+def test_long_lines_are_written_before_they_pile_up() -> None:
+    """``--jobs`` hands ``write_lines`` a block of records as one line: memory stays bounded."""
+    writes: list[int] = []
+
+    class Sink(io.StringIO):
+        def write(self, text: str) -> int:
+            writes.append(len(text))
+            return len(text)
+
+    block = "x" * 300_000 + "\n"
+    jsonout.write_lines(Sink(), [block] * 20)
+    assert sum(writes) == 20 * len(block)
+    assert len(writes) >= 20 * len(block) // jsonout.JSON_LINES_CHARS
+    assert max(writes) < jsonout.JSON_LINES_CHARS + len(block)
+
+
 def test_json_lines_written_before_an_error_are_kept() -> None:
     records, _ = sample_records()
 
