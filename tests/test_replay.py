@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -149,7 +150,8 @@ def test_ledger_is_private_and_holds_no_secret(
         assert artefact.stat().st_mode & 0o777 == 0o600
     for artefact in tmp_path.iterdir():
         assert SECRET.encode() not in artefact.read_bytes()
-    rows = sqlite3.connect(ledger).execute("SELECT event_key, status FROM calls").fetchall()
+    with contextlib.closing(sqlite3.connect(ledger)) as db:
+        rows = db.execute("SELECT event_key, status FROM calls").fetchall()
     assert rows == [("m-1", "sent")]
 
 

@@ -14,6 +14,7 @@ Everything talks to real servers on 127.0.0.1 (the emulator, or a small stdlib s
 from __future__ import annotations
 
 import base64
+import contextlib
 import http.server
 import json
 import os
@@ -1115,10 +1116,9 @@ def test_ctrl_c_while_an_outcome_is_recorded_loses_and_doubles_nothing(
         assert first.exit_code == 130
         summary = json.loads(first.stdout)
         assert summary["interrupted"] is True
-        rows = sqlite3.connect(f"{events}.fbcli-ledger.sqlite").execute(
-            "SELECT count(*) FROM calls WHERE status = 'sent'"
-        )
-        assert rows.fetchone()[0] == summary["sent"] == len(emu.calls())
+        with contextlib.closing(sqlite3.connect(f"{events}.fbcli-ledger.sqlite")) as db:
+            sent = db.execute("SELECT count(*) FROM calls WHERE status = 'sent'").fetchone()[0]
+        assert sent == summary["sent"] == len(emu.calls())
         assert summary["sent"] < 20
         second = json.loads(run_cli(*args[:-2], "--rate", "500", "-f", "json").stdout)
         assert second["skipped_already_sent"] == summary["sent"]
