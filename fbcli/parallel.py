@@ -8,7 +8,10 @@ processes, which parse and plan them (``events.read_block_events``, then
 so counting, ``--limit``, ``--max-errors`` and output are exactly those of a
 run in one process (``plan.take_groups``).  What crosses back is made small
 first by ``render``: ``dry-run --format json`` sends each record as its JSON
-text, ``validate`` only the records it shows.
+text, ``validate`` only the records it shows.  When nothing can stop the run
+part-way (no ``--limit`` or ``--max-errors``), a block comes back as one
+``PlanBatch`` instead: its counts and its outputs, JSON text joined, so the
+main process does work per block, not per event.
 
 At most twice ``jobs`` blocks are out at a time, so memory stays flat however
 large the input.  Workers are forked: they inherit the compiled mapping and
