@@ -41,8 +41,8 @@ from fbcli.plan import (
     PlanGroup,
     PlanRecord,
     PlanTally,
+    plan_groups,
     plan_item,
-    record_key,
 )
 
 if TYPE_CHECKING:
@@ -130,19 +130,7 @@ def plan_blocks(block: Block, work: _Work | None = None) -> Planned:
     assert work is not None, "plan_blocks runs in a worker forked by plan_in_parallel"
     if work.batched:
         return _plan_batch(block, work)
-    render = work.render
-    groups: list[PlanGroup[object]] = []
-    for item in read_block_events(block):
-        records = plan_item(item, work.compiled, work.selection)
-        if records is not None:
-            groups.append(
-                PlanGroup(
-                    not isinstance(item, LineError),
-                    tuple(map(record_key, records)),
-                    tuple(render(r) for r in records),
-                )
-            )
-    return groups
+    return list(plan_groups(read_block_events(block), work.compiled, work.selection, work.render))
 
 
 def _plan_batch(block: Block, work: _Work) -> PlanBatch[object]:
@@ -174,10 +162,7 @@ def _split(inputs: Iterable[Input], block_bytes: int) -> Iterator[Block | LineEr
 
 
 def _error_group(error: LineError, work: _Work) -> Planned:
-    records = plan_item(error, work.compiled, work.selection)
-    if records is None:
-        return []
-    return [PlanGroup(False, (record_key(error),), (work.render(error),))]
+    return list(plan_groups([error], work.compiled, work.selection, work.render))
 
 
 def _quiet_worker() -> None:

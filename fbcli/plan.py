@@ -689,21 +689,31 @@ def plan_item(
     return list(planned) or None
 
 
-def group_of(records: list[PlanRecord]) -> PlanGroup[PlanRecord]:
-    """The group of one item's records, with the records themselves as outputs."""
+def group_of(records: list[PlanRecord], render: Callable[[PlanRecord], T]) -> PlanGroup[T]:
+    """The group of one item's records, with ``render`` of each record as its outputs."""
     return PlanGroup(
-        not isinstance(records[0], LineError), tuple(map(record_key, records)), tuple(records)
+        not isinstance(records[0], LineError),
+        tuple(map(record_key, records)),
+        tuple(map(render, records)),
     )
 
 
+def _same(record: PlanRecord) -> PlanRecord:
+    """The render of ``plan_records``: the record itself."""
+    return record
+
+
 def plan_groups(
-    items: Iterable[Event | LineError], compiled: CompiledConfig, selection: PlanFilter
-) -> Iterator[PlanGroup[PlanRecord]]:
-    """``plan_item`` over a stream: a group per item the selection keeps."""
+    items: Iterable[Event | LineError],
+    compiled: CompiledConfig,
+    selection: PlanFilter,
+    render: Callable[[PlanRecord], T],
+) -> Iterator[PlanGroup[T]]:
+    """``plan_item`` over a stream: a group per item the selection keeps (records rendered)."""
     for item in items:
         records = plan_item(item, compiled, selection)
         if records is not None:
-            yield group_of(records)
+            yield group_of(records, render)
 
 
 def take_groups(
@@ -753,7 +763,7 @@ def plan_records(
     stops after that many problem events.  Both set ``tally.stopped``.
     """
     compiled = compile_config(config, base_url=base_url)
-    groups = plan_groups(items, compiled, selection or PlanFilter())
+    groups = plan_groups(items, compiled, selection or PlanFilter(), _same)
     return take_groups(
         groups,
         tally if tally is not None else PlanTally(),

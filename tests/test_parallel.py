@@ -158,7 +158,11 @@ def sequential(paths: list[Path], selection: PlanFilter) -> list[PlanRecord]:
     for path in paths:
         with path.open("rb") as stream:
             items.extend(read_events(stream, str(path)))
-    return [r for group in plan_groups(items, compiled, selection) for r in group.outputs]
+    return [
+        r
+        for group in plan_groups(items, compiled, selection, lambda record: record)
+        for r in group.outputs
+    ]
 
 
 def in_blocks(
