@@ -297,7 +297,9 @@ def test_stdin_and_gzip_and_several_files(run_cli: RunCli, tmp_path: Path) -> No
     ]
     assert result.exit_code == 0
     table = run_cli("dry-run", "-", gz, stdin=jsonl(GOOD))
-    assert "-:1" in table.stdout
+    lines = table.stdout.splitlines()
+    assert "- (standard input)" in lines
+    assert gz in lines  # each file a heading of its own, never folded into a cell
     assert "2 events: 2 calls planned" in table.stdout
 
 
@@ -579,10 +581,23 @@ def test_dry_run_json_says_when_it_stopped_early(run_cli: RunCli, tmp_path: Path
     assert result.stderr == "Warning: stopped after --limit 2 events\n"
 
 
-def test_missing_single_input_is_named(run_cli: RunCli, tmp_path: Path) -> None:
-    result = run_cli("validate", str(tmp_path / "evnets.jsonl"))
+@pytest.mark.parametrize("columns", ["60", "100"])
+def test_missing_single_input_is_named_whole_on_a_line_of_its_own(
+    run_cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, columns: str
+) -> None:
+    # A long path (as pytest's own temporary folders often are) is never folded into a cell.
+    folder = tmp_path / ("a-rather-long-folder-name-" * 4)
+    folder.mkdir()
+    missing = str(folder / "evnets.jsonl")
+    monkeypatch.setenv("COLUMNS", columns)
+    result = run_cli("validate", missing)
     assert result.exit_code == 1
-    assert "evnets.jsonl" in result.stdout
+    assert f"✗ {missing}: no such file (malformed)" in result.stdout.splitlines()
+    result = run_cli(
+        "dry-run", str(SAMPLES / "events.jsonl"), missing, "-m", str(REPO / "mappings.yaml")
+    )
+    assert f"✗ {missing}: no such file (malformed)" in result.stdout.splitlines()
+    assert "3 lines malformed" in result.stdout  # the two of the samples, and the missing file
 
 
 def test_bidi_controls_are_escaped(run_cli: RunCli, tmp_path: Path) -> None:

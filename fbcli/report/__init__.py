@@ -146,12 +146,6 @@ def key_fields(body: Mapping[str, Any], *, separator: str = "\n") -> str:
     return separator.join(shown)
 
 
-def _location(source: str, line: int, *, single_source: bool) -> str:
-    if not line:
-        return source
-    return str(line) if single_source else f"{source}:{line}"
-
-
 def _call_text(record: PlannedCall | Rejection, config: MappingConfig) -> str:
     action = ACTIONS.get(record.action)
     if config.mode == "direct":
@@ -173,9 +167,9 @@ def _violation_lines(violations: Iterable[Violation], mark: str, style: str) -> 
     return text
 
 
-def _widths(width: int, *, single: bool) -> tuple[int, int, int]:
+def _widths(width: int) -> tuple[int, int, int]:
     """Fixed widths of the Line, Event and Subscription columns for a console width."""
-    line = (7 if width >= 90 else 5) if single else min(30, max(12, width // 5))
+    line = 7 if width >= 90 else 5
     if width >= 140:
         return line, 24, 32
     if width >= 90:
@@ -183,9 +177,9 @@ def _widths(width: int, *, single: bool) -> tuple[int, int, int]:
     return line, 11, 19
 
 
-def plan_table(config: MappingConfig, *, width: int, sources: int, header: bool = True) -> Table:
+def plan_table(config: MappingConfig, *, width: int, header: bool = True) -> Table:
     """An empty dry-run table; every chunk of rows uses the same fixed layout."""
-    line, event, subscription = _widths(width, single=sources <= 1)
+    line, event, subscription = _widths(width)
     table = Table(
         box=box.SIMPLE_HEAD, pad_edge=False, expand=True, show_edge=False, show_header=header
     )
@@ -197,23 +191,17 @@ def plan_table(config: MappingConfig, *, width: int, sources: int, header: bool 
     return table
 
 
-def add_plan_row(
-    table: Table, record: PlanRecord, config: MappingConfig, *, single: bool, wide: bool = False
-) -> None:
-    """One row per record: errors and warnings under the key fields."""
+def add_plan_row(table: Table, record: PlanRecord, config: MappingConfig, *, wide: bool) -> None:
+    """One row per record: errors and warnings under the key fields (the file is a heading)."""
     status = status_of(record)
     status_text = Text(status, style=_STATUS_STYLES[status])
     if isinstance(record, LineError):
-        where = _location(record.source, record.line, single_source=single)
+        where = str(record.line)
         problem = _violation_lines([Violation(None, record.message)], "✗", "red")
-        if not record.line:
-            problem = _violation_lines(
-                [Violation(None, f"{record.source}: {record.message}")], "✗", "red"
-            )
         table.add_row(literal(where), Text("—", style="dim"), "", problem, status_text)
         return
     event: Event = record.event
-    location = literal(_location(event.source, event.line, single_source=single))
+    location = literal(str(event.line))
     label = literal(event_label(event.data))
     if isinstance(record, Unmatched):
         table.add_row(location, label, Text("no subscription", style="dim"), "", status_text)
@@ -229,6 +217,14 @@ def add_plan_row(
     else:
         details.append_text(_violation_lines(record.errors, "✗", "red"))
     table.add_row(location, label, sub, details, status_text)
+
+
+def file_problem(error: LineError) -> Text:
+    """``✗ events.jsonl: no such file`` (malformed): an input that could not be read at all."""
+    text = Text("✗ ", style="red")
+    text.append(safe(f"{error.source}: {error.message}"), style="red")
+    text.append(" (malformed)", style=_STATUS_STYLES["malformed"])
+    return text
 
 
 def _plural(count: int, word: str) -> str:
@@ -289,21 +285,39 @@ def render_plan(
     after that many are counted, not drawn (the summary still counts all).
     """
     console.print(Text(title_for(config, base_url), style="bold"))
-    single = sources <= 1
     header = True
-    table = plan_table(config, width=console.width, sources=sources)
+    table = plan_table(config, width=console.width)
     wide = console.width >= 140
     drawn = hidden = 0
+    shown_source: str | None = None
+
+    def flush() -> None:
+        nonlocal table, header
+        if table.row_count:
+            console.print(table)
+            header = False
+            table = plan_table(config, width=console.width, header=header)
+
     for record in records:
         if max_rows is not None and drawn >= max_rows:
             hidden += 1
             continue
         drawn += 1
-        add_plan_row(table, record, config, single=single, wide=wide)
+        # File names go on lines of their own, never folded into a narrow cell: a whole
+        # file's problem (missing, unreadable), and with several inputs a heading per file.
+        if isinstance(record, LineError) and not record.line:
+            flush()
+            console.print(file_problem(record), soft_wrap=True)
+            continue
+        source = record.source if isinstance(record, LineError) else record.event.source
+        if sources > 1 and source != shown_source:
+            flush()
+            heading = "- (standard input)" if source == "-" else source
+            console.print(Text(safe(heading), style="bold"), soft_wrap=True)
+            shown_source = source
+        add_plan_row(table, record, config, wide=wide)
         if table.row_count >= chunk:
-            console.print(table)
-            header = False
-            table = plan_table(config, width=console.width, sources=sources, header=header)
+            flush()
     if table.row_count:
         console.print(table)
     if hidden:
