@@ -17,14 +17,10 @@ import functools
 import json
 import os
 import re
-import shutil
 import signal
 import stat
 import sys
-import tempfile
-import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Annotated, Any, NoReturn, ParamSpec, TypeVar
@@ -33,15 +29,20 @@ import typer
 
 from fbcli import __version__
 from fbcli.errors import AuthError, ConfigError, ExitCode, FbcliError, MappingFileError
+from fbcli.signals import Interrupted, StopSwitch
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from fbcli.events import Event, LineError
+    from fbcli.lock import Holder
+    from fbcli.mapi import Credentials
     from fbcli.mappings import MappingConfig
-    from fbcli.parallel import Input, Render
+    from fbcli.parallel import Render
     from fbcli.plan import PlanFilter, PlanRecord, PlanTally
-    from fbcli.replay import ReplayOptions
+    from fbcli.replay import Preflight, ReplaySummary
+    from fbcli.report import ReplayProgress
+    from fbcli.session import ReplayResult
 
 DEFAULT_BASE_URL = "https://mapi.fbot.me"
 """``plan.DEFAULT_BASE_URL``, written out so that start-up does not import the planner."""
@@ -104,19 +105,23 @@ def _guarded(command: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(command)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        global _SWITCH  # noqa: PLW0603 - one command runs per process (or per CliRunner call)
+        switch = _SWITCH = StopSwitch()
         try:
-            return command(*args, **kwargs)
+            with switch.installed():
+                return command(*args, **kwargs)
         except FbcliError as exc:
             from fbcli.report import print_error
 
             print_error(_console(stderr=True), exc)
             raise typer.Exit(_exit_code_for(exc)) from None
-        except KeyboardInterrupt:
-            _console(stderr=True).print("Interrupted.")
-            raise typer.Exit(ExitCode.INTERRUPTED) from None
-        except BrokenPipeError:
-            _silence_stdout()
-            raise typer.Exit(ExitCode.OK) from None
+        except KeyboardInterrupt as exc:
+            signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+            name = signal.Signals(signum).name
+            _console(stderr=True).print(
+                "Interrupted." if name == "SIGINT" else f"Stopped ({name})."
+            )
+            raise typer.Exit(128 + signum) from None
         except (typer.Exit, typer.Abort, typer.TyperException):
             raise
         except Exception as exc:  # noqa: BLE001 -- a bug: reported without secrets, then exit 1
@@ -124,6 +129,10 @@ def _guarded(command: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(ExitCode.DATA) from None
 
     return wrapper
+
+
+_SWITCH = StopSwitch()
+"""The stop switch of the command running now (``_guarded`` makes a new one for each)."""
 
 
 def _report_bug(exc: BaseException) -> None:
@@ -151,10 +160,44 @@ def _report_bug(exc: BaseException) -> None:
     )
 
 
-def _silence_stdout() -> None:
-    """After the reader of stdout went away (``| head``), drop the rest quietly."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
+class _ClosedPipeSafe:
+    """A standard stream that survives its reader going away (``fbcli validate … | head``).
+
+    Python ignores SIGPIPE, so a write to a closed pipe raises ``BrokenPipeError``
+    wherever it happens.  This stream catches it, points the file descriptor at
+    ``/dev/null`` and goes on, so the command runs to its end and its exit code
+    still says what it found (a replay goes on sending and recording, too).
+    """
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._stream = stream
+        self.closed_by_reader = False
+
+    def _reader_gone(self) -> None:
+        self.closed_by_reader = True
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, self._stream.fileno())
+        finally:
+            os.close(devnull)
+        with contextlib.suppress(OSError):
+            self._stream.flush()  # what was buffered goes to /dev/null now
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._reader_gone()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._reader_gone()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
 
 
 MAX_YAML_BYTES = 1_048_576
@@ -195,41 +238,11 @@ def _load_config(mappings: Path | None) -> MappingConfig:
     return load_mappings(data, path=str(mappings), merchant_id_env=merchant_env)
 
 
-def _open_inputs(files: list[str], *, stdin: Path | None = None) -> Iterator[Input]:
-    """Each input opened in turn (closed when the next is asked for), or why it cannot be.
-
-    ``stdin``: a file holding what standard input gave, to read ``-`` again.
-    """
-    from fbcli.events import LineError
-
-    for name in files:
-        if name == "-" and stdin is None:
-            yield (name, sys.stdin.buffer)
-            continue
-        try:
-            stream = (stdin if name == "-" and stdin else Path(name)).open("rb")
-        except FileNotFoundError:
-            yield LineError(name, 0, "no such file")
-            continue
-        except IsADirectoryError:
-            yield LineError(name, 0, "is a directory, not a file")
-            continue
-        except OSError as exc:
-            yield LineError(name, 0, f"cannot open: {exc.strerror}")
-            continue
-        with stream:
-            yield (name, stream)
-
-
-def _read_inputs(files: list[str], *, stdin: Path | None = None) -> Iterator[Event | LineError]:
+def _read_inputs(files: list[str]) -> Iterator[Event | LineError]:
     """Every event of every input, in order; unreadable inputs become ``LineError``s."""
-    from fbcli.events import LineError, read_events
+    from fbcli.inputs import read_inputs
 
-    for opened in _open_inputs(files, stdin=stdin):
-        if isinstance(opened, LineError):
-            yield opened
-        else:
-            yield from read_events(opened[1], opened[0])
+    return read_inputs(files)
 
 
 def _plan_outputs(
@@ -249,11 +262,12 @@ def _plan_outputs(
 
     ``join_text``: ``render`` gives text, which may come joined, several records to a string.
     """
+    from fbcli.inputs import open_inputs
     from fbcli.parallel import auto_jobs, plan_in_parallel
     from fbcli.plan import PlanFilter, compile_config, take_groups
 
     groups = plan_in_parallel(
-        _open_inputs(files),
+        open_inputs(files),
         compile_config(config, base_url=base_url),
         selection or PlanFilter(),
         render,
@@ -313,7 +327,7 @@ def _check_base_url(url: str) -> str:
     return check_base_url(url)
 
 
-def _finish(code: ExitCode) -> NoReturn:
+def _finish(code: int) -> NoReturn:
     raise typer.Exit(code)
 
 
@@ -634,11 +648,17 @@ def replay_command(
         Path | None,
         typer.Option(
             "--ledger",
-            help="The ledger file. Default: <first input>.fbcli-ledger.sqlite "
-            "(with --emulator: a temporary one).",
+            help="The ledger file. Default: the target's own ledger in fbcli's state folder "
+            "(FBCLI_STATE_DIR, else the user's state folder), shared by every input.",
             show_default=False,
         ),
     ] = None,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait", help="If another fbcli holds the ledger, wait for it instead of refusing."
+        ),
+    ] = False,
     failed: Annotated[
         Path | None,
         typer.Option(
@@ -663,7 +683,9 @@ def replay_command(
     skip_invalid: Annotated[
         bool,
         typer.Option(
-            "--skip-invalid", help="Send the valid calls even if some events are invalid."
+            "--skip-invalid",
+            help="Send the valid calls even if some events are invalid (exit 4 when all of "
+            "those were delivered).",
         ),
     ] = False,
     key: Annotated[
@@ -721,12 +743,15 @@ def replay_command(
     """Send the planned calls to MAPI: rate limited, retried, recorded in a ledger.
 
     Exactly the calls dry-run shows. The whole input is checked first; a rerun skips
-    what the ledger shows as delivered.
+    what the ledger shows as delivered. Exit 4: --skip-invalid left invalid events out
+    and every other call was delivered; 143/129: stopped by SIGTERM/SIGHUP.
 
     Example: fbcli replay sample_events/events.jsonl --emulator --skip-invalid
     """
+    from fbcli.mapi import Timeouts
     from fbcli.replay import ReplayOptions
     from fbcli.retry import RetryPolicy
+    from fbcli.session import ReplayRun, ReplaySettings, Target
 
     if secret is not None:
         raise ConfigError(
@@ -736,83 +761,125 @@ def replay_command(
             "terminal without either to be asked for it",
         )
     config = _load_config(mappings)
-    if config.mode != "cloud":
-        raise ConfigError(
-            "replay sends MAPI requests: the mapping file must be in cloud mode",
-            where=config.path,
-        )
-    options = ReplayOptions(
-        concurrency=concurrency,
-        retry_unknown=retry_unknown,
-        force=force,
-        only_failed=only_failed,
-        policy=RetryPolicy(max_attempts=max_attempts, max_total=max_call_time),
+    if emulator:
+        target = Target(emulator=True)
+    else:
+        credentials, url = _credentials(key, secret_file, base_url)
+        target = Target(url, credentials)
+    settings = ReplaySettings(
+        rate=rate,
+        burst=burst,
+        options=ReplayOptions(
+            concurrency=concurrency,
+            retry_unknown=retry_unknown,
+            force=force,
+            only_failed=only_failed,
+            policy=RetryPolicy(max_attempts=max_attempts, max_total=max_call_time),
+        ),
+        timeouts=Timeouts(connect=connect_timeout, read=read_timeout),
+        ledger=ledger,
+        state_dir=_state_dir(),
+        failed=failed,
+        wait=wait,
+        skip_invalid=skip_invalid,
+        selection=_selection(action, where, lines),
     )
-    plan = _ReplayInputs(files, config, _selection(action, where, lines), failed)
-    with plan:
-        code = _run_replay(
-            plan,
-            options,
-            output=output,
-            rate=rate,
-            burst=burst,
-            ledger_path=ledger,
-            skip_invalid=skip_invalid,
-            target=_Target(emulator, key, secret_file, base_url, connect_timeout, read_timeout),
+    observer = _ReplayObserver(_console(stderr=True))
+    switch = _SWITCH
+    run = ReplayRun(files, config, target, settings, observer=observer, switch=switch)
+    try:
+        result = run.run()
+    finally:
+        observer.close()
+    _finish(_render_replay(result, output))
+
+
+def _render_replay(result: ReplayResult, output: OutputFormat) -> int:
+    """Print a replay's summary (stdout) and its last words (stderr); its exit code."""
+    from fbcli.report import print_error, render_arrivals, render_replay_summary
+
+    err = _console(stderr=True)
+    summary = result.summary
+    if summary is None:  # the pre-flight refused the input
+        return result.exit_code
+    if output is OutputFormat.json:
+        sys.stdout.write(json.dumps(summary.to_dict(), ensure_ascii=False) + "\n")
+    else:
+        render_replay_summary(_console(), summary, target=result.base_url, ledger=result.ledger)
+        if result.arrivals is not None:
+            render_arrivals(_console(), result.arrivals)
+    if summary.skipped_unknown:
+        from fbcli.report import print_warning
+
+        count = summary.skipped_unknown
+        print_warning(
+            err,
+            f"{count} call{' is' if count == 1 else 's are'} still unknown from earlier runs "
+            "(may have reached MAPI): check in Friendbuy, then fbcli ledger resolve KEY "
+            "--as delivered or --as not-delivered (fbcli ledger list --status unknown)",
         )
-    _finish(code)
+    if result.auth_error is not None:
+        print_error(err, result.auth_error)
+    return result.exit_code
 
 
-class _ReplayInputs:
-    """The replay's inputs, readable twice (pre-flight, then sending); stdin is spooled."""
+class _ReplayObserver:
+    """What a replay tells, on stderr: notes, the pre-flight's problems, progress."""
 
-    def __init__(
-        self, files: list[str], config: MappingConfig, selection: PlanFilter, failed: Path | None
-    ) -> None:
-        self.files = files
-        self.config = config
-        self.selection = selection
-        self.failed = failed
-        self._spool: Path | None = None
-        if failed is not None and any(
-            f != "-" and Path(f).resolve() == failed.resolve() for f in files
-        ):
-            raise ConfigError("--failed must not be one of the inputs", where=str(failed))
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self._progress: ReplayProgress | None = None
 
-    def __enter__(self) -> _ReplayInputs:
-        if "-" in self.files:
-            fd, name = tempfile.mkstemp(prefix="fbcli-stdin-", suffix=".jsonl")
-            self._spool = Path(name)
-            with os.fdopen(fd, "wb") as out:
-                shutil.copyfileobj(sys.stdin.buffer, out)
-        return self
+    def note(self, message: str) -> None:
+        from fbcli.report import print_note
 
-    def __exit__(self, *exc: object) -> None:
-        if self._spool is not None:
-            self._spool.unlink(missing_ok=True)
+        print_note(self.console, message)
 
-    def records(self, base_url: str, tally: PlanTally) -> Iterator[PlanRecord]:
-        """One pass over every input: the plan records, in input order."""
-        from fbcli.plan import plan_records
-        from fbcli.replay import unwrap_failed
+    def waiting(self, holder: Holder) -> None:
+        from fbcli.report import print_note
 
-        items = (unwrap_failed(item) for item in _read_inputs(self.files, stdin=self._spool))
-        return plan_records(
-            items, self.config, base_url=base_url, selection=self.selection, tally=tally
+        print_note(self.console, f"waiting for the ledger: in use by {holder.describe()}")
+
+    def rejected(self, check: Preflight, config: MappingConfig, sources: int) -> None:
+        from fbcli.report import print_error, render_plan
+
+        tally = check.tally
+        render_plan(
+            self.console,
+            check.problems,
+            tally,
+            config,
+            base_url=DEFAULT_BASE_URL,
+            sources=sources,
+        )
+        print_error(
+            self.console,
+            f"{tally.count('invalid')} invalid and {tally.count('malformed')} malformed: "
+            "nothing was sent",
+            hint="fix them, or add --skip-invalid to send the valid calls",
         )
 
+    def progress(self, summary: ReplaySummary) -> None:
+        from fbcli.report import ReplayProgress
 
-@dataclass(frozen=True)
-class _Target:
-    emulator: bool
-    key: str | None
-    secret_file: Path | None
-    base_url: str | None
-    connect_timeout: float
-    read_timeout: float
+        if self._progress is None:
+            self._progress = ReplayProgress(self.console, summary.to_send).__enter__()
+        self._progress.update(summary)
+
+    def close(self) -> None:
+        if self._progress is not None:
+            self._progress.__exit__(None, None, None)
+            self._progress = None
 
 
-DEMO_KEY = "00000000-0000-4000-8000-000000000000"
+def _state_dir() -> Path:
+    """fbcli's state folder: ``FBCLI_STATE_DIR``, else the user's state folder for fbcli."""
+    given = os.environ.get("FBCLI_STATE_DIR")
+    if given:
+        return Path(given)
+    import platformdirs
+
+    return Path(platformdirs.user_state_dir("fbcli", appauthor=False))
 
 
 MAX_SECRET_BYTES = 65_536
@@ -822,7 +889,9 @@ ENVIRONMENT_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 ``mapi.fbot-ENV.me`` (``evil.example/x:...`` would otherwise choose the host)."""
 
 
-def _credentials(target: _Target) -> tuple[Any, str]:
+def _credentials(
+    key: str | None, secret_file: Path | None, base_url: str | None
+) -> tuple[Credentials, str]:
     """MAPI credentials and base URL: the key from ``--key`` or the environment, the secret
     from ``--secret-file``, the environment or, in a terminal, a hidden prompt (never a flag).
 
@@ -831,15 +900,15 @@ def _credentials(target: _Target) -> tuple[Any, str]:
     from fbcli.mapi import Credentials, base_url_for, split_secret
     from fbcli.redact import hide
 
-    key = target.key or os.environ.get("FRIENDBUY_MAPI_KEY")
+    key = key or os.environ.get("FRIENDBUY_MAPI_KEY")
     if not key:
         raise ConfigError(
             "no MAPI credentials: set FRIENDBUY_MAPI_KEY and FRIENDBUY_MAPI_SECRET "
             "(or --key and --secret-file)",
             hint="try --emulator to replay against the built-in MAPI emulator",
         )
-    if target.secret_file is not None:
-        secret = _read_secret_file(target.secret_file)
+    if secret_file is not None:
+        secret = _read_secret_file(secret_file)
     elif os.environ.get("FRIENDBUY_MAPI_SECRET"):
         secret = os.environ["FRIENDBUY_MAPI_SECRET"]
     elif sys.stdin.isatty():
@@ -853,17 +922,13 @@ def _credentials(target: _Target) -> tuple[Any, str]:
     hide(secret)
     environment, secret = split_secret(secret)
     hide(secret)
-    if (
-        target.base_url is None
-        and environment is not None
-        and not ENVIRONMENT_RE.fullmatch(environment)
-    ):
+    if base_url is None and environment is not None and not ENVIRONMENT_RE.fullmatch(environment):
         raise ConfigError(
             "the secret has the form ENV:SECRET, but its ENV is not a host name label "
             "(letters, digits and '-'), so it cannot pick https://mapi.fbot-ENV.me",
             hint="give the MAPI host with --base-url",
         )
-    url = _check_base_url(target.base_url or base_url_for(environment))
+    url = _check_base_url(base_url or base_url_for(environment))
     return Credentials(key, secret), url
 
 
@@ -910,159 +975,6 @@ def _prompt_secret(key: str) -> str:
     if not secret:
         raise ConfigError("no MAPI secret given")
     return secret
-
-
-def _run_replay(
-    inputs: _ReplayInputs,
-    options: ReplayOptions,
-    *,
-    output: OutputFormat,
-    rate: float,
-    burst: int,
-    ledger_path: Path | None,
-    skip_invalid: bool,
-    target: _Target,
-) -> ExitCode:
-    """Pre-flight, then send; returns the exit code.  Effects live here, logic in replay.py."""
-    from fbcli.emulator import Emulator, EmulatorConfig
-    from fbcli.ledger import Ledger, default_ledger_path
-    from fbcli.mapi import Credentials, MapiClient, Timeouts
-    from fbcli.plan import PlanTally
-    from fbcli.ratelimit import RateLimiter
-    from fbcli.replay import (
-        ReplaySummary,
-        Sender,
-        failed_record,
-        planned_calls,
-        preflight,
-        replay_calls,
-    )
-    from fbcli.report import (
-        ReplayProgress,
-        print_error,
-        render_arrivals,
-        render_plan,
-        render_replay_summary,
-    )
-
-    err = _console(stderr=True)
-    # Credentials first: a missing secret (or its prompt) should not wait for the pre-flight.
-    resolved = None if target.emulator else _credentials(target)
-    tally = PlanTally()
-    check = preflight(inputs.records(DEFAULT_BASE_URL, tally), tally)
-    if check.has_problems and not skip_invalid:
-        render_plan(
-            err,
-            check.problems,
-            tally,
-            inputs.config,
-            base_url=DEFAULT_BASE_URL,
-            sources=len(inputs.files),
-        )
-        print_error(
-            err,
-            f"{tally.count('invalid')} invalid and {tally.count('malformed')} malformed: "
-            "nothing was sent",
-            hint="fix them, or add --skip-invalid to send the valid calls",
-        )
-        return ExitCode.DATA
-    with contextlib.ExitStack() as stack:
-        emu = None
-        if target.emulator:
-            emu = stack.enter_context(Emulator(EmulatorConfig()))
-            credentials, url = Credentials(DEMO_KEY, "emulator"), emu.base_url
-            if ledger_path is None:
-                ledger_path = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "ledger"
-        else:
-            assert resolved is not None
-            credentials, url = resolved
-        if ledger_path is None:
-            if inputs.files[0] == "-":
-                raise ConfigError("reading standard input needs --ledger PATH")
-            ledger_path = default_ledger_path(inputs.files[0])
-        ledger = stack.enter_context(Ledger(ledger_path, target=url))
-        timeouts = Timeouts(connect=target.connect_timeout, read=target.read_timeout)
-        client = stack.enter_context(
-            MapiClient(url, credentials, timeouts=timeouts, max_connections=options.concurrency)
-        )
-        client.authorize()
-        sender = Sender(client, RateLimiter(rate, burst=burst), options, stop=threading.Event())
-        failed_out = stack.enter_context(_open_private(inputs.failed)) if inputs.failed else None
-
-        def on_outcome(outcome: Any) -> None:
-            if failed_out is not None and outcome.status != "sent":
-                failed_out.write(json.dumps(failed_record(outcome), ensure_ascii=False) + "\n")
-                failed_out.flush()
-
-        summary = ReplaySummary(to_send=check.calls)
-        with ReplayProgress(err, check.calls) as progress, _sigint_sets(sender.stop):
-            replay_calls(
-                planned_calls(inputs.records(url, PlanTally()), summary),
-                sender=sender,
-                ledger=ledger,
-                options=options,
-                summary=summary,
-                on_outcome=on_outcome,
-                on_progress=progress.update,
-            )
-        if output is OutputFormat.json:
-            sys.stdout.write(json.dumps(summary.to_dict(), ensure_ascii=False) + "\n")
-        else:
-            render_replay_summary(_console(), summary, target=url)
-            if emu is not None:
-                render_arrivals(_console(), [c.to_dict() for c in emu.calls()])
-        if sender.auth_error is not None:
-            print_error(err, sender.auth_error)
-            return ExitCode.AUTH
-    if summary.interrupted:
-        return ExitCode.INTERRUPTED
-    problems = summary.failed + summary.unknown + summary.invalid + summary.malformed
-    return ExitCode.DATA if problems else ExitCode.OK
-
-
-@contextlib.contextmanager
-def _sigint_sets(stop: threading.Event) -> Iterator[None]:
-    """While sending, the first Ctrl-C sets ``stop`` rather than raising ``KeyboardInterrupt``.
-
-    A ``KeyboardInterrupt`` lands wherever the main thread happens to be: just
-    after a call's outcome was taken from its worker but before the ledger got
-    it (a rerun would send that call again), or between the ledger and the
-    summary (which would then count one call less than the ledger).  Setting
-    ``stop`` lets ``replay_calls`` stop between calls instead.  A second Ctrl-C
-    raises ``KeyboardInterrupt`` as usual.
-    """
-    previous = (
-        signal.getsignal(signal.SIGINT)
-        if threading.current_thread() is threading.main_thread()
-        else signal.SIG_IGN
-    )
-    if previous == signal.SIG_IGN:  # not the main thread, or ignored (a script's & job)
-        yield
-        return
-    if previous is None:  # not set from Python: the default is to raise KeyboardInterrupt
-        previous = signal.default_int_handler
-
-    def on_sigint(_signum: int, _frame: object) -> None:
-        stop.set()
-        signal.signal(signal.SIGINT, previous)
-
-    signal.signal(signal.SIGINT, on_sigint)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-@contextlib.contextmanager
-def _open_private(path: Path) -> Iterator[IO[str]]:
-    """A text file for customer data, created with mode 0600 (truncated if it exists)."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    except OSError as exc:
-        raise ConfigError(f"cannot write: {exc.strerror}", where=str(path)) from None
-    os.fchmod(fd, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as stream:
-        yield stream
 
 
 @app.command("emulator")
@@ -1585,6 +1497,266 @@ def run_tests_command(
     _finish(ExitCode.DATA if suite.failed else ExitCode.OK)
 
 
+# -- fbcli ledger ----------------------------------------------------------------------
+
+ledger_app = typer.Typer(
+    name="ledger",
+    help="Look at the replay ledgers, and decide by hand what a replay could not.\n\n"
+    "Each MAPI target has its own ledger in fbcli's state folder (FBCLI_STATE_DIR, else "
+    "the user's state folder); --ledger PATH names another.\n\n"
+    "Example: fbcli ledger list --status unknown\n\n" + EXIT_CODES_HELP,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(ledger_app)
+
+LedgerPathOpt = Annotated[
+    Path | None,
+    typer.Option("--ledger", help="A ledger file (default: the target's own).", show_default=False),
+]
+TargetOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--target",
+        help="The MAPI base URL whose ledger to use (https://mapi.fbot.me, ...).",
+        show_default=False,
+    ),
+]
+EmulatorTargetOpt = Annotated[
+    bool, typer.Option("--emulator", help="The ledger of replay --emulator.")
+]
+KeysArg = Annotated[
+    list[str] | None,
+    typer.Argument(
+        help="Event keys (messageId, or sha256:... for events without one), as ledger list "
+        "shows them.",
+        metavar="KEY...",
+        show_default=False,
+    ),
+]
+SubscriptionOpt = Annotated[
+    str | None,
+    typer.Option("--subscription", help="Only calls of this subscription.", show_default=False),
+]
+
+
+class LedgerStatusChoice(StrEnum):
+    """``ledger list --status`` values."""
+
+    sent = "sent"
+    unknown = "unknown"
+    failed = "failed"
+
+
+class ResolutionChoice(StrEnum):
+    """``ledger resolve --as`` values."""
+
+    delivered = "delivered"
+    not_delivered = "not-delivered"
+
+
+def _ledger_choice(ledger: Path | None, target: str | None, emulator: bool) -> Any:
+    from fbcli.ledgers import choose
+
+    if target is not None:
+        _check_base_url(target)
+    (choice,) = choose(state_dir=_state_dir(), ledger=ledger, target=target, emulator=emulator)
+    return choice
+
+
+def _changed(output: OutputFormat, count: int, what: str) -> None:
+    if output is OutputFormat.json:
+        sys.stdout.write(json.dumps({"changed": count}) + "\n")
+    else:
+        from fbcli.report import print_note
+
+        print_note(_console(), f"{count} call{'s' if count != 1 else ''} {what}")
+
+
+@ledger_app.command("status")
+@_guarded
+def ledger_status_command(
+    *,
+    ledger: LedgerPathOpt = None,
+    target: TargetOpt = None,
+    emulator: EmulatorTargetOpt = False,
+    output: FormatOpt = OutputFormat.table,
+) -> None:
+    """Count the calls of each ledger and target: sent, unknown, failed.
+
+    Example: fbcli ledger status --format json
+    """
+    from fbcli.ledgers import choose, status_rows
+
+    if target is not None:
+        _check_base_url(target)
+    choices = choose(
+        state_dir=_state_dir(), ledger=ledger, target=target, emulator=emulator, every=True
+    )
+    rows = status_rows(choices)
+    if output is OutputFormat.json:
+        sys.stdout.write(json.dumps({"ledgers": rows}, ensure_ascii=False) + "\n")
+    else:
+        from fbcli.report.ledger import render_status
+
+        render_status(_console(), rows)
+    _finish(ExitCode.OK)
+
+
+@ledger_app.command("list")
+@_guarded
+def ledger_list_command(
+    keys: KeysArg = None,
+    *,
+    status: Annotated[
+        list[LedgerStatusChoice] | None,
+        typer.Option(
+            "--status", help="Only calls with this status (repeatable).", show_default=False
+        ),
+    ] = None,
+    subscription: SubscriptionOpt = None,
+    ledger: LedgerPathOpt = None,
+    target: TargetOpt = None,
+    emulator: EmulatorTargetOpt = False,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Rows drawn at most.")] = 200,
+    output: FormatOpt = OutputFormat.table,
+) -> None:
+    """List recorded calls, oldest first (JSON Lines with --format json).
+
+    Example: fbcli ledger list --status unknown
+    """
+    from fbcli.ledgers import list_entries
+
+    choice = _ledger_choice(ledger, target, emulator)
+    entries = list_entries(
+        choice,
+        statuses=[s.value for s in status or []],
+        keys=keys or [],
+        subscription=subscription,
+    )
+    if output is OutputFormat.json:
+        for entry in entries:
+            sys.stdout.write(json.dumps(entry.to_dict(), ensure_ascii=False) + "\n")
+    else:
+        from fbcli.report.ledger import render_entries
+
+        render_entries(_console(), entries, limit=limit)
+    _finish(ExitCode.OK)
+
+
+@ledger_app.command("resolve")
+@_guarded
+def ledger_resolve_command(
+    keys: KeysArg = None,
+    *,
+    resolution: Annotated[
+        ResolutionChoice,
+        typer.Option(
+            "--as",
+            help="delivered: never send again; not-delivered: the next replay sends it.",
+            show_default=False,
+        ),
+    ],
+    subscription: SubscriptionOpt = None,
+    ledger: LedgerPathOpt = None,
+    target: TargetOpt = None,
+    emulator: EmulatorTargetOpt = False,
+    output: FormatOpt = OutputFormat.table,
+) -> None:
+    """Say what became of calls you checked in Friendbuy (unknown ones, usually).
+
+    Example: fbcli ledger resolve m-123 --as delivered
+    """
+    from fbcli.ledgers import resolve
+
+    if not keys:
+        raise ConfigError("say which calls: give their KEYs (fbcli ledger list shows them)")
+    choice = _ledger_choice(ledger, target, emulator)
+    count = resolve(choice, keys, resolution.value, subscription=subscription)
+    _changed(output, count, f"marked {resolution.value}")
+    _finish(ExitCode.OK if count else ExitCode.DATA)
+
+
+@ledger_app.command("forget")
+@_guarded
+def ledger_forget_command(
+    keys: KeysArg = None,
+    *,
+    subscription: SubscriptionOpt = None,
+    ledger: LedgerPathOpt = None,
+    target: TargetOpt = None,
+    emulator: EmulatorTargetOpt = False,
+    output: FormatOpt = OutputFormat.table,
+) -> None:
+    """Delete calls from the ledger: the next replay sends them as new ones.
+
+    Example: fbcli ledger forget m-123 --subscription Purchases
+    """
+    from fbcli.ledgers import forget
+
+    choice = _ledger_choice(ledger, target, emulator)
+    count = forget(choice, keys or [], subscription=subscription)
+    _changed(output, count, "forgotten")
+    _finish(ExitCode.OK if count else ExitCode.DATA)
+
+
+@ledger_app.command("rename")
+@_guarded
+def ledger_rename_command(
+    old: Annotated[str, typer.Argument(help="The subscription's old name.")],
+    new: Annotated[str, typer.Argument(help="Its name in the mapping file now.")],
+    *,
+    ledger: LedgerPathOpt = None,
+    target: TargetOpt = None,
+    emulator: EmulatorTargetOpt = False,
+    output: FormatOpt = OutputFormat.table,
+) -> None:
+    """Tell the ledger a subscription was renamed, so its calls are not sent again.
+
+    Example: fbcli ledger rename "Purchases" "Track Purchase"
+    """
+    from fbcli.ledgers import rename
+
+    choice = _ledger_choice(ledger, target, emulator)
+    count = rename(choice, old, new)
+    _changed(output, count, f"moved from '{old}' to '{new}'")
+    _finish(ExitCode.OK if count else ExitCode.DATA)
+
+
+@ledger_app.command("merge")
+@_guarded
+def ledger_merge_command(
+    other: Annotated[Path, typer.Argument(help="Another ledger file to take in.")],
+    *,
+    ledger: LedgerPathOpt = None,
+    target: TargetOpt = None,
+    emulator: EmulatorTargetOpt = False,
+    output: FormatOpt = OutputFormat.table,
+) -> None:
+    """Take in the calls of another ledger (one kept with --ledger, or by fbcli 0.1).
+
+    A call recorded in both keeps the status that forbids sending it more.
+
+    Example: fbcli ledger merge events.jsonl.fbcli-ledger.sqlite --target https://mapi.fbot.me
+    """
+    from fbcli.ledgers import choose, merge
+
+    if target is not None:
+        _check_base_url(target)
+    (choice,) = choose(state_dir=_state_dir(), ledger=ledger, target=target, emulator=emulator)
+    if ledger is None:
+        from fbcli.ledger import private_dir
+
+        private_dir(_state_dir())
+        private_dir(_state_dir() / "ledgers")
+    count = merge(choice, other)
+    _changed(output, count, f"taken from {other}")
+    _finish(ExitCode.OK)
+
+
 def main() -> None:
-    """The console script: run the app."""
+    """The console script: run the app (standard streams kept safe from closed pipes)."""
+    sys.stdout = _ClosedPipeSafe(sys.stdout)
+    sys.stderr = _ClosedPipeSafe(sys.stderr)
     app()

@@ -95,5 +95,12 @@ class ExitCode(IntEnum):
     """A usage or mapping-file error."""
     AUTH = 3
     """Authentication with MAPI failed."""
+    SKIPPED = 4
+    """``replay --skip-invalid`` delivered every call it could send; invalid or malformed
+    events were left out (the count is in the summary)."""
+    HANGUP = 129
+    """Stopped by SIGHUP (128 + 1), after a clean stop."""
     INTERRUPTED = 130
-    """Interrupted (Ctrl-C), after a clean stop."""
+    """Interrupted (Ctrl-C, SIGINT = 128 + 2), after a clean stop."""
+    TERMINATED = 143
+    """Stopped by SIGTERM (128 + 15), after a clean stop."""

@@ -44,6 +44,7 @@ from fbcli.plan import (
     plan_groups,
     plan_item,
 )
+from fbcli.signals import STOP_SIGNALS
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -166,8 +167,9 @@ def _error_group(error: LineError, work: _Work) -> Planned:
 
 
 def _quiet_worker() -> None:
-    """Workers leave Ctrl-C to the main process, which stops them."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    """Workers leave Ctrl-C, SIGTERM and SIGHUP to the main process, which stops them."""
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
 
 
 def plan_in_parallel(

@@ -1,49 +1,59 @@
 """Send planned calls for real: rate limited, retried, recorded, never twice.
 
 ``replay_calls`` composes the parts: the planned calls come from
-``plan.plan_records`` (the same path dry-run shows), the ``RateLimiter``
-spaces attempts ahead of time, the ``RetryPolicy`` decides after a failure,
-the ``MapiClient`` makes one attempt, and the ``Ledger`` records each outcome
-as it finishes.
+``replay_items`` (the same planner dry-run shows, plus the ledger key of each
+event), the ``RateLimiter`` spaces attempts ahead of time, the ``RetryPolicy``
+decides after a failure, the ``MapiClient`` makes one attempt, and the
+``Ledger`` records each outcome as it finishes.  ``fbcli.session`` runs the
+whole replay (inputs, ledger, pre-flight, sending) around it.
 
 Threads: the calling thread reads the plan, consults and writes the ledger
-and keeps at most ``concurrency`` calls in flight on a thread pool; workers
-only send.  Because an outcome is committed before the next call is handed
-out, a run killed at any moment leaves at most ``concurrency`` calls whose
-outcome is not in the ledger, and a rerun sends those (and only those) again.
+and keeps at most ``concurrency`` calls in flight on daemon worker threads;
+workers only send.  Because an outcome is committed before the next call is
+handed out, a run killed at any moment leaves at most ``concurrency`` calls
+whose outcome is not in the ledger, and a rerun sends those (and only those)
+again.
 
-On ``stop`` (Ctrl-C) no new call starts (not even one already handed to a
-worker that is still waiting for the rate limiter); calls in flight finish
-their current attempt without retrying and are recorded, so a rerun sends only
-the rest.
+Stopping (``fbcli.signals``): once ``stop`` is set no new call and no new
+attempt starts, waits end at once, and the calls in flight finish their
+current attempt and are recorded.  Once ``abandon`` is set (a second signal),
+or ``grace`` seconds after the stop, the calls still in flight are recorded
+as possibly delivered without waiting for their answers: ``unknown``, or
+``failed`` when repeating them is harmless, so a rerun never sends twice what
+may have arrived.
 
-When the ledger cannot be read or written mid-run (a full disk, a file made
-read-only, damage), sending stops the same way: no new call starts, the calls
-in flight finish their current attempt and are recorded if the ledger still
-takes them, and ``replay_calls`` raises the ledger's ``ConfigError``, whose
-hint says how many delivered calls it could not record (a rerun sends those
-again: at most ``concurrency``, as after a crash).  Sending on without a
-ledger could send calls twice.
+When the ledger, or the ``--failed`` file, cannot be written mid-run (a full
+disk, a file made read-only, damage), sending stops the same way and
+``replay_calls`` raises a ``ConfigError`` whose hint says how many calls
+could not be recorded.  Sending on without a ledger could send calls twice.
 """
 
 from __future__ import annotations
 
+import queue
 import random
-import signal
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from contextlib import contextmanager
+from collections.abc import Callable, Collection, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 from urllib.parse import urlsplit
 
-from fbcli.errors import ApiError, AuthError, ConfigError
+from fbcli.errors import ApiError, AuthError, ConfigError, FbcliError
 from fbcli.events import Event, LineError
-from fbcli.ledger import Ledger, LedgerStatus, event_key
-from fbcli.plan import PlannedCall, PlanRecord, PlanTally, Rejection, status_of
+from fbcli.ledger import Ambiguous, Found, Ledger, LedgerStatus, Lookup, event_key
+from fbcli.plan import (
+    CompiledConfig,
+    PlanFilter,
+    PlannedCall,
+    PlanRecord,
+    PlanTally,
+    Rejection,
+    plan_item,
+    status_of,
+)
 from fbcli.ratelimit import RateLimiter
 from fbcli.retry import RetryPolicy, classify, parse_retry_after
 
@@ -52,6 +62,8 @@ if TYPE_CHECKING:
 
 MAX_LISTED: Final = 100
 """Failed and unknown calls kept in the summary for display (all are in the ledger)."""
+WAIT_STEP: Final = 0.1
+"""How often the main thread looks at ``stop`` and ``abandon`` while calls are in flight."""
 
 
 class CallSender(Protocol):
@@ -102,10 +114,16 @@ class ReplaySummary:
     malformed: int = 0
     retries: int = 0
     rate_limited: int = 0
+    abandoned: int = 0
+    """Calls in flight when sending was abandoned (counted in ``unknown`` or ``failed`` too)."""
+    renamed: int = 0
+    """Calls found in the ledger under their subscription's old name."""
     elapsed: float = 0.0
     current_rate: float = 0.0
     """The rate limiter's rate now (lower than ``--rate`` after 429s)."""
     interrupted: bool = False
+    signal: str | None = None
+    """The signal that stopped the run (``SIGTERM``), if one did."""
     problems: list[CallOutcome] = field(default_factory=list)
 
     @property
@@ -132,13 +150,17 @@ class ReplaySummary:
             "malformed": self.malformed,
             "retries": self.retries,
             "rate_limited": self.rate_limited,
+            "abandoned": self.abandoned,
+            "renamed": self.renamed,
             "elapsed_seconds": round(self.elapsed, 3),
             "achieved_rate": round(self.achieved_rate, 3),
             "interrupted": self.interrupted,
+            "signal": self.signal,
             "problems": [
                 {
                     "source": o.call.event.source,
                     "line": o.call.event.line,
+                    "key": o.key,
                     "subscription": o.call.subscription,
                     "action": o.call.action,
                     "status": o.status,
@@ -169,8 +191,18 @@ def api_path(call: PlannedCall) -> str:
     return urlsplit(call.url).path
 
 
+Ident = tuple[str, str]
+"""A call's identity in a run: (event key, subscription)."""
+
+
 class Sender:
-    """Sends one planned call to the end: attempts, waits, retries, an outcome."""
+    """Sends one planned call to the end: attempts, waits, retries, an outcome.
+
+    Every attempt starts through a gate: none starts once ``stop`` is set or the
+    run has abandoned its calls in flight (``abandon``), and the gate knows
+    which calls are in the middle of an attempt, so that abandoning records
+    exactly those as possibly delivered.
+    """
 
     def __init__(
         self,
@@ -191,8 +223,34 @@ class Sender:
         self.rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
         self.now = now
         self._rng_lock = threading.Lock()
+        self._gate = threading.Lock()
+        self._attempting: set[Ident] = set()
+        self._abandoned = False
         self.auth_error: AuthError | None = None
         """Set when MAPI refused the credentials mid-run (the run then stops)."""
+
+    def _begin_attempt(self, ident: Ident) -> bool:
+        """Whether an attempt of ``ident`` may start now (then it counts as attempting)."""
+        with self._gate:
+            if self._abandoned or self.stop.is_set():
+                return False
+            self._attempting.add(ident)
+            return True
+
+    def _ready(self, ident: Ident) -> bool:
+        """Wait for the rate limiter, then pass the gate: whether an attempt may start."""
+        self.limiter.acquire()
+        return self._begin_attempt(ident)
+
+    def _end_attempt(self, ident: Ident) -> None:
+        with self._gate:
+            self._attempting.discard(ident)
+
+    def abandon(self) -> set[Ident]:
+        """Let no attempt start from now on; the calls in the middle of one."""
+        with self._gate:
+            self._abandoned = True
+            return set(self._attempting)
 
     def send(self, call: PlannedCall, key: str) -> CallOutcome | None:
         """Attempt the call until it succeeds, fails for good, or its outcome is unknown.
@@ -203,14 +261,14 @@ class Sender:
         policy = self.options.policy
         safe = is_safe_to_repeat(call)
         path = api_path(call)
+        ident = (key, call.subscription)
         started = self.clock()
         attempts = retries = rate_limited = 0
         may_have_arrived = False
         """An earlier attempt of this call may have reached MAPI (no answer came)."""
+        if not self._ready(ident):
+            return None
         while True:
-            self.limiter.acquire()
-            if attempts == 0 and self.stop.is_set():
-                return None
             attempts += 1
             result: CallResult | _NotSent
             try:
@@ -234,6 +292,8 @@ class Sender:
                 # 5xx) even after the client's own retries: the call was not sent, so it is
                 # retried within its own bounds, as after a refused connection.
                 result = _NotSent(exc.status, exc.message)
+            finally:
+                self._end_attempt(ident)
             decision = classify(
                 status=result.status,
                 phase=result.phase,
@@ -265,7 +325,7 @@ class Sender:
                 elapsed = self.clock() - started
                 if not self.stop.is_set() and policy.should_retry(attempts, elapsed, delay):
                     retries += 1
-                    if not self.stop.wait(delay):
+                    if not self.stop.wait(delay) and self._ready(ident):
                         continue
                 # Not delivered for sure only if no attempt may have arrived: with
                 # --retry-unknown, a purchase whose answer was lost and whose last retry
@@ -339,27 +399,192 @@ def skip_reason(recorded: LedgerStatus | None, options: ReplayOptions) -> Skip |
     return None
 
 
-def planned_calls(records: Iterable[PlanRecord], summary: ReplaySummary) -> Iterator[PlannedCall]:
-    """The planned calls of a plan stream; the rest is counted in the summary."""
-    for record in records:
-        status = status_of(record)
-        if isinstance(record, PlannedCall):
-            yield record
-        elif status == "invalid":
-            summary.invalid += 1
-        elif status == "unmatched":
-            summary.unmatched += 1
-        else:
-            summary.malformed += 1
+# -- the plan of a replay: calls with their ledger keys -----------------------------------
+
+FAILED_KIND: Final = "fbcli.failed-call"
+
+
+@dataclass(frozen=True, slots=True)
+class FailedRef:
+    """What a line of a ``--failed`` file says of its call: the ledger key and subscription."""
+
+    key: str | None
+    subscription: str | None
+    action: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayItem:
+    """One input item's records, with the ledger key of its event (``None``: a bad line)."""
+
+    records: list[PlanRecord]
+    key: str | None
+
+
+def unwrap_failed(item: Event | LineError) -> tuple[Event | LineError, FailedRef | None]:
+    """A ``--failed`` line read back as input: its original event, and its call."""
+    if (
+        isinstance(item, Event)
+        and item.data.get("kind") == FAILED_KIND
+        and isinstance(item.data.get("event"), dict)
+    ):
+        ledger = item.data.get("ledger")
+        ledger = ledger if isinstance(ledger, dict) else {}
+
+        def text(value: Any) -> str | None:
+            return value if isinstance(value, str) and value else None
+
+        ref = FailedRef(
+            text(ledger.get("key")),
+            text(ledger.get("subscription")) or text(item.data.get("subscription")),
+            text(item.data.get("action")),
+        )
+        return Event(item.source, item.line, item.data["event"]), ref
+    return item, None
+
+
+def _keeps(record: PlanRecord, ref: FailedRef, known: Collection[str]) -> bool:
+    """Whether a record of a failed line's event is that line's call (or its renamed self)."""
+    if not isinstance(record, PlannedCall | Rejection):
+        return False
+    if record.subscription == ref.subscription:
+        return True
+    return ref.subscription not in known and record.action == ref.action
+
+
+def replay_items(
+    items: Iterable[Event | LineError],
+    compiled: CompiledConfig,
+    selection: PlanFilter,
+    tally: PlanTally,
+    *,
+    known: Collection[str],
+) -> Iterator[ReplayItem]:
+    """The plan of a replay, item by item, in input order, counted in ``tally``.
+
+    A line of a ``--failed`` file becomes its original event, planned again, of
+    which only its own call is kept (the subscription it names, or, when the
+    mapping file no longer has that name, the call of the same action), under
+    the ledger key it carries: replaying a failed file updates the same rows.
+    """
+    for item in items:
+        original, ref = unwrap_failed(item)
+        records = plan_item(original, compiled, selection)
+        if records is None:
+            continue
+        if ref is not None:
+            records = [r for r in records if _keeps(r, ref, known)]
+            if not records:
+                continue
+        tally.add_event(records)
+        key = None
+        if isinstance(original, Event):
+            key = (ref.key if ref else None) or event_key(original.data, original.message_id)
+        yield ReplayItem(records, key)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyedCall:
+    """A planned call, its event's ledger key, and whether it is its event's only call of
+    its action (a renamed subscription can then be followed)."""
+
+    call: PlannedCall
+    key: str
+    alone: bool
+
+    @property
+    def ident(self) -> Ident:
+        """(event key, subscription)."""
+        return (self.key, self.call.subscription)
+
+
+def keyed_calls(items: Iterable[ReplayItem], summary: ReplaySummary) -> Iterator[KeyedCall]:
+    """The planned calls of a replay plan; the rest is counted in the summary."""
+    for item in items:
+        actions = [r.action for r in item.records if isinstance(r, PlannedCall | Rejection)]
+        for record in item.records:
+            if isinstance(record, PlannedCall):
+                assert item.key is not None
+                yield KeyedCall(record, item.key, actions.count(record.action) == 1)
+                continue
+            status = status_of(record)
+            if status == "invalid":
+                summary.invalid += 1
+            elif status == "unmatched":
+                summary.unmatched += 1
+            else:
+                summary.malformed += 1
+
+
+def lookup(ledger: Ledger, keyed: KeyedCall, known: Collection[str]) -> Lookup:
+    """What the ledger knows of a call (following a renamed subscription)."""
+    call = keyed.call
+    return ledger.lookup(keyed.key, call.subscription, call.action, known=known, alone=keyed.alone)
+
+
+# -- sending -----------------------------------------------------------------------------
+
+
+class _Workers:
+    """``concurrency`` daemon threads that run submitted calls.
+
+    Daemon threads, unlike ``ThreadPoolExecutor``'s, do not hold the process at
+    exit: once the run has abandoned its calls in flight (recorded as possibly
+    delivered), fbcli ends without waiting for their answers.
+    """
+
+    def __init__(self, count: int) -> None:
+        self._queue: queue.SimpleQueue[tuple[Future[Any], Callable[[], Any]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._threads = [
+            threading.Thread(target=self._work, name=f"fbcli-{n}", daemon=True)
+            for n in range(count)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, work: Callable[[], Any]) -> Future[Any]:
+        future: Future[Any] = Future()
+        self._queue.put((future, work))
+        return future
+
+    def _work(self) -> None:
+        while (task := self._queue.get()) is not None:
+            future, work = task
+            if not future.set_running_or_notify_cancel():  # pragma: no cover - never cancelled
+                continue
+            try:
+                future.set_result(work())
+            except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+                future.set_exception(exc)
+
+    def close(self) -> None:
+        """Let the threads end once their current work is done (without waiting for them)."""
+        for _ in self._threads:
+            self._queue.put(None)
+
+
+@dataclass(slots=True)
+class _Stopped:
+    """Why sending stopped early because fbcli could not keep a record."""
+
+    error: ConfigError
+    unrecorded: int = 0
+    """Calls that may have reached MAPI (sent or unknown) whose outcome the ledger refused."""
+    kind: Literal["ledger", "failed file"] = "ledger"
 
 
 def replay_calls(
-    calls: Iterable[PlannedCall],
+    calls: Iterable[KeyedCall],
     *,
     sender: Sender,
     ledger: Ledger,
     options: ReplayOptions,
     summary: ReplaySummary,
+    known: Collection[str] = (),
+    abandon: threading.Event | None = None,
+    grace: float = 5.0,
     on_outcome: Callable[[CallOutcome], None] = lambda _: None,
     on_progress: Callable[[ReplaySummary], None] = lambda _: None,
     clock: Callable[[], float] = time.monotonic,
@@ -367,139 +592,222 @@ def replay_calls(
     """Send every call the ledger does not show as done; record each outcome as it finishes.
 
     Returns when all calls are done or, after ``sender.stop`` is set, when the
-    calls in flight have finished.  Ctrl-C sets ``stop`` (see
-    ``_stop_on_interrupt``) and is handled the same way (``summary.interrupted``).
+    calls in flight have finished, or were abandoned (``abandon`` set, or
+    ``grace`` seconds passed since the stop); see the module docstring.
+    ``known``: every subscription name of the mapping file (to follow renames).
+    ``on_outcome`` may raise ``FbcliError`` (the failed file cannot be
+    written): sending then stops as for the ledger.  ``on_progress`` only
+    shows: a closed stream there is ignored.
     """
     started = clock()
-    in_flight: dict[Future[CallOutcome | None], tuple[str, str]] = {}
-    ledger_error: ConfigError | None = None
-    unrecorded = 0
-    """Calls that may have reached MAPI (sent or unknown) whose outcome the ledger refused."""
+    abandon = abandon or threading.Event()
+    in_flight: dict[Future[CallOutcome | None], KeyedCall] = {}
+    stopped: _Stopped | None = None
+    renamed_from: dict[Ident, str] = {}
+    show = [on_progress]
+    stop_seen: float | None = None
 
-    def stop_for(error: ConfigError) -> None:
-        nonlocal ledger_error
-        if ledger_error is None:
-            ledger_error = error
+    def stop_for(error: ConfigError, kind: Literal["ledger", "failed file"]) -> None:
+        nonlocal stopped
+        if stopped is None:
+            stopped = _Stopped(error, kind=kind)
         sender.stop.set()
 
-    def finish(done: set[Future[CallOutcome | None]]) -> None:
-        nonlocal unrecorded
+    def keep(outcome: CallOutcome) -> None:
+        """Record one outcome in the ledger, then count it and hand it on."""
+        call = outcome.call
+        ident = (outcome.key, call.subscription)
+        try:
+            ledger.record(
+                key=outcome.key,
+                subscription=call.subscription,
+                action=call.action,
+                source=call.event.source,
+                line=call.event.line,
+                status=outcome.status,
+                http_status=outcome.http_status,
+                attempts=outcome.attempts,
+                event_id=outcome.event_id,
+                message=outcome.message,
+                renamed_from=renamed_from.pop(ident, None),
+            )
+        except ConfigError as exc:
+            stop_for(exc, "ledger")
+            if outcome.status != "failed" and stopped is not None and stopped.kind == "ledger":
+                stopped.unrecorded += 1
+        setattr(summary, outcome.status, getattr(summary, outcome.status) + 1)
+        summary.retries += outcome.retries
+        summary.rate_limited += outcome.rate_limited
+        if outcome.status != "sent" and len(summary.problems) < MAX_LISTED:
+            summary.problems.append(outcome)
+        if stopped is not None and stopped.kind == "failed file":
+            if outcome.status != "sent":
+                stopped.unrecorded += 1
+            return
+        try:
+            on_outcome(outcome)
+        except FbcliError as exc:
+            error = (
+                exc if isinstance(exc, ConfigError) else ConfigError(exc.message, where=exc.where)
+            )
+            stop_for(error, "failed file")
+            if stopped is not None and stopped.kind == "failed file":
+                stopped.unrecorded += 1
+
+    def progress() -> None:
+        summary.elapsed = clock() - started
+        summary.current_rate = sender.limiter.current_rate
+        if show:
+            try:
+                show[0](summary)
+            except OSError:  # the progress stream closed (a pipe): sending goes on
+                show.clear()
+
+    def finish(done: Iterable[Future[CallOutcome | None]]) -> None:
         for future in done:
             in_flight.pop(future)
             outcome = future.result()
-            if outcome is None:  # stopped before it was sent
-                continue
-            try:
-                ledger.record(
-                    key=outcome.key,
-                    subscription=outcome.call.subscription,
-                    action=outcome.call.action,
-                    source=outcome.call.event.source,
-                    line=outcome.call.event.line,
-                    status=outcome.status,
-                    http_status=outcome.http_status,
-                    attempts=outcome.attempts,
-                    event_id=outcome.event_id,
-                    message=outcome.message,
+            if outcome is not None:  # None: stopped before it was sent
+                keep(outcome)
+        progress()
+
+    def abandon_in_flight() -> None:
+        """Record the calls in the middle of an attempt as possibly delivered; drop the rest."""
+        attempting = sender.abandon()
+        finish([f for f in in_flight if f.done()])
+        for future, keyed in list(in_flight.items()):
+            in_flight.pop(future)
+            if keyed.ident not in attempting:
+                continue  # waiting (rate limiter, backoff): it was not sent
+            safe = is_safe_to_repeat(keyed.call)
+            summary.abandoned += 1
+            keep(
+                CallOutcome(
+                    keyed.call,
+                    keyed.key,
+                    "failed" if safe else "unknown",
+                    None,
+                    1,
+                    0,
+                    0,
+                    message="abandoned while in flight when fbcli was stopped: it may have "
+                    "reached MAPI"
+                    + ("" if safe else "; not resent (fbcli ledger resolve, once checked)"),
                 )
-            except ConfigError as exc:
-                if outcome.status != "failed":
-                    unrecorded += 1
-                stop_for(exc)
-            setattr(summary, outcome.status, getattr(summary, outcome.status) + 1)
-            summary.retries += outcome.retries
-            summary.rate_limited += outcome.rate_limited
-            if outcome.status != "sent" and len(summary.problems) < MAX_LISTED:
-                summary.problems.append(outcome)
-            on_outcome(outcome)
-        summary.elapsed = clock() - started
-        summary.current_rate = sender.limiter.current_rate
-        on_progress(summary)
+            )
+        progress()
 
     def wait_some() -> None:
-        done, _ = wait(list(in_flight), timeout=0.5, return_when=FIRST_COMPLETED)
+        nonlocal stop_seen
+        done, _ = wait(list(in_flight), timeout=WAIT_STEP, return_when=FIRST_COMPLETED)
         finish(done)
+        if sender.stop.is_set() and stop_seen is None:
+            stop_seen = clock()
+        if in_flight and (
+            abandon.is_set() or (stop_seen is not None and clock() - stop_seen >= grace)
+        ):
+            abandon_in_flight()
 
-    with (
-        _stop_on_interrupt(sender.stop),
-        ThreadPoolExecutor(max_workers=options.concurrency, thread_name_prefix="fbcli") as pool,
-    ):
-        try:
-            for call in calls:
-                if sender.stop.is_set():
-                    break
-                key = event_key(call.event.data, call.event.message_id)
-                ident = (key, call.subscription)
-                while ident in in_flight.values():
-                    wait_some()
-                if sender.stop.is_set():
-                    break
-                try:
-                    recorded = ledger.status_of(key, call.subscription)
-                except ConfigError as exc:
-                    stop_for(exc)
-                    break
-                reason = skip_reason(recorded, options)
-                if reason is not None:
-                    setattr(summary, reason, getattr(summary, reason) + 1)
-                    continue
-                while len(in_flight) >= options.concurrency:
-                    wait_some()
-                if sender.stop.is_set():  # set while waiting: this call does not start
-                    break
-                in_flight[pool.submit(sender.send, call, key)] = ident
-            while in_flight:
+    workers = _Workers(options.concurrency)
+    try:
+        for keyed in calls:
+            if sender.stop.is_set():
+                break
+            while any(k.ident == keyed.ident for k in in_flight.values()):
                 wait_some()
-        except KeyboardInterrupt:
-            sender.stop.set()
-            summary.interrupted = True
-            while in_flight:
-                try:
-                    wait_some()
-                except KeyboardInterrupt:
-                    continue
+            if sender.stop.is_set():
+                break
+            try:
+                found = lookup(ledger, keyed, known)
+            except ConfigError as exc:
+                stop_for(exc, "ledger")
+                break
+            if isinstance(found, Ambiguous):  # pre-flight refuses these; the ledger changed
+                stop_for(_ambiguous_error([(keyed, found)]), "ledger")
+                break
+            recorded = found.status if isinstance(found, Found) else None
+            if isinstance(found, Found) and found.subscription != keyed.call.subscription:
+                summary.renamed += 1
+            reason = skip_reason(recorded, options)
+            if reason is not None:
+                setattr(summary, reason, getattr(summary, reason) + 1)
+                if isinstance(found, Found) and found.subscription != keyed.call.subscription:
+                    try:
+                        ledger.follow_rename(keyed.key, found.subscription, keyed.call.subscription)
+                    except ConfigError as exc:
+                        stop_for(exc, "ledger")
+                        break
+                continue
+            if isinstance(found, Found) and found.subscription != keyed.call.subscription:
+                renamed_from[keyed.ident] = found.subscription
+            while len(in_flight) >= options.concurrency:
+                wait_some()
+            if sender.stop.is_set():  # set while waiting: this call does not start
+                break
+            in_flight[workers.submit(_bind(sender, keyed))] = keyed
+        while in_flight:
+            wait_some()
+    except KeyboardInterrupt:
+        # Where no ``StopSwitch`` turns signals into flags (a library caller, another
+        # thread), a KeyboardInterrupt may still land here: stop, and record what is done.
+        sender.stop.set()
+        while in_flight:
+            try:
+                wait_some()
+            except KeyboardInterrupt:
+                abandon.set()
+    finally:
+        workers.close()
     summary.elapsed = clock() - started
-    if ledger_error is not None:
-        raise _ledger_stopped(ledger_error, unrecorded)
-    if sender.stop.is_set():
-        summary.interrupted = True
-    on_progress(summary)
+    if sender.stop.is_set() and (stopped is None or not summary.interrupted):
+        summary.interrupted = stopped is None and sender.auth_error is None
+    if stopped is not None:
+        raise _stopped_error(stopped)
+    progress()
     return summary
 
 
-@contextmanager
-def _stop_on_interrupt(stop: threading.Event) -> Iterator[None]:
-    """In the main thread, make Ctrl-C (SIGINT) set ``stop`` instead of raising.
-
-    A ``KeyboardInterrupt`` can land between any two steps of the thread that
-    runs ``replay_calls``: between handing a call to a worker and noting it in
-    flight, or between a call's end, its ledger record and its count.  That
-    call's outcome could then be lost (sent, not recorded, and sent again by a
-    rerun) or left out of the summary.  Where signals cannot be handled (not
-    the main thread), ``KeyboardInterrupt`` is still caught as before.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, lambda _signum, _frame: stop.set())
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
+def _bind(sender: Sender, keyed: KeyedCall) -> Callable[[], CallOutcome | None]:
+    return lambda: sender.send(keyed.call, keyed.key)
 
 
-def _ledger_stopped(error: ConfigError, unrecorded: int) -> ConfigError:
-    """The ledger's error, its hint telling what became of the calls that were in flight."""
-    if unrecorded == 1:
-        note = "sending stopped: 1 call that reached MAPI (or may have) is not recorded, "
-        note += "and a rerun sends it again"
-    elif unrecorded:
-        note = f"sending stopped: {unrecorded} calls that reached MAPI (or may have) are not "
-        note += "recorded, and a rerun sends them again"
+def _stopped_error(stopped: _Stopped) -> ConfigError:
+    """The error that stopped sending, its hint telling what became of the calls in flight."""
+    count = stopped.unrecorded
+    calls = "1 call" if count == 1 else f"{count} calls"
+    if stopped.kind == "failed file":
+        note = (
+            f"sending stopped: {calls} not delivered could not be written to the failed file "
+            "(the ledger has them all: fbcli ledger list --status failed --status unknown)"
+            if count
+            else "sending stopped: every outcome is in the ledger and the failed file"
+        )
+    elif count:
+        verb = "is" if count == 1 else "are"
+        pronoun = "it" if count == 1 else "them"
+        note = (
+            f"sending stopped: {calls} that reached MAPI (or may have) {verb} not recorded, "
+            f"and a rerun sends {pronoun} again"
+        )
     else:
         note = "sending stopped: every call that reached MAPI is recorded"
+    error = stopped.error
     hint = f"{error.hint}; {note}" if error.hint else note
     return ConfigError(error.message, where=error.where, hint=hint)
+
+
+def _ambiguous_error(cases: list[tuple[KeyedCall, Ambiguous]]) -> ConfigError:
+    """Calls the ledger cannot tell apart after a subscription was renamed or removed."""
+    keyed, found = cases[0]
+    names = " and ".join(f"'{n}'" for n in found.names)
+    more = f" (and {len(cases) - 1} more)" if len(cases) > 1 else ""
+    return ConfigError(
+        f"the ledger has calls of {keyed.call.action} for event {keyed.key} under {names}, "
+        f"which the mapping file no longer has, so it cannot tell whether "
+        f"'{keyed.call.subscription}' was already sent{more}: nothing was sent",
+        hint="if a subscription was renamed, tell the ledger: fbcli ledger rename OLD NEW; "
+        "if it was removed, fbcli ledger forget --subscription OLD",
+    )
 
 
 # -- pre-flight ------------------------------------------------------------------------
@@ -507,36 +815,76 @@ def _ledger_stopped(error: ConfigError, unrecorded: int) -> ConfigError:
 
 @dataclass(slots=True)
 class Preflight:
-    """The whole input checked once before anything is sent."""
+    """The whole input checked once before anything is sent, and the ledger asked."""
 
     tally: PlanTally = field(default_factory=PlanTally)
     calls: int = 0
+    to_send: int = 0
+    """Calls the ledger does not show as done (those the run will send)."""
     problems: list[PlanRecord] = field(default_factory=list)
+    ambiguous: list[tuple[KeyedCall, Ambiguous]] = field(default_factory=list)
 
     @property
     def has_problems(self) -> bool:
         """Invalid or malformed input."""
         return bool(self.tally.count("invalid") or self.tally.count("malformed"))
 
+    def ambiguity(self) -> ConfigError | None:
+        """The error that refuses the run when calls cannot be matched to the ledger."""
+        return _ambiguous_error(self.ambiguous) if self.ambiguous else None
 
-def preflight(records: Iterable[PlanRecord], tally: PlanTally, *, keep: int = 20) -> Preflight:
-    """Go through a plan stream made with ``tally``; keeps only the first ``keep`` problems."""
+
+def preflight(
+    items: Iterable[ReplayItem],
+    tally: PlanTally,
+    *,
+    ledger: Ledger | None = None,
+    options: ReplayOptions | None = None,
+    known: Collection[str] = (),
+    stop: threading.Event | None = None,
+    keep: int = 20,
+) -> Preflight:
+    """Go through a replay plan counted in ``tally``; keeps only the first ``keep`` problems.
+
+    With a ``ledger``, each call is looked up as ``replay_calls`` will: ``to_send``
+    counts those it will send, and calls that cannot be told apart after a
+    renamed subscription are listed in ``ambiguous``.  A set ``stop`` ends the
+    pass early (the caller then stops).
+    """
     result = Preflight(tally)
-    for record in records:
-        if isinstance(record, PlannedCall):
+    options = options or ReplayOptions()
+    for item in items:
+        if stop is not None and stop.is_set():
+            break
+        for record in item.records:
+            if isinstance(record, Rejection | LineError):
+                if len(result.problems) < keep:
+                    result.problems.append(record)
+                continue
+            if not isinstance(record, PlannedCall):
+                continue
             result.calls += 1
-        elif isinstance(record, Rejection | LineError) and len(result.problems) < keep:
-            result.problems.append(record)
+            if ledger is None:
+                result.to_send += 1
+                continue
+            assert item.key is not None
+            actions = [r.action for r in item.records if isinstance(r, PlannedCall | Rejection)]
+            keyed = KeyedCall(record, item.key, actions.count(record.action) == 1)
+            found = lookup(ledger, keyed, known)
+            if isinstance(found, Ambiguous):
+                result.ambiguous.append((keyed, found))
+                continue
+            if skip_reason(found.status if found else None, options) is None:
+                result.to_send += 1
     return result
 
 
 # -- the failed file -------------------------------------------------------------------
 
-FAILED_KIND: Final = "fbcli.failed-call"
 
-
-def failed_record(outcome: CallOutcome) -> dict[str, Any]:
-    """One line of ``--failed``: the original event, where it came from, the call and why."""
+def failed_record(outcome: CallOutcome, *, target: str | None = None) -> dict[str, Any]:
+    """One line of ``--failed``: the original event, where it came from, the call, why, and
+    the call's ledger row (so that replaying the file updates that row)."""
     call = outcome.call
     return {
         "kind": FAILED_KIND,
@@ -549,15 +897,5 @@ def failed_record(outcome: CallOutcome) -> dict[str, Any]:
         "status": outcome.status,
         "http_status": outcome.http_status,
         "message": outcome.message,
+        "ledger": {"target": target, "key": outcome.key, "subscription": call.subscription},
     }
-
-
-def unwrap_failed(item: Event | LineError) -> Event | LineError:
-    """A ``--failed`` line read back as input becomes its original event again."""
-    if (
-        isinstance(item, Event)
-        and item.data.get("kind") == FAILED_KIND
-        and isinstance(item.data.get("event"), dict)
-    ):
-        return Event(item.source, item.line, item.data["event"])
-    return item

@@ -55,7 +55,7 @@ from fbcli.emulator import (
     _Request,
     parse_faults,
 )
-from fbcli.ledger import Ledger
+from fbcli.ledger import Ledger, ledger_target
 
 KEY: Final = "5e2b1a4c-0000-4000-8000-00000000c4a0"
 SECRET: Final = "chaos-secret-never-printed-7f3e"
@@ -296,7 +296,7 @@ def read_ledger(path: Path, target: str) -> dict[str, LedgerRow]:
     finally:
         db.close()
     assert check == ["ok"], f"the ledger is damaged: {check[:3]}"
-    with Ledger(path, target=target) as ledger:
+    with Ledger(path, target=ledger_target(target)) as ledger:
         return {e.event_key: (e.subscription, e.status, e.event_id) for e in ledger.entries()}
 
 

@@ -51,11 +51,15 @@ def examples(ci: int) -> int:
 
 
 @pytest.fixture(autouse=True)
-def _no_friendbuy_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Remove FRIENDBUY_* variables, so a real secret never reaches a test."""
+def _no_friendbuy_env(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Remove FRIENDBUY_* variables, so a real secret never reaches a test; give each test
+    a state folder of its own (the default ledgers), never the user's."""
     for name in list(os.environ):
-        if name.startswith("FRIENDBUY_"):
+        if name.startswith(("FRIENDBUY_", "FBCLI_")):
             monkeypatch.delenv(name)
+    monkeypatch.setenv("FBCLI_STATE_DIR", str(tmp_path_factory.mktemp("state")))
     monkeypatch.delenv("NO_COLOR", raising=False)
     monkeypatch.setenv("COLUMNS", "100")
 

@@ -491,14 +491,18 @@ def command_names() -> list[str]:
 
     group = typer.main.get_command(app)
     assert hasattr(group, "commands")
-    return sorted(group.commands)
+    names = []
+    for name, command in sorted(group.commands.items()):
+        names.append(name)
+        names += [f"{name} {sub}" for sub in sorted(getattr(command, "commands", {}))]
+    return names
 
 
 @pytest.mark.parametrize("command", command_names())
 def test_every_command_has_help_with_an_example_and_is_in_the_readme(
     run_cli: RunCli, command: str
 ) -> None:
-    result = run_cli(command, "--help")
+    result = run_cli(*command.split(), "--help")
     assert result.exit_code == 0
     assert "Example: fbcli" in result.stdout
     assert f"fbcli {command}" in (REPO / "README.md").read_text(encoding="utf-8")

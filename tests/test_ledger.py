@@ -24,6 +24,7 @@ from fbcli.ledger import (
     LedgerStatus,
     default_ledger_path,
     event_key,
+    ledger_target,
 )
 
 PROD = "https://mapi.fbot.me"
@@ -107,6 +108,7 @@ def test_record_then_update_accumulates_attempts_and_keeps_the_event_id(path: Pa
         message="no answer",
         first_attempt_at="2030-01-01T12:00:00.000+00:00",
         last_attempt_at="2030-01-01T12:09:00.000+00:00",
+        target=PROD,
     )
 
 
@@ -208,10 +210,43 @@ def test_event_key_survives_a_lone_surrogate() -> None:
     assert event_key(data, None) != event_key({"name": "?"}, None)
 
 
-def test_default_ledger_path() -> None:
-    assert default_ledger_path("data/events.jsonl.gz") == Path(
-        "data/events.jsonl.gz.fbcli-ledger.sqlite"
-    )
+def test_default_ledger_path_is_one_per_target_in_the_state_folder() -> None:
+    state = Path("/state")
+    prod = default_ledger_path(ledger_target("https://mapi.fbot.me"), state)
+    assert prod.parent == state / "ledgers"
+    assert prod.name.startswith("mapi.fbot.me-")
+    assert prod.suffix == ".sqlite"
+    assert default_ledger_path(ledger_target("https://MAPI.fbot.me:443/"), state) == prod
+    sandbox = default_ledger_path(ledger_target("https://mapi.fbot-sandbox.me"), state)
+    assert sandbox != prod
+    assert default_ledger_path("emulator", state) == state / "ledgers" / "emulator.sqlite"
+    local = {
+        default_ledger_path(ledger_target(url), state)
+        for url in ("http://localhost:8080", "http://127.0.0.1:8080/", "http://[::1]:8080")
+    }
+    assert len(local) == 1
+
+
+@pytest.mark.parametrize(
+    ("url", "target"),
+    [
+        ("https://mapi.fbot.me", "https://mapi.fbot.me"),
+        ("https://mapi.fbot.me/", "https://mapi.fbot.me"),
+        ("HTTPS://MAPI.FBOT.ME:443", "https://mapi.fbot.me"),
+        ("https://mapi.fbot.me.:8443/", "https://mapi.fbot.me:8443"),
+        ("https://mapi.fbot.me/v2/", "https://mapi.fbot.me/v2"),
+        ("http://localhost", "http://localhost"),
+        ("http://localhost:80/", "http://localhost"),
+        ("http://127.0.0.1:8080", "http://localhost:8080"),
+        ("http://[::1]:8080", "http://localhost:8080"),
+        ("http://[::ffff:127.0.0.1]:8080", "http://localhost:8080"),
+        ("http://127.0.0.2:8080", "http://127.0.0.2:8080"),
+        ("https://[2001:DB8:0:0::1]:443", "https://[2001:db8::1]"),
+        ("emulator", "emulator"),
+    ],
+)
+def test_ledger_target_normalizes_a_base_url(url: str, target: str) -> None:
+    assert ledger_target(url) == target
 
 
 # -- the file -------------------------------------------------------------------------------
@@ -301,12 +336,12 @@ def test_a_ledger_from_a_future_version_is_refused(path: Path) -> None:
     with Ledger(path, target=PROD) as ledger:
         record(ledger)
     with sqlite3.connect(path) as db:
-        db.execute("UPDATE meta SET value = '2' WHERE key = 'version'")
+        db.execute("UPDATE meta SET value = '3' WHERE key = 'version'")
     db.close()
     with pytest.raises(ConfigError) as caught:
         Ledger(path, target=PROD)
     assert str(caught.value) == (
-        f"the ledger has version 2; this fbcli reads version {SCHEMA_VERSION} ({path})"
+        f"the ledger has version 3; this fbcli reads versions 1 to {SCHEMA_VERSION} ({path})"
     )
     assert caught.value.hint is not None
 

@@ -31,7 +31,7 @@ from pathlib import Path
 import pytest
 
 from fbcli.emulator import Emulator, EmulatorConfig, parse_faults
-from fbcli.ledger import Ledger
+from fbcli.ledger import Ledger, ledger_target
 from tests.chaos import (
     KEY,
     SECRET,
@@ -119,7 +119,7 @@ def assert_refused(
 
 def make_ledger(inputs: Inputs, emulator: Emulator, ledger: Path) -> None:
     """The ledger a finished replay of ``inputs`` to ``emulator`` would have left."""
-    with Ledger(ledger, target=emulator.base_url) as opened:
+    with Ledger(ledger, target=ledger_target(emulator.base_url)) as opened:
         for n, planned in enumerate(inputs.expected.values(), start=1):
             opened.record(
                 key=planned.key,
@@ -164,7 +164,7 @@ def test_a_ledger_in_a_read_only_folder(tmp_path: Path, inputs: Inputs, emulator
     make_ledger(inputs, emulator, ledger)
     folder.chmod(0o555)
     try:
-        # SQLite cannot create the ledger's -wal and -shm files next to it.
+        # Neither the ledger's lock file nor SQLite's -wal and -shm can be made next to it.
         code, _, stderr = unprivileged(
             replay_args(inputs, emulator.base_url, ledger, FAST), cwd=tmp_path
         )
@@ -173,7 +173,7 @@ def test_a_ledger_in_a_read_only_folder(tmp_path: Path, inputs: Inputs, emulator
             stderr,
             ledger,
             emulator,
-            error="cannot use the ledger: attempt to write a readonly database",
+            error="cannot create the ledger's lock file ledger.sqlite.lock: Permission denied",
             hint="writable",
         )
         new = folder / "new.sqlite"
@@ -181,7 +181,10 @@ def test_a_ledger_in_a_read_only_folder(tmp_path: Path, inputs: Inputs, emulator
             replay_args(inputs, emulator.base_url, new, FAST), cwd=tmp_path
         )
         assert code == 2
-        assert stderr.startswith(f"Error: cannot create the ledger: Permission denied ({new})")
+        lock = "new.sqlite.lock"
+        assert stderr.startswith(
+            f"Error: cannot create the ledger's lock file {lock}: Permission denied ({new})"
+        )
         assert emulator.stats()["requests"] == 0
     finally:
         folder.chmod(0o755)

@@ -26,6 +26,7 @@ from fbcli.mappings import default_mappings
 from fbcli.plan import PlannedCall, plan_event
 from fbcli.ratelimit import RateLimiter
 from fbcli.replay import (
+    KeyedCall,
     ReplayOptions,
     ReplaySummary,
     Sender,
@@ -35,6 +36,7 @@ from fbcli.replay import (
     unwrap_failed,
 )
 from fbcli.retry import RetryPolicy
+from fbcli.signals import StopSwitch
 from tests.conftest import REPO, SAMPLES, RunCli
 
 KEY = "3f2c1d9e-0000-4000-8000-00000000abcd"
@@ -80,8 +82,10 @@ def emulator() -> Iterator[Emulator]:
         yield emu
 
 
-def replay(run_cli: RunCli, *args: str) -> Any:
-    return run_cli("replay", *args, "--format", "json")
+def replay(run_cli: RunCli, *args: str, stdin: str | None = None) -> Any:
+    if stdin is None:
+        return run_cli("replay", *args, "--format", "json")
+    return run_cli("replay", *args, "--format", "json", stdin=stdin)
 
 
 def summary_of(result: Any) -> dict[str, Any]:
@@ -124,7 +128,10 @@ def test_rerun_skips_what_was_delivered_and_force_resends(
     forced = summary_of(replay(run_cli, path, "--base-url", emulator.base_url, "--force", *FAST))
     assert forced["sent"] == 2
     assert len(emulator.calls()) == 4
-    assert Path(f"{path}.fbcli-ledger.sqlite").exists()
+    # One ledger per target, in the state folder; nothing is written next to the input.
+    assert not Path(f"{path}.fbcli-ledger.sqlite").exists()
+    (ledger,) = (Path(os.environ["FBCLI_STATE_DIR"]) / "ledgers").glob("*.sqlite")
+    assert ledger.name.startswith("localhost-")
 
 
 def test_ledger_is_private_and_holds_no_secret(
@@ -145,7 +152,7 @@ def test_ledger_is_private_and_holds_no_secret(
         "--skip-invalid",
         *FAST,
     )
-    assert result.exit_code == 1
+    assert result.exit_code == 4  # --skip-invalid left the invalid event out; all else sent
     for artefact in (ledger, failed):
         assert artefact.stat().st_mode & 0o777 == 0o600
     for artefact in tmp_path.iterdir():
@@ -299,21 +306,16 @@ def test_400_is_final_and_goes_to_the_failed_file_which_replays(
     assert record["event"] == gold
     assert (record["status"], record["http_status"], record["line"]) == ("failed", 400, 2)
     assert record["request"]["url"] == f"{emulator.base_url}/v1/customer"
-    unwrapped = unwrap_failed(Event("f", 1, record))
+    unwrapped, ref = unwrap_failed(Event("f", 1, record))
     assert isinstance(unwrapped, Event)
     assert unwrapped.data == gold
-    # The failed file is replay input for the same ledger: the same call, sent again.
+    assert ref is not None
+    assert (ref.key, ref.subscription, ref.action) == ("i-2", "Track Customer", "trackCustomer")
+    assert record["ledger"]["key"] == "i-2"
+    assert record["ledger"]["subscription"] == "Track Customer"
+    # The failed file is replay input for the same (default) ledger: the same call again.
     again = summary_of(
-        replay(
-            run_cli,
-            str(failed),
-            "--base-url",
-            emulator.base_url,
-            "--ledger",
-            f"{path}.fbcli-ledger.sqlite",
-            "--only-failed",
-            *FAST,
-        )
+        replay(run_cli, str(failed), "--base-url", emulator.base_url, "--only-failed", *FAST)
     )
     assert (again["sent"], again["failed"]) == (0, 1)
     assert len(emulator.calls()) == 1
@@ -576,32 +578,37 @@ def test_emulator_quick_start(run_cli: RunCli) -> None:
         "--rate",
         "100",
     )
-    assert result.exit_code == 1  # the samples hold deliberate mistakes
+    # Exit 4: every call was delivered; the samples' deliberate mistakes were left out.
+    assert result.exit_code == 4
     assert "the emulator received 7 calls" in result.stdout
     assert "/v1/event/purchase" in result.stdout
     assert not list(SAMPLES.glob("*.fbcli-ledger.sqlite*"))
+    # The built-in emulator is one target whatever its port: a rerun sends nothing again.
+    again = run_cli(
+        "replay",
+        str(SAMPLES / "events.jsonl"),
+        "-m",
+        str(REPO / "mappings.yaml"),
+        "--emulator",
+        "--skip-invalid",
+        "--format",
+        "json",
+    )
+    assert again.exit_code == 4
+    summary = summary_of(again)
+    assert (summary["sent"], summary["skipped_already_sent"]) == (0, 7)
 
 
-def test_stdin_needs_a_ledger_and_is_read_twice(
+def test_stdin_is_read_twice_and_shares_the_targets_ledger(
     run_cli: RunCli, tmp_path: Path, emulator: Emulator, creds: None
 ) -> None:
     data = "".join(json.dumps(e) + "\n" for e in [purchase(1), purchase(2)])
-    missing = run_cli("replay", "-", "--base-url", emulator.base_url, stdin=data)
-    assert missing.exit_code == 2
-    assert "--ledger" in missing.stderr
-    ok = run_cli(
-        "replay",
-        "-",
-        "--base-url",
-        emulator.base_url,
-        "--ledger",
-        str(tmp_path / "l2"),
-        "--format",
-        "json",
-        *FAST,
-        stdin=data,
-    )
+    ok = replay(run_cli, "-", "--base-url", emulator.base_url, *FAST, stdin=data)
     assert summary_of(ok)["sent"] == 2
+    path = write_events(tmp_path / "e.jsonl", [purchase(1), purchase(2), purchase(3)])
+    again = summary_of(replay(run_cli, path, "--base-url", emulator.base_url, *FAST))
+    assert (again["sent"], again["skipped_already_sent"]) == (1, 2)
+    assert len(emulator.calls()) == 3
 
 
 def test_failed_file_must_not_be_an_input(
@@ -610,7 +617,7 @@ def test_failed_file_must_not_be_an_input(
     path = write_events(tmp_path / "e.jsonl", [purchase(1)])
     result = run_cli("replay", path, "--failed", path, "--base-url", emulator.base_url)
     assert result.exit_code == 2
-    assert "--failed must not be one of the inputs" in result.stderr
+    assert f"--failed must not be an input ({path})" in result.stderr
 
 
 def test_table_summary(run_cli: RunCli, tmp_path: Path, emulator: Emulator, creds: None) -> None:
@@ -838,10 +845,9 @@ class _FailingLedger(Ledger):
 
 
 def test_replay_stops_at_the_first_ledger_write_that_fails(tmp_path: Path) -> None:
-    calls = [_planned(purchase(n)) for n in range(40)]
     with Emulator(EmulatorConfig(key=KEY, secret=SECRET)) as emulator:
         url = emulator.base_url
-        calls = [_retarget(call, url) for call in calls]
+        calls = [_retarget(_planned(purchase(n)), url) for n in range(40)]
         ledger = _FailingLedger(tmp_path / "ledger.sqlite", target=url, ok=10)
         summary = ReplaySummary(to_send=40)
         stop = threading.Event()
@@ -865,11 +871,12 @@ def test_replay_stops_at_the_first_ledger_write_that_fails(tmp_path: Path) -> No
     assert summary.sent == arrived  # counted, though not recorded
 
 
-def _retarget(call: Any, base_url: str) -> Any:
+def _retarget(call: Any, base_url: str) -> KeyedCall:
     from dataclasses import replace
 
     assert call.url is not None
-    return replace(call, url=base_url + call.url.removeprefix("https://mapi.fbot.me"))
+    retargeted = replace(call, url=base_url + call.url.removeprefix("https://mapi.fbot.me"))
+    return KeyedCall(retargeted, call.event.data["messageId"], alone=True)
 
 
 class _InterruptedLedger(Ledger):
@@ -897,16 +904,20 @@ def test_ctrl_c_during_a_ledger_commit_loses_no_outcome(tmp_path: Path) -> None:
         ledger = _InterruptedLedger(tmp_path / "ledger.sqlite", target=url, nth=5)
         summary = ReplaySummary(to_send=40)
         recorded: list[str] = []
-        with MapiClient(url, Credentials(KEY, SECRET)) as client:
-            sender = Sender(
-                client, RateLimiter(200, burst=2), ReplayOptions(), stop=threading.Event()
-            )
+        switch = StopSwitch()
+        with (
+            MapiClient(url, Credentials(KEY, SECRET)) as client,
+            switch.installed(),
+            switch.sending(),
+        ):
+            sender = Sender(client, RateLimiter(200, burst=2), ReplayOptions(), stop=switch.stop)
             replay_calls(
                 calls,
                 sender=sender,
                 ledger=ledger,
                 options=ReplayOptions(),
                 summary=summary,
+                abandon=switch.abandon,
                 on_outcome=lambda outcome: recorded.append(outcome.key),
             )
         rows = list(ledger.entries())
@@ -925,11 +936,11 @@ class _UnreadableLedger(Ledger):
         super().__init__(path, target=target)
         self.ok = ok
 
-    def status_of(self, key: str, subscription: str) -> Any:
+    def lookup(self, key: str, subscription: str, action: str, **kwargs: Any) -> Any:
         if self.ok <= 0:
             raise ConfigError("cannot read the ledger: database disk image is malformed")
         self.ok -= 1
-        return super().status_of(key, subscription)
+        return super().lookup(key, subscription, action, **kwargs)
 
 
 def test_replay_stops_when_the_ledger_cannot_be_read(tmp_path: Path) -> None:

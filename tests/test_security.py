@@ -48,7 +48,7 @@ from fbcli.cli import MAX_YAML_BYTES, app
 from fbcli.emulator import Emulator, EmulatorConfig, parse_faults
 from fbcli.errors import ApiError, ConfigError
 from fbcli.hosts import check_base_url, is_loopback
-from fbcli.ledger import Ledger
+from fbcli.ledger import Ledger, default_ledger_path, ledger_target
 from fbcli.mapi import Credentials, MapiClient
 from fbcli.mappings import MAX_FILE_BYTES
 from tests.conftest import REPO, RunCli
@@ -205,6 +205,7 @@ class Child:
     art: Artefacts
     cwd: Path
     tmpdir: Path
+    state: Path
 
     def env(self, *, secret: str | None = SECRET, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("FRIENDBUY_")}
@@ -212,6 +213,7 @@ class Child:
             FRIENDBUY_MAPI_KEY=KEY,
             PYTHONUNBUFFERED="1",
             TMPDIR=str(self.tmpdir),
+            FBCLI_STATE_DIR=str(self.state),
             FBCLI_TEST_UMASK="000",
             FBCLI_TEST_TOKENS=str(self.art.token_file),
             COLUMNS="120",
@@ -274,7 +276,8 @@ def test_no_secret_or_token_in_any_output_or_file(tmp_path: Path, record_tokens:
     for folder in (inputs, work, scratch, private):
         folder.mkdir()
     art = Artefacts(tmp_path, tokens=record_tokens, token_file=private / "tokens.txt")
-    child = Child(art, work, scratch)
+    state = tmp_path / "state"  # the default ledgers: scanned too
+    child = Child(art, work, scratch, state)
     secret_file = inputs / "secret"
     secret_file.write_text(SECRET + "\n", encoding="utf-8")
     secret_file.chmod(0o600)
@@ -288,7 +291,7 @@ def test_no_secret_or_token_in_any_output_or_file(tmp_path: Path, record_tokens:
     codes: dict[str, int] = {}
 
     with Emulator(EmulatorConfig(key=KEY, secret=SECRET, seed=1)) as emu:
-        url = emu.base_url
+        url = first_url = emu.base_url
         codes["ok, table"], _, _ = child.run("ok", "replay", str(good), "--base-url", url, *fast)
         codes["ok, json, secret file, failed file"], out, _ = child.run(
             "json",
@@ -347,6 +350,7 @@ def test_no_secret_or_token_in_any_output_or_file(tmp_path: Path, record_tokens:
     with Emulator(
         EmulatorConfig(key=KEY, secret=SECRET, seed=5, faults=faults, retry_after=False)
     ) as emu:
+        faults_url = emu.base_url
         codes["429s and unknown outcomes"], out, _ = child.run(
             "faults", "replay", str(many), "--base-url", emu.base_url, "--format", "json",
             "--failed", "unknown.jsonl", "--max-attempts", "10", *fast,
@@ -391,17 +395,24 @@ def test_no_secret_or_token_in_any_output_or_file(tmp_path: Path, record_tokens:
         for path in tmp_path.rglob("*")
         if path.is_file() and path not in {secret_file, good, many, mixed, lots}
     }
+    defaults = [
+        default_ledger_path(target, state).relative_to(tmp_path).as_posix()
+        for target in (ledger_target(first_url), ledger_target(faults_url), "emulator")
+    ]
+    ledgers = [
+        *defaults, "work/json.ledger", "work/wrong.ledger", "work/crash.ledger",
+        "work/stdin.ledger", "work/killed.ledger", "work/emulator-command.ledger",
+    ]  # fmt: skip
     assert made == dict.fromkeys(
         [
-            "inputs/good.jsonl.fbcli-ledger.sqlite", "inputs/mixed.jsonl.fbcli-ledger.sqlite",
-            "inputs/many.jsonl.fbcli-ledger.sqlite", "work/json.ledger",
-            "work/work-failed-none.jsonl", "work/wrong.ledger", "work/crash.ledger",
-            "work/stdin.ledger", "work/killed.ledger", "work/killed.ledger-wal",
+            *ledgers, *(f"{ledger}.lock" for ledger in ledgers),
+            "work/work-failed-none.jsonl", "work/killed.ledger-wal",
             "work/killed.ledger-shm", "work/failed.jsonl", "work/unknown.jsonl",
-            "work/emulator.log", "work/emulator-command.ledger",
+            "work/emulator.log",
         ],
         0o600,
     )  # fmt: skip
+    assert [mode(folder) for folder in (state, state / "ledgers")] == [0o700, 0o700]
     assert list(scratch.iterdir()) == []  # temporary files (stdin, --emulator's ledger) are gone
     customer = b"u1@example.com"
     assert customer in (work / "emulator.log").read_bytes()  # the scan below sees real data
@@ -1109,14 +1120,16 @@ def test_ctrl_c_while_an_outcome_is_recorded_loses_and_doubles_nothing(
 
     events = write_events(tmp_path / "e.jsonl", [purchase(n) for n in range(20)])
     with Emulator(EmulatorConfig(key=KEY, secret=SECRET)) as emu:
-        args = ("replay", str(events), "--base-url", emu.base_url, "--rate", "50", "-f", "json")
+        ledger = tmp_path / "run.ledger"
+        args: tuple[str, ...] = ("replay", str(events), "--base-url", emu.base_url)
+        args = (*args, "--ledger", str(ledger), "--rate", "50", "-f", "json")
         with monkeypatch.context() as patch:
             patch.setattr(Ledger, "record", interrupted_record)
             first = run_cli(*args)
         assert first.exit_code == 130
         summary = json.loads(first.stdout)
         assert summary["interrupted"] is True
-        with contextlib.closing(sqlite3.connect(f"{events}.fbcli-ledger.sqlite")) as db:
+        with contextlib.closing(sqlite3.connect(ledger)) as db:
             sent = db.execute("SELECT count(*) FROM calls WHERE status = 'sent'").fetchone()[0]
         assert sent == summary["sent"] == len(emu.calls())
         assert summary["sent"] < 20

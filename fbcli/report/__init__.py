@@ -13,6 +13,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Final
 
 from rich import box
@@ -433,9 +434,13 @@ class ReplayProgress:
         self.console.print(Text(f"replay: {completed}/{self.total} · {detail} · ETA {eta}"))
 
 
-def render_replay_summary(console: Console, summary: ReplaySummary, *, target: str) -> None:
+def render_replay_summary(
+    console: Console, summary: ReplaySummary, *, target: str, ledger: Path | None = None
+) -> None:
     """The final summary: counts, then the calls that failed or whose outcome is unknown."""
     console.print(Text(safe(f"replay to {target}"), style="bold"))
+    if ledger is not None:
+        console.print(Text(safe(f"ledger {ledger}"), style="dim"), soft_wrap=True)
     table = Table(box=box.SIMPLE_HEAD)
     table.add_column("outcome")
     table.add_column("calls", justify="right")
@@ -451,6 +456,8 @@ def render_replay_summary(console: Console, summary: ReplaySummary, *, target: s
         ("malformed lines", summary.malformed, "red"),
         ("retries", summary.retries, ""),
         ("rate limited (429)", summary.rate_limited, ""),
+        ("abandoned in flight (stopped)", summary.abandoned, "bold yellow"),
+        ("found under a renamed subscription", summary.renamed, "dim"),
     ]
     for label, count, style in rows:
         if count or label in ("sent", "failed"):
@@ -460,12 +467,14 @@ def render_replay_summary(console: Console, summary: ReplaySummary, *, target: s
         Text(
             f"{summary.done} calls in {summary.elapsed:.1f} s "
             f"({summary.achieved_rate:.1f} calls/s)"
+            + (f" · stopped by {summary.signal}" if summary.signal else "")
             + (" · interrupted: rerun to send the rest" if summary.interrupted else "")
         )
     )
     headings = {
         "failed": "failed (a rerun sends these again)",
-        "unknown": "outcome unknown: may have reached MAPI, not resent (see --retry-unknown)",
+        "unknown": "outcome unknown: may have reached MAPI, not resent (check in Friendbuy, "
+        "then fbcli ledger resolve KEY --as delivered or --as not-delivered)",
     }
     for status, heading in headings.items():
         listed = [o for o in summary.problems if o.status == status]
@@ -473,13 +482,15 @@ def render_replay_summary(console: Console, summary: ReplaySummary, *, target: s
             continue
         console.print(Text(heading, style=_STATUS_STYLES[status]))
         problems = Table(box=box.SIMPLE_HEAD)
-        problems.add_column("Line", justify="right", overflow="fold")
+        problems.add_column("Line", justify="right", no_wrap=True)
+        problems.add_column("Key", max_width=24, overflow="ellipsis", no_wrap=True)
         problems.add_column("Subscription → action", max_width=28, overflow="fold")
         problems.add_column("Why", ratio=1, overflow="fold")
         for outcome in listed:
             call = outcome.call
             problems.add_row(
-                literal(f"{call.event.source}:{call.event.line}"),
+                literal(str(call.event.line)),
+                literal(outcome.key),
                 literal(f"{call.subscription} → {call.action}"),
                 literal(outcome.message or ""),
             )

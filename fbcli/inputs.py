@@ -1,0 +1,141 @@
+"""Open the inputs named on the command line: files, ``-`` and copies of what is read twice.
+
+``open_inputs`` opens each input in turn (a missing or unreadable one becomes
+a ``LineError`` of line 0, and the run goes on with the next).  A replay reads
+its inputs twice (the pre-flight, then sending), so a :class:`Spool` first
+copies every input that cannot be read twice: standard input, named pipes
+(FIFOs), process substitutions (``<(zcat x.gz)``, a ``/dev/fd/N`` pipe),
+sockets and character devices.  Regular files are read where they are.
+The copies live in a private temporary folder (mode 0700) that is removed
+when the spool is closed, on errors and signals too.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import sys
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import BinaryIO, Final
+
+from fbcli.errors import ConfigError
+from fbcli.events import Event, LineError, read_events
+
+Input = tuple[str, BinaryIO] | LineError
+"""An input as opened: its name and binary stream, or why it cannot be read."""
+
+COPY_CHUNK: Final = 1 << 20
+FileId = tuple[int, int]
+"""A file's device and inode: the same file whatever path (link, ``..``) names it."""
+
+
+def file_id(info: os.stat_result) -> FileId:
+    """(device, inode) of a ``stat`` result."""
+    return (info.st_dev, info.st_ino)
+
+
+def open_inputs(
+    files: Iterable[str],
+    *,
+    stdin: BinaryIO | None = None,
+    copies: Mapping[str, Path] | None = None,
+) -> Iterator[Input]:
+    """Each input opened in turn (closed when the next is asked for), or why it cannot be.
+
+    ``-`` is ``stdin`` (standard input by default); ``copies`` maps inputs to the
+    spooled copy to read instead.
+    """
+    copies = copies or {}
+    for name in files:
+        copy = copies.get(name)
+        if name == "-" and copy is None:
+            yield (name, stdin if stdin is not None else sys.stdin.buffer)
+            continue
+        try:
+            stream = (copy or Path(name)).open("rb")
+        except FileNotFoundError:
+            yield LineError(name, 0, "no such file")
+            continue
+        except IsADirectoryError:
+            yield LineError(name, 0, "is a directory, not a file")
+            continue
+        except OSError as exc:
+            yield LineError(name, 0, f"cannot open: {exc.strerror}")
+            continue
+        with stream:
+            yield (name, stream)
+
+
+def read_inputs(
+    files: Iterable[str],
+    *,
+    stdin: BinaryIO | None = None,
+    copies: Mapping[str, Path] | None = None,
+) -> Iterator[Event | LineError]:
+    """Every event of every input, in order; unreadable inputs become ``LineError``s."""
+    for opened in open_inputs(files, stdin=stdin, copies=copies):
+        if isinstance(opened, LineError):
+            yield opened
+        else:
+            yield from read_events(opened[1], opened[0])
+
+
+def rereadable(name: str) -> bool:
+    """Whether an input can be read twice where it is (a regular file, or a missing one)."""
+    if name == "-":
+        return False
+    try:
+        mode = Path(name).stat().st_mode
+    except OSError:
+        return True  # missing or unreadable: reported when it is opened
+    return stat.S_ISREG(mode) or stat.S_ISDIR(mode)
+
+
+class Spool:
+    """Copies of the inputs that cannot be read twice, in a private temporary folder.
+
+    A signal while copying raises (``fbcli.signals``), and closing removes the copies.
+    """
+
+    def __init__(self, *, stdin: BinaryIO | None = None) -> None:
+        self._stdin = stdin
+        self._folder: Path | None = None
+        self.copies: dict[str, Path] = {}
+
+    def add(self, files: Iterable[str]) -> None:
+        """Copy each input that cannot be read twice (each name once)."""
+        for name in files:
+            if name in self.copies or rereadable(name):
+                continue
+            if self._folder is None:
+                self._folder = Path(tempfile.mkdtemp(prefix="fbcli-"))
+            copy = self._folder / f"input-{len(self.copies)}.jsonl"
+            self.copies[name] = copy
+            fd = os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as out:
+                if name == "-":
+                    source = self._stdin if self._stdin is not None else sys.stdin.buffer
+                    shutil.copyfileobj(source, out, COPY_CHUNK)
+                    continue
+                try:
+                    with Path(name).open("rb") as stream:
+                        shutil.copyfileobj(stream, out, COPY_CHUNK)
+                except OSError as exc:
+                    raise ConfigError(
+                        f"cannot read the input: {exc.strerror or exc}", where=name
+                    ) from None
+
+    def close(self) -> None:
+        """Remove the copies."""
+        if self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)
+            self._folder = None
+
+    def __enter__(self) -> Spool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

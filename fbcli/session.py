@@ -1,0 +1,485 @@
+"""A whole replay, as one call: ``ReplayRun(...).run() -> ReplayResult``.
+
+The steps, each one before anything is sent unless said otherwise:
+
+1. **The ledger.** The one of ``--ledger``, or the target's default ledger in
+   fbcli's state folder (``ledger.default_ledger_path``), is locked for the
+   whole run (``fbcli.lock``; refused at once, or awaited with ``wait``), then
+   opened and checked.  Ledgers fbcli 0.1 kept next to the inputs
+   (``<input>.fbcli-ledger.sqlite``) are merged into it once, so upgrading never
+   sends anything again.
+2. **The inputs.** Standard input, named pipes and other inputs that cannot be
+   read twice are copied (``inputs.Spool``).  The ``--failed`` path is checked:
+   never a link, never a device or a pipe, never the ledger (or its ``-wal``,
+   ``-shm``, ``.lock``) or an input, compared by device and inode.
+3. **The pre-flight.** Every input is planned and every call looked up in the
+   ledger.  Invalid or malformed events stop the run (unless
+   ``skip_invalid``); so do calls the ledger cannot match after a subscription
+   was renamed.
+4. **Authorization** (or the built-in emulator), then **sending**
+   (``replay.replay_calls``) with signals turned into flags
+   (``signals.StopSwitch.sending``), each outcome recorded in the ledger and
+   each call not delivered written to the failed file.
+
+Nothing here prints: what happens is told to a ``ReplayObserver``, and the
+result carries the counts and the exit code.  The CLI parses options, reads
+the credentials, installs the signal handlers, renders and exits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import stat
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, Final, Protocol
+
+from fbcli.emulator import Emulator, EmulatorConfig
+from fbcli.errors import AuthError, ConfigError, ExitCode
+from fbcli.events import Event, LineError
+from fbcli.inputs import FileId, Spool, file_id, read_inputs
+from fbcli.ledger import (
+    EMULATOR_TARGET,
+    Ledger,
+    default_ledger_path,
+    ledger_target,
+    legacy_ledger_path,
+    private_dir,
+)
+from fbcli.lock import Holder, LedgerLock
+from fbcli.mapi import Credentials, MapiClient, Timeouts
+from fbcli.plan import DEFAULT_BASE_URL, PlanFilter, PlanTally, compile_config
+from fbcli.ratelimit import RateLimiter
+from fbcli.replay import (
+    CallOutcome,
+    Preflight,
+    ReplayItem,
+    ReplayOptions,
+    ReplaySummary,
+    Sender,
+    failed_record,
+    keyed_calls,
+    preflight,
+    replay_calls,
+    replay_items,
+)
+from fbcli.signals import STOP_GRACE, StopSwitch
+
+if TYPE_CHECKING:
+    from fbcli.mappings import MappingConfig
+
+DEMO_KEY: Final = "00000000-0000-4000-8000-000000000000"
+"""The key ``--emulator`` authorizes with (the emulator accepts any)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where calls go: a MAPI base URL with credentials, or the built-in emulator."""
+
+    base_url: str | None = None
+    credentials: Credentials | None = None
+    emulator: bool = False
+
+    @property
+    def ledger_target(self) -> str:
+        """The target's identity in the ledger (``emulator`` for the built-in emulator)."""
+        if self.emulator:
+            return EMULATOR_TARGET
+        assert self.base_url is not None
+        return ledger_target(self.base_url)
+
+
+@dataclass(frozen=True, slots=True)
+class ReplaySettings:
+    """Everything a replay is told besides its inputs, mapping and target."""
+
+    rate: float = 10.0
+    burst: int = 1
+    options: ReplayOptions = field(default_factory=ReplayOptions)
+    timeouts: Timeouts | None = None
+    ledger: Path | None = None
+    """``--ledger``; ``None``: the target's default ledger in ``state_dir``."""
+    state_dir: Path | None = None
+    failed: Path | None = None
+    wait: bool = False
+    """Wait for a ledger another fbcli holds, instead of refusing at once."""
+    skip_invalid: bool = False
+    selection: PlanFilter = field(default_factory=PlanFilter)
+    grace: float = STOP_GRACE
+
+
+class ReplayObserver(Protocol):
+    """What a replay tells while it runs (the CLI renders it; a library may ignore it)."""
+
+    def note(self, message: str) -> None:
+        """Something worth knowing that changes nothing (a ledger merged, a rename followed)."""
+
+    def waiting(self, holder: Holder) -> None:
+        """Another fbcli holds the ledger; the run waits for it (``wait``)."""
+
+    def rejected(self, check: Preflight, config: MappingConfig, sources: int) -> None:
+        """The pre-flight found invalid or malformed events: nothing will be sent."""
+
+    def progress(self, summary: ReplaySummary) -> None:
+        """Counts so far, after each batch of outcomes (``summary.to_send`` is the total)."""
+
+
+class QuietObserver:
+    """An observer that tells no one."""
+
+    def note(self, message: str) -> None:
+        """Ignored."""
+
+    def waiting(self, holder: Holder) -> None:
+        """Ignored."""
+
+    def rejected(self, check: Preflight, config: MappingConfig, sources: int) -> None:
+        """Ignored."""
+
+    def progress(self, summary: ReplaySummary) -> None:
+        """Ignored."""
+
+
+@dataclass(slots=True)
+class ReplayResult:
+    """What a replay did: its counts, where it sent, and its exit code."""
+
+    check: Preflight
+    base_url: str
+    ledger: Path
+    summary: ReplaySummary | None = None
+    """``None`` when nothing was sent because the pre-flight refused the input."""
+    auth_error: AuthError | None = None
+    arrivals: list[dict[str, Any]] | None = None
+    """With the built-in emulator: the calls it received."""
+    exit_code: int = ExitCode.OK
+
+
+def exit_code_for(
+    summary: ReplaySummary, *, auth_error: AuthError | None, signum: int | None
+) -> int:
+    """The exit code of a replay that sent (see ``ExitCode``).
+
+    3 when MAPI refused the credentials mid-run; ``128 + signal`` when a signal
+    stopped it; 1 when any call failed or its outcome is unknown, or when
+    events were invalid or malformed without ``--skip-invalid`` (never gets
+    here); 4 when every call was delivered but ``--skip-invalid`` left invalid
+    or malformed events out; 0 otherwise.
+    """
+    if auth_error is not None:
+        return ExitCode.AUTH
+    if signum is not None:
+        return 128 + signum
+    if summary.interrupted:
+        return ExitCode.INTERRUPTED
+    if summary.failed or summary.unknown:
+        return ExitCode.DATA
+    if summary.invalid or summary.malformed:
+        return ExitCode.SKIPPED
+    return ExitCode.OK
+
+
+class FailedFile:
+    """The ``--failed`` file: checked before the run, written as calls end.
+
+    It must not be a symbolic link, anything but a regular file (a device, a
+    pipe), a file of another user, or one of the files the run reads or keeps:
+    an input, the ledger, its ``-wal``, ``-shm`` or ``.lock`` (compared by
+    device and inode, so a hard link or another spelling is caught; and by
+    name for the ledger's files that do not exist yet).  It is truncated only
+    once it is open and checked, and made mode 0600.
+    """
+
+    def __init__(self, path: Path, *, target: str, forbidden: dict[FileId, str]) -> None:
+        self.path = path
+        self.target = target
+        self._forbidden = forbidden
+        self._stream: IO[str] | None = None
+
+    def _refuse(self, why: str, hint: str | None = None) -> ConfigError:
+        return ConfigError(
+            f"--failed {why}",
+            where=str(self.path),
+            hint=hint or "give --failed a new file (it is created) or one of your own files",
+        )
+
+    def check(self, names: dict[Path, str]) -> None:
+        """Refuse a bad ``--failed`` path before anything is read (``names``: forbidden paths)."""
+        try:
+            info = self.path.lstat()
+        except FileNotFoundError:
+            info = None
+        except OSError as exc:
+            raise self._refuse(f"cannot be checked: {exc.strerror}") from None
+        resolved = self.path.resolve()
+        for name, what in names.items():
+            if resolved == name.resolve():
+                raise self._refuse(f"must not be {what}")
+        if info is None:
+            return
+        if stat.S_ISLNK(info.st_mode):
+            raise self._refuse("is a symbolic link: fbcli does not write through links")
+        self._check(info)
+
+    def _check(self, info: os.stat_result) -> None:
+        if not stat.S_ISREG(info.st_mode):
+            raise self._refuse("is not a regular file (a device, a pipe or a folder)")
+        what = self._forbidden.get(file_id(info))
+        if what is not None:
+            raise self._refuse(f"must not be {what}")
+        if os.name == "posix" and info.st_uid != os.geteuid():
+            raise self._refuse(f"belongs to another user (uid {info.st_uid})")
+
+    def open(self) -> None:
+        """Open (creating it 0600, or truncating it once checked again through the descriptor)."""
+        flags = os.O_WRONLY | os.O_CREAT | os.O_NONBLOCK
+        flags |= getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+        try:
+            fd = os.open(self.path, flags, 0o600)
+        except OSError as exc:
+            raise self._refuse(f"cannot be opened: {exc.strerror}") from None
+        try:
+            self._check(os.fstat(fd))
+            os.ftruncate(fd, 0)
+            os.fchmod(fd, 0o600)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._stream = os.fdopen(fd, "w", encoding="utf-8")
+
+    def write(self, outcome: CallOutcome) -> None:
+        """Add one call not delivered; a write that fails is a ``ConfigError`` naming the file."""
+        if self._stream is None or outcome.status == "sent":
+            return
+        line = json.dumps(failed_record(outcome, target=self.target), ensure_ascii=False) + "\n"
+        try:
+            self._stream.write(line)
+            self._stream.flush()
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot write the failed file: {exc.strerror or exc}",
+                where=str(self.path),
+                hint="free some disk space, or give --failed another path",
+            ) from None
+
+    def close(self) -> None:
+        """Close the file (a final write error is reported as ``ConfigError``)."""
+        if self._stream is None:
+            return
+        stream, self._stream = self._stream, None
+        try:
+            stream.close()
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot write the failed file: {exc.strerror or exc}", where=str(self.path)
+            ) from None
+
+
+class ReplayRun:
+    """One replay of ``files`` with ``config`` to ``target``; ``run()`` does it all.
+
+    ``switch`` stops it (its events may be set from any thread; the CLI installs
+    its signal handlers around ``run``).  ``stdin`` is what ``-`` reads.
+    """
+
+    def __init__(
+        self,
+        files: Sequence[str],
+        config: MappingConfig,
+        target: Target,
+        settings: ReplaySettings,
+        *,
+        observer: ReplayObserver | None = None,
+        switch: StopSwitch | None = None,
+        stdin: BinaryIO | None = None,
+    ) -> None:
+        if config.mode != "cloud":
+            raise ConfigError(
+                "replay sends MAPI requests: the mapping file must be in cloud mode",
+                where=config.path,
+            )
+        if not target.emulator and (target.base_url is None or target.credentials is None):
+            raise ValueError("a target needs a base URL and credentials, or emulator=True")
+        self.files = list(files)
+        self.config = config
+        self.target = target
+        self.settings = settings
+        self.observer: ReplayObserver = observer or QuietObserver()
+        self.switch = switch or StopSwitch()
+        self.stdin = stdin
+        self.known = frozenset(s.name for s in config.subscriptions)
+
+    def ledger_path(self) -> Path:
+        """``--ledger``, or the target's default ledger in the state folder."""
+        if self.settings.ledger is not None:
+            return self.settings.ledger
+        if self.settings.state_dir is None:
+            raise ConfigError("no ledger: give --ledger PATH")
+        folder = private_dir(self.settings.state_dir)
+        private_dir(folder / "ledgers")
+        return default_ledger_path(self.target.ledger_target, folder)
+
+    def run(self) -> ReplayResult:
+        """Replay; see the module docstring.  Raises ``FbcliError`` for what stops it."""
+        with contextlib.ExitStack() as stack:
+            path = self.ledger_path()
+            lock = LedgerLock(path, command="fbcli replay")
+            lock.acquire(wait=self.settings.wait, on_wait=self.observer.waiting)
+            stack.callback(lock.release)
+            ledger = stack.enter_context(Ledger(path, target=self.target.ledger_target))
+            if self.settings.ledger is None:
+                self._merge_legacy(ledger)
+            spool = stack.enter_context(Spool(stdin=self.stdin))
+            spool.add(self.files)
+            failed = self._failed_file(ledger, lock, spool.copies)
+            tally = PlanTally()
+            check = preflight(
+                self._items(DEFAULT_BASE_URL, tally, spool.copies),
+                tally,
+                ledger=ledger,
+                options=self.settings.options,
+                known=self.known,
+            )
+            result = ReplayResult(check, self.target.base_url or "", path)
+            if check.has_problems and not self.settings.skip_invalid:
+                self.observer.rejected(check, self.config, len(self.files))
+                result.exit_code = ExitCode.DATA
+                return result
+            ambiguity = check.ambiguity()
+            if ambiguity is not None:
+                raise ambiguity
+            return self._send(stack, ledger, failed, spool.copies, result)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _send(
+        self,
+        stack: contextlib.ExitStack,
+        ledger: Ledger,
+        failed: FailedFile | None,
+        copies: dict[str, Path],
+        result: ReplayResult,
+    ) -> ReplayResult:
+        settings = self.settings
+        emulator = None
+        if self.target.emulator:
+            emulator = stack.enter_context(Emulator(EmulatorConfig()))
+            url, credentials = emulator.base_url, Credentials(DEMO_KEY, "emulator")
+        else:
+            assert self.target.base_url is not None
+            assert self.target.credentials is not None
+            url, credentials = self.target.base_url, self.target.credentials
+        result.base_url = url
+        client = stack.enter_context(
+            MapiClient(
+                url,
+                credentials,
+                timeouts=settings.timeouts or Timeouts(),
+                max_connections=settings.options.concurrency,
+            )
+        )
+        client.authorize()
+        if failed is not None:
+            failed.open()
+            stack.callback(failed.close)
+        sender = Sender(
+            client,
+            RateLimiter(settings.rate, burst=settings.burst),
+            settings.options,
+            stop=self.switch.stop,
+        )
+        summary = ReplaySummary(to_send=result.check.calls, current_rate=settings.rate)
+        result.summary = summary
+        self.observer.progress(summary)
+        with self.switch.sending():
+            replay_calls(
+                keyed_calls(self._items(url, PlanTally(), copies), summary),
+                sender=sender,
+                ledger=ledger,
+                options=settings.options,
+                summary=summary,
+                known=self.known,
+                abandon=self.switch.abandon,
+                grace=settings.grace,
+                on_outcome=failed.write if failed is not None else lambda _: None,
+                on_progress=self.observer.progress,
+            )
+        if self.switch.signum is not None:
+            summary.signal = signal.Signals(self.switch.signum).name
+        if emulator is not None:
+            result.arrivals = [call.to_dict() for call in emulator.calls()]
+        result.auth_error = sender.auth_error
+        result.exit_code = exit_code_for(
+            summary, auth_error=sender.auth_error, signum=self.switch.signum
+        )
+        return result
+
+    def _items(
+        self, base_url: str, tally: PlanTally, copies: dict[str, Path]
+    ) -> Iterator[ReplayItem]:
+        compiled = compile_config(self.config, base_url=base_url)
+        events: Iterator[Event | LineError] = read_inputs(
+            self.files, stdin=self.stdin, copies=copies
+        )
+        return replay_items(events, compiled, self.settings.selection, tally, known=self.known)
+
+    def _merge_legacy(self, ledger: Ledger) -> None:
+        """Take in, once, the ledgers fbcli 0.1 kept next to the inputs."""
+        for name in dict.fromkeys(self.files):
+            if name == "-":
+                continue
+            legacy = legacy_ledger_path(name)
+            try:
+                info = legacy.stat()
+            except OSError:
+                continue
+            if not stat.S_ISREG(info.st_mode):
+                continue
+            stamp = f"{info.st_size}:{info.st_mtime_ns}"
+            mark = f"merged:{legacy.resolve()}"
+            if ledger.meta(mark) == stamp:
+                continue
+            merged = ledger.merge_from(legacy, only_target=True)
+            info = legacy.stat()
+            ledger.set_meta(mark, f"{info.st_size}:{info.st_mtime_ns}")
+            if merged:
+                self.observer.note(
+                    f"merged {merged} recorded call{'s' if merged != 1 else ''} of {legacy} "
+                    f"(where fbcli 0.1 kept the ledger of {name}) into {ledger.path}"
+                )
+
+    def _failed_file(
+        self, ledger: Ledger, lock: LedgerLock, copies: dict[str, Path]
+    ) -> FailedFile | None:
+        """The ``--failed`` file, checked (not yet opened: the pre-flight may refuse the run)."""
+        path = self.settings.failed
+        if path is None:
+            return None
+        forbidden: dict[FileId, str] = {}
+        names: dict[Path, str] = {}
+        kept = {
+            ledger.path: "the ledger",
+            Path(f"{ledger.path}-wal"): "the ledger's -wal file",
+            Path(f"{ledger.path}-shm"): "the ledger's -shm file",
+            Path(f"{ledger.path}-journal"): "the ledger's -journal file",
+            lock.path: "the ledger's lock file",
+        }
+        for kept_path, what in kept.items():
+            names[kept_path] = what
+            with contextlib.suppress(OSError):
+                forbidden[file_id(kept_path.stat())] = what
+        for name in self.files:
+            if name == "-":
+                continue
+            names[Path(name)] = f"an input ({name})"
+            with contextlib.suppress(OSError):
+                forbidden[file_id(Path(name).stat())] = f"an input ({name})"
+        for name, copy in copies.items():
+            with contextlib.suppress(OSError):
+                forbidden[file_id(copy.stat())] = f"an input ({name})"
+        failed = FailedFile(path, target=self.target.ledger_target, forbidden=forbidden)
+        failed.check(names)
+        return failed
