@@ -209,6 +209,30 @@ def check_private(path: Path, info: os.stat_result, *, what: str) -> None:
         )
 
 
+def check_ledger_path(path: Path) -> None:
+    """Refuse, before anything is opened or created beside it, a ledger path that is not a
+    regular file (a device, a pipe, a folder) or that is another user's or others may write."""
+    try:
+        info = path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        return  # creating it says why it cannot be
+    except OSError as exc:
+        raise ConfigError(f"cannot use the ledger: {exc.strerror}", where=str(path)) from None
+    if stat.S_ISDIR(info.st_mode):
+        raise ConfigError(
+            "the ledger is a folder",
+            where=str(path),
+            hint="give a file in a folder you can write to as --ledger PATH",
+        )
+    if not stat.S_ISREG(info.st_mode):
+        raise ConfigError(
+            "the ledger is not a regular file (a device or a pipe)",
+            where=str(path),
+            hint="give a file in a folder you can write to as --ledger PATH",
+        )
+    check_private(path, info, what="the ledger")
+
+
 @dataclass(frozen=True, slots=True)
 class LedgerEntry:
     """One recorded call."""
@@ -297,6 +321,7 @@ class Ledger:
         self._now = now
         if not create and not path.exists():
             raise ConfigError("there is no ledger here", where=str(path))
+        check_ledger_path(path)
         try:
             _create_private(path)
         except OSError as exc:
@@ -340,19 +365,7 @@ class Ledger:
 
     def _check(self) -> int | None:
         """The file's schema version (None for a new file); anything else is left alone."""
-        try:
-            info = self.path.stat()
-        except OSError as exc:  # pragma: no cover - it was just created or opened
-            raise ConfigError(
-                f"cannot use the ledger: {exc.strerror}", where=str(self.path)
-            ) from None
-        if not stat.S_ISREG(info.st_mode):
-            raise ConfigError(
-                "the ledger is not a regular file",
-                where=str(self.path),
-                hint="give a file in a folder you can write to as --ledger PATH",
-            )
-        check_private(self.path, info, what="the ledger")
+        check_ledger_path(self.path)
         tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master")}
         if tables and "meta" not in tables:
             raise ConfigError(

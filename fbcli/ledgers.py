@@ -22,6 +22,7 @@ from fbcli.ledger import (
     Ledger,
     LedgerEntry,
     LedgerStatus,
+    check_ledger_path,
     default_ledger_path,
     ledger_target,
 )
@@ -101,6 +102,7 @@ def opened(choice: Choice, *, change: bool) -> Iterator[Ledger]:
     if lock is not None:
         if not choice.path.exists():
             raise ConfigError("there is no ledger here", where=str(choice.path))
+        check_ledger_path(choice.path)
         lock.acquire()
     try:
         with Ledger(choice.path, target=choice.target, create=False) as ledger:
@@ -189,6 +191,7 @@ def merge(choice: Choice, other: Path) -> int:
         raise ConfigError("say which target's ledger takes them: --target URL or --emulator")
     if not choice.path.exists():
         choice.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    check_ledger_path(choice.path)
     lock = LedgerLock(choice.path, command="fbcli ledger merge")
     lock.acquire()
     try:

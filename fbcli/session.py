@@ -45,6 +45,7 @@ from fbcli.inputs import FileId, Spool, file_id, read_inputs
 from fbcli.ledger import (
     EMULATOR_TARGET,
     Ledger,
+    check_ledger_path,
     default_ledger_path,
     ledger_target,
     legacy_ledger_path,
@@ -327,6 +328,7 @@ class ReplayRun:
         """Replay; see the module docstring.  Raises ``FbcliError`` for what stops it."""
         with contextlib.ExitStack() as stack:
             path = self.ledger_path()
+            check_ledger_path(path)  # before its lock file is made beside it
             lock = LedgerLock(path, command="fbcli replay")
             lock.acquire(wait=self.settings.wait, on_wait=self.observer.waiting)
             stack.callback(lock.release)

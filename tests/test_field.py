@@ -693,3 +693,14 @@ def test_a_replay_whose_reader_goes_away_finishes_and_says_so(tmp_path: Path) ->
     assert code == 0
     (row,) = json.loads(out)["ledgers"]
     assert row["sent"] == 7  # every call was sent and recorded, though no one read a line
+
+
+def test_a_pipe_as_the_ledger_is_refused_before_a_lock_file_is_made_beside_it(
+    tmp_path: Path, emu: Emulator
+) -> None:
+    path = write_events(tmp_path / "e.jsonl", [purchase(1)])
+    fifo = tmp_path / "ledger.fifo"
+    os.mkfifo(fifo)
+    code, _, err = run(replay_args(path, emu, "--ledger", str(fifo)), cwd=tmp_path, timeout=20)
+    _refused(code, err, emu, "the ledger is not a regular file (a device or a pipe)")
+    assert not Path(f"{fifo}.lock").exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -19,12 +20,15 @@ import fbcli.ledger
 from fbcli.errors import ConfigError
 from fbcli.ledger import (
     SCHEMA_VERSION,
+    Ambiguous,
+    Found,
     Ledger,
     LedgerEntry,
     LedgerStatus,
     default_ledger_path,
     event_key,
     ledger_target,
+    private_dir,
 )
 
 PROD = "https://mapi.fbot.me"
@@ -368,7 +372,7 @@ def test_an_empty_file_becomes_a_ledger(path: Path) -> None:
     [
         ("missing/dir/ledger.sqlite", "cannot create the ledger: No such file or directory"),
         ("a-file/ledger.sqlite", "cannot create the ledger: Not a directory"),
-        ("a-dir", "cannot open the ledger: unable to open database file"),
+        ("a-dir", "the ledger is a folder"),
     ],
 )
 def test_unusable_paths_are_config_errors(tmp_path: Path, where: str, message: str) -> None:
@@ -490,7 +494,178 @@ def test_a_read_only_ledger_names_itself(ledger: Ledger) -> None:
     assert caught.value.hint.startswith("make the ledger file and its folder writable")
 
 
+@pytest.mark.parametrize("where", ["/dev/null", "fifo"])
+def test_a_device_or_a_pipe_as_the_ledger_is_refused_before_it_is_opened(
+    tmp_path: Path, where: str
+) -> None:
+    path = Path(where) if where.startswith("/") else tmp_path / where
+    if where == "fifo":
+        os.mkfifo(path)
+    with pytest.raises(ConfigError) as caught:
+        Ledger(path, target=PROD)
+    assert str(caught.value) == f"the ledger is not a regular file (a device or a pipe) ({path})"
+
+
 def test_a_directory_as_the_ledger_gets_a_hint(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         Ledger(tmp_path, target=PROD)
     assert caught.value.hint == "give a file in a folder you can write to as --ledger PATH"
+
+
+# -- following renamed subscriptions --------------------------------------------------------
+
+
+def test_lookup_finds_the_call_under_its_name(ledger: Ledger) -> None:
+    record(ledger, subscription="Purchases", status="sent")
+    found = ledger.lookup("m-1", "Purchases", "trackPurchase", known={"Purchases"}, alone=True)
+    assert found == Found("sent", "Purchases")
+    assert (
+        ledger.lookup("m-2", "Purchases", "trackPurchase", known={"Purchases"}, alone=True) is None
+    )
+
+
+def test_lookup_follows_a_rename_when_the_evidence_is_unambiguous(ledger: Ledger) -> None:
+    record(ledger, subscription="Purchases", status="sent")
+    known = {"Track Purchase", "Customers"}
+    found = ledger.lookup("m-1", "Track Purchase", "trackPurchase", known=known, alone=True)
+    assert found == Found("sent", "Purchases")
+    # Not alone (two purchase calls for the event now): which is which cannot be told.
+    assert ledger.lookup(
+        "m-1", "Track Purchase", "trackPurchase", known=known, alone=False
+    ) == Ambiguous(("Purchases",))
+    # A row of a name the mapping still has is that subscription's, never another's.
+    assert (
+        ledger.lookup(
+            "m-1", "Track Purchase", "trackPurchase", known={*known, "Purchases"}, alone=True
+        )
+        is None
+    )
+    # Another action's row is not this call's.
+    assert ledger.lookup("m-1", "Sign-ups", "trackSignUp", known=known, alone=True) is None
+
+
+def test_lookup_with_two_renamed_rows_is_ambiguous(ledger: Ledger) -> None:
+    record(ledger, subscription="Downloads", status="sent", action="trackCustomEvent")
+    record(ledger, subscription="Videos", status="failed", action="trackCustomEvent")
+    found = ledger.lookup("m-1", "Events", "trackCustomEvent", known={"Events"}, alone=True)
+    assert found == Ambiguous(("Downloads", "Videos"))
+
+
+def test_recording_a_renamed_call_moves_its_row(ledger: Ledger) -> None:
+    record(ledger, subscription="Purchases", status="failed", attempts=2)
+    record(ledger, subscription="Track Purchase", status="sent", renamed_from="Purchases")
+    (entry,) = ledger.entries()
+    assert (entry.subscription, entry.status, entry.attempts) == ("Track Purchase", "sent", 3)
+    record(ledger, key="m-2", subscription="Purchases", status="sent")
+    ledger.follow_rename("m-2", "Purchases", "Track Purchase")
+    assert ledger.status_of("m-2", "Track Purchase") == "sent"
+    assert ledger.status_of("m-2", "Purchases") is None
+
+
+# -- changes by hand ------------------------------------------------------------------------
+
+
+def test_mark_forget_and_rename(path: Path) -> None:
+    now = Now()
+    with Ledger(path, target=PROD, now=now) as ledger:
+        record(ledger, key="m-1", status="unknown", message="no answer")
+        record(ledger, key="m-2", status="unknown", message=None)
+        record(ledger, key="m-3", status="sent")
+        now.at = START + timedelta(hours=1)
+        assert ledger.mark(["m-1", "m-9"], "sent", note="marked delivered by hand") == 1
+        assert ledger.mark(["m-2"], "failed", note="marked not-delivered by hand") == 1
+        entries = {e.event_key: e for e in ledger.entries()}
+        assert entries["m-1"].status == "sent"
+        assert entries["m-1"].message == "marked delivered by hand (was unknown: no answer)"
+        assert entries["m-1"].last_attempt_at == "2030-01-01T13:00:00.000+00:00"
+        assert entries["m-2"].message == "marked not-delivered by hand (was unknown)"
+        assert ledger.forget(["m-3"]) == 1
+        assert ledger.status_of("m-3", "purchase") is None
+        assert ledger.rename("purchase", "Purchases") == 2
+        assert ledger.status_of("m-1", "Purchases") == "sent"
+        assert ledger.forget_subscription("Purchases") == 2
+        assert ledger.counts() == {}
+
+
+def test_rename_onto_an_existing_row_keeps_the_safer_status(ledger: Ledger) -> None:
+    record(ledger, subscription="old", status="sent")
+    record(ledger, subscription="new", status="failed")
+    assert ledger.rename("old", "new") == 1
+    assert [(e.subscription, e.status) for e in ledger.entries()] == [("new", "sent")]
+
+
+def test_a_sandbox_row_is_not_marked_from_production(path: Path) -> None:
+    with Ledger(path, target=SANDBOX) as sandbox:
+        record(sandbox, status="unknown")
+    with Ledger(path, target=PROD) as prod:
+        assert prod.mark(["m-1"], "sent", note="x") == 0
+    with Ledger(path, target=None) as every:
+        assert every.counts_by_target() == {SANDBOX: {"unknown": 1}}
+
+
+# -- merging and upgrading ------------------------------------------------------------------
+
+
+def test_merging_keeps_the_safer_status_of_each_call(tmp_path: Path) -> None:
+    mine, other = tmp_path / "mine.sqlite", tmp_path / "other.sqlite"
+    with Ledger(mine, target=PROD) as ledger:
+        record(ledger, key="a", status="failed")
+        record(ledger, key="b", status="sent", event_id="e-b")
+        record(ledger, key="c", status="unknown")
+    with Ledger(other, target=PROD + "/") as ledger:  # another spelling: normalized on merge
+        record(ledger, key="a", status="sent", event_id="e-a")
+        record(ledger, key="b", status="failed")
+        record(ledger, key="c", status="failed")
+        record(ledger, key="d", status="unknown")
+    with Ledger(other, target=SANDBOX) as ledger:
+        record(ledger, key="s", status="sent")
+    with Ledger(mine, target=PROD) as ledger:
+        assert ledger.merge_from(other, only_target=True) == 4
+        statuses = {e.event_key: (e.status, e.event_id) for e in ledger.entries()}
+    assert statuses == {
+        "a": ("sent", "e-a"),
+        "b": ("sent", "e-b"),
+        "c": ("unknown", None),
+        "d": ("unknown", None),
+    }
+
+
+def test_a_version_1_ledger_is_upgraded_with_its_targets_normalized(path: Path) -> None:
+    with Ledger(path, target="http://127.0.0.1:8080/") as ledger:
+        record(ledger, key="a", status="sent")
+    with Ledger(path, target="http://localhost:8080") as ledger:
+        record(ledger, key="a", status="failed")
+        record(ledger, key="b", status="unknown")
+    with contextlib.closing(sqlite3.connect(path)) as db, db:
+        db.execute("UPDATE meta SET value = '1' WHERE key = 'version'")
+    with Ledger(path, target=ledger_target("http://[::1]:8080")) as ledger:
+        assert ledger.meta("version") == str(SCHEMA_VERSION)
+        assert {e.event_key: e.status for e in ledger.entries()} == {"a": "sent", "b": "unknown"}
+
+
+# -- permissions ----------------------------------------------------------------------------
+
+
+def test_a_ledger_others_may_write_is_refused(path: Path) -> None:
+    Ledger(path, target=PROD).close()
+    path.chmod(0o662)
+    with pytest.raises(ConfigError) as caught:
+        Ledger(path, target=PROD)
+    assert str(caught.value) == f"the ledger can be written by other users (mode 0662) ({path})"
+    assert caught.value.hint == f"chmod go-w {path}"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can give a file to another user")
+def test_a_ledger_of_another_user_is_refused(path: Path) -> None:
+    Ledger(path, target=PROD).close()
+    os.chown(path, 4321, 4321)
+    with pytest.raises(ConfigError, match=r"the ledger belongs to another user \(uid 4321\)"):
+        Ledger(path, target=PROD)
+
+
+def test_the_state_folder_is_private_and_an_open_one_is_refused(tmp_path: Path) -> None:
+    folder = private_dir(tmp_path / "state" / "fbcli")
+    assert mode(folder) == 0o700
+    folder.chmod(0o775)
+    with pytest.raises(ConfigError, match=r"can be written by other users \(mode 0775\)"):
+        private_dir(folder)
