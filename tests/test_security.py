@@ -1182,3 +1182,16 @@ def test_the_noqa_check_sees_a_missing_reason() -> None:
         "jitter, not cryptography"
     )
     assert _security_noqa_reason(f"x = 1  # {noqa}: BLE001 -- no S rule") is None
+
+
+def test_every_test_security_md_names_exists() -> None:
+    """SECURITY.md backs its statements with tests by name: each must exist."""
+    text = (REPO / "SECURITY.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"(?<![/\w])(test_\w+)\b(?!\.py)", text))  # not file names
+    defined = {
+        match
+        for path in (REPO / "tests").glob("test_*.py")
+        for match in re.findall(r"^def (test_\w+)", path.read_text(encoding="utf-8"), re.M)
+    }
+    assert named, "SECURITY.md names no test"
+    assert sorted(named - defined) == []
