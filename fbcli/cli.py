@@ -48,8 +48,10 @@ DEFAULT_BASE_URL = "https://mapi.fbot.me"
 """``plan.DEFAULT_BASE_URL``, written out so that start-up does not import the planner."""
 
 EXIT_CODES_HELP = (
-    "Exit codes: 0 success · 1 data problems (invalid or malformed events) · "
-    "2 usage or mapping-file error · 3 authentication failed · 130 interrupted."
+    "Exit codes: 0 success · 1 data problems (invalid or malformed events; calls failed or "
+    "unknown) · 2 usage, mapping-file or ledger error · 3 authentication failed · "
+    "4 replay --skip-invalid: every other call delivered · 130/143/129 stopped by "
+    "SIGINT/SIGTERM/SIGHUP."
 )
 
 app = typer.Typer(
@@ -116,11 +118,11 @@ def _guarded(command: Callable[P, R]) -> Callable[P, R]:
             print_error(_console(stderr=True), exc)
             raise typer.Exit(_exit_code_for(exc)) from None
         except KeyboardInterrupt as exc:
+            # Plain words, nothing imported: the signal may have landed inside an import.
             signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
             name = signal.Signals(signum).name
-            _console(stderr=True).print(
-                "Interrupted." if name == "SIGINT" else f"Stopped ({name})."
-            )
+            with contextlib.suppress(Exception):
+                sys.stderr.write("Interrupted.\n" if name == "SIGINT" else f"Stopped ({name}).\n")
             raise typer.Exit(128 + signum) from None
         except (typer.Exit, typer.Abort, typer.TyperException):
             raise
@@ -164,40 +166,53 @@ class _ClosedPipeSafe:
     """A standard stream that survives its reader going away (``fbcli validate … | head``).
 
     Python ignores SIGPIPE, so a write to a closed pipe raises ``BrokenPipeError``
-    wherever it happens.  This stream catches it, points the file descriptor at
-    ``/dev/null`` and goes on, so the command runs to its end and its exit code
-    still says what it found (a replay goes on sending and recording, too).
+    wherever it happens; a full disk (``> /dev/full``) raises ``OSError``.  This
+    stream catches both, points the file descriptor at ``/dev/null`` and goes
+    on, so the command runs to its end and its exit code still says what it
+    found (a replay goes on sending and recording, too).  An error other than a
+    closed pipe is told on standard error at the end (``failure``).
     """
 
-    def __init__(self, stream: IO[str]) -> None:
-        self._stream = stream
-        self.closed_by_reader = False
+    def __init__(self, stream: IO[str] | None, fd: int) -> None:
+        self._stream: IO[str] = stream if stream is not None else _devnull_text(fd)
+        self._fd = fd
+        self.failure: OSError | None = None
 
-    def _reader_gone(self) -> None:
-        self.closed_by_reader = True
+    def _lost(self, exc: OSError) -> None:
+        if not isinstance(exc, BrokenPipeError) and self.failure is None:
+            self.failure = exc
         devnull = os.open(os.devnull, os.O_WRONLY)
         try:
-            os.dup2(devnull, self._stream.fileno())
+            os.dup2(devnull, self._fd)
         finally:
             os.close(devnull)
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError, ValueError):
             self._stream.flush()  # what was buffered goes to /dev/null now
 
     def write(self, text: str) -> int:
         try:
             return self._stream.write(text)
-        except BrokenPipeError:
-            self._reader_gone()
+        except OSError as exc:
+            self._lost(exc)
             return len(text)
 
     def flush(self) -> None:
         try:
             self._stream.flush()
-        except BrokenPipeError:
-            self._reader_gone()
+        except OSError as exc:
+            self._lost(exc)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
+
+
+def _devnull_text(fd: int) -> IO[str]:
+    """A text stream on ``fd`` pointed at ``/dev/null`` (a stream closed before fbcli ran)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    if devnull != fd:
+        os.dup2(devnull, fd)
+        os.close(devnull)
+    return open(fd, "w", encoding="utf-8", closefd=False)
 
 
 MAX_YAML_BYTES = 1_048_576
@@ -783,6 +798,7 @@ def replay_command(
         wait=wait,
         skip_invalid=skip_invalid,
         selection=_selection(action, where, lines),
+        protected=(secret_file,) if secret_file is not None else (),
     )
     observer = _ReplayObserver(_console(stderr=True))
     switch = _SWITCH
@@ -876,6 +892,11 @@ def _state_dir() -> Path:
     """fbcli's state folder: ``FBCLI_STATE_DIR``, else the user's state folder for fbcli."""
     given = os.environ.get("FBCLI_STATE_DIR")
     if given:
+        if not Path(given).is_absolute():
+            raise ConfigError(
+                f"FBCLI_STATE_DIR must be an absolute path, not '{given}' (a relative one "
+                "would give each working folder ledgers of its own)"
+            )
         return Path(given)
     import platformdirs
 
@@ -1756,7 +1777,13 @@ def ledger_merge_command(
 
 
 def main() -> None:
-    """The console script: run the app (standard streams kept safe from closed pipes)."""
-    sys.stdout = _ClosedPipeSafe(sys.stdout)
-    sys.stderr = _ClosedPipeSafe(sys.stderr)
-    app()
+    """Run the app, the standard streams kept safe from readers that go away."""
+    stdout = _ClosedPipeSafe(sys.stdout, 1)
+    stderr = _ClosedPipeSafe(sys.stderr, 2)
+    sys.stdout, sys.stderr = stdout, stderr
+    try:
+        app()
+    finally:
+        if stdout.failure is not None:
+            stderr.write(f"Warning: the output could not be written: {stdout.failure.strerror}\n")
+            stderr.flush()

@@ -42,15 +42,16 @@ import hashlib
 import ipaddress
 import json
 import os
+import posixpath
 import re
 import sqlite3
 import stat
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, Literal
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from fbcli.errors import ConfigError
 
@@ -104,7 +105,7 @@ ON CONFLICT (target, event_key, subscription) DO UPDATE SET
                   THEN excluded.http_status ELSE calls.http_status END,
     message = CASE WHEN {_SAFETY.format("excluded.status")} > {_SAFETY.format("calls.status")}
                   THEN excluded.message ELSE calls.message END,
-    attempts = calls.attempts + excluded.attempts,
+    attempts = max(calls.attempts, excluded.attempts),
     event_id = coalesce(calls.event_id, excluded.event_id),
     first_attempt_at = min(calls.first_attempt_at, excluded.first_attempt_at),
     last_attempt_at = max(calls.last_attempt_at, excluded.last_attempt_at)
@@ -150,7 +151,9 @@ def ledger_target(base_url: str) -> str:
         port = None
     if port is not None and port != {"https": 443, "http": 80}.get(scheme):
         host = f"{host}:{port}"
-    return f"{scheme}://{host}{parts.path.rstrip('/')}"
+    path = unquote(parts.path, errors="strict") if "%" in parts.path else parts.path
+    path = posixpath.normpath(path) if path else ""
+    return f"{scheme}://{host}{'' if path in ('/', '.') else path.rstrip('/')}"
 
 
 def default_ledger_path(target: str, state_dir: Path) -> Path:
@@ -211,7 +214,22 @@ def check_private(path: Path, info: os.stat_result, *, what: str) -> None:
 
 def check_ledger_path(path: Path) -> None:
     """Refuse, before anything is opened or created beside it, a ledger path that is not a
-    regular file (a device, a pipe, a folder) or that is another user's or others may write."""
+    regular file (a device, a pipe, a folder), that is another user's or others may write,
+    or whose folder others may write to (they could put another file in its place), unless
+    that folder is sticky as ``/tmp`` is (then only the file's owner may replace it)."""
+    folder = Path(os.path.realpath(path)).parent
+    try:
+        where = folder.stat()
+    except OSError:
+        where = None
+    if where is not None and where.st_mode & 0o022 and not where.st_mode & stat.S_ISVTX:
+        raise ConfigError(
+            f"the ledger's folder can be written by other users (mode "
+            f"{stat.S_IMODE(where.st_mode):04o}): they could replace the ledger",
+            where=str(path),
+            hint=f"keep the ledger in a folder of your own (chmod go-w {folder}), or give "
+            "another --ledger path",
+        )
     try:
         info = path.stat()
     except (FileNotFoundError, NotADirectoryError):
@@ -277,6 +295,8 @@ class Found:
 
     status: LedgerStatus
     subscription: str
+    last_attempt_at: str = field(default="", compare=False)
+    """When the row was last written (UTC ISO 8601, as ``record`` writes it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -417,6 +437,12 @@ class Ledger:
             hint = "give a file in a folder you can write to as --ledger PATH"
         elif name.startswith("SQLITE_READONLY"):
             hint = "make the ledger file and its folder writable, or give another --ledger path"
+        elif name == "SQLITE_NOTADB":
+            hint = (
+                "if this file was a ledger, it is damaged: restore it from a copy (a new "
+                "--ledger path knows nothing sent); if it is another file, give another "
+                "--ledger path"
+            )
         elif name == "SQLITE_FULL" or name.startswith("SQLITE_IOERR"):
             text += "" if name == "SQLITE_FULL" else " (is the disk full?)"
             hint = "free some disk space and rerun (what the ledger holds is kept)"
@@ -483,9 +509,10 @@ class Ledger:
         """What the ledger knows of a call, following a renamed subscription.
 
         The row of ``(key, subscription)`` when there is one.  Otherwise the rows of
-        this event and ``action`` whose subscription is not among ``known`` (every
-        name in the mapping file, disabled ones included) are the calls of a
-        subscription that was renamed or removed.  When there is exactly one such
+        this event and ``action`` whose subscription is not among ``known`` (the
+        mapping file's enabled subscriptions) are the calls of a subscription that
+        was renamed, removed or disabled (a disabled one replaced by a copy under
+        a new name is a rename too).  When there is exactly one such
         row and this call is the event's only call of ``action`` (``alone``), it is
         taken as this call under its old name (``Found`` with the old name): a
         renamed subscription does not send again what its old name delivered.
@@ -494,21 +521,35 @@ class Ledger:
         """
         target = self._target()
         rows = self._read(
-            "SELECT subscription, status FROM calls WHERE target = ? AND event_key = ? "
-            "AND (subscription = ? OR action = ?)",
+            "SELECT subscription, status, last_attempt_at FROM calls WHERE target = ? "
+            "AND event_key = ? AND (subscription = ? OR action = ?)",
             (target, key, subscription, action),
         )
         orphans = []
-        for name, status in rows:
+        for name, status, last in rows:
             if name == subscription:
-                return Found(status, name)
+                return Found(status, name, last)
             if name not in known:
-                orphans.append((name, status))
+                orphans.append(Found(status, name, last))
         if not orphans:
             return None
         if len(orphans) == 1 and alone:
-            return Found(orphans[0][1], orphans[0][0])
-        return Ambiguous(tuple(sorted(name for name, _ in orphans)))
+            return orphans[0]
+        return Ambiguous(tuple(sorted(found.subscription for found in orphans)))
+
+    def siblings(self, key: str, action: str, subscription: str) -> tuple[str, ...]:
+        """The subscriptions other than ``subscription`` with a delivered call of ``action``
+        for the event ``key`` (a new call may then repeat one already delivered)."""
+        rows = self._read(
+            "SELECT subscription FROM calls WHERE target = ? AND event_key = ? AND action = ? "
+            "AND subscription != ? AND status = 'sent' ORDER BY subscription",
+            (self._target(), key, action, subscription),
+        )
+        return tuple(row[0] for row in rows)
+
+    def now(self) -> str:
+        """The ledger clock's now, as ``record`` writes times."""
+        return self._now().astimezone(UTC).isoformat(timespec="milliseconds")
 
     def record(
         self,
@@ -531,7 +572,7 @@ class Ledger:
         this record replaces (in the same transaction).
         """
         target = self._target()
-        now = self._now().astimezone(UTC).isoformat(timespec="milliseconds")
+        now = self.now()
         statements: list[tuple[str, tuple[Any, ...]]] = []
         if renamed_from is not None and renamed_from != subscription:
             statements.append(
@@ -706,6 +747,9 @@ class Ledger:
         sendable.  ``other`` is checked as any ledger is, and upgraded in place
         from version 1 (so an older fbcli no longer uses it).
         """
+        with contextlib.suppress(OSError):
+            if other.samefile(self.path):
+                raise ConfigError("cannot merge a ledger into itself", where=str(other))
         with Ledger(other, target=None, create=False, now=self._now) as source:
             rows = source._read(_select(_COLUMNS, ""), ())
         rows = [(_normalized(row[0]), *row[1:]) for row in rows]

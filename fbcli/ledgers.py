@@ -10,6 +10,7 @@ running replay; looking does not.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from fbcli.ledger import (
 from fbcli.lock import LedgerLock
 
 Resolution = Literal["delivered", "not-delivered"]
+WAIT_HINT = "changes wait until no replay holds the ledger: run this again when it has finished"
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +100,7 @@ def _targets_of(path: Path) -> str:
 @contextmanager
 def opened(choice: Choice, *, change: bool) -> Iterator[Ledger]:
     """The chosen ledger, opened; locked against replays when ``change`` is asked."""
-    lock = LedgerLock(choice.path, command="fbcli ledger") if change else None
+    lock = LedgerLock(choice.path, command="fbcli ledger", wait_hint=WAIT_HINT) if change else None
     if lock is not None:
         if not choice.path.exists():
             raise ConfigError("there is no ledger here", where=str(choice.path))
@@ -187,12 +189,15 @@ def rename(choice: Choice, old: str, new: str) -> int:
 
 def merge(choice: Choice, other: Path) -> int:
     """Take in the calls of another ledger file (a call in both keeps the safer status)."""
+    with contextlib.suppress(OSError):
+        if other.samefile(choice.path):
+            raise ConfigError("cannot merge a ledger into itself", where=str(other))
     if choice.target is None:
         raise ConfigError("say which target's ledger takes them: --target URL or --emulator")
     if not choice.path.exists():
         choice.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     check_ledger_path(choice.path)
-    lock = LedgerLock(choice.path, command="fbcli ledger merge")
+    lock = LedgerLock(choice.path, command="fbcli ledger merge", wait_hint=WAIT_HINT)
     lock.acquire()
     try:
         with Ledger(choice.path, target=choice.target) as ledger:

@@ -1,15 +1,19 @@
 """Hold a ledger for a whole run, so two replays never send the same calls at once.
 
-A lock file beside the ledger (``<ledger>.lock``, mode 0600) locked with
-``flock``: the kernel releases the lock when its process ends, however it
-ends (SIGKILL, a crash, a power cut: nothing stale is left behind to clear by
-hand).  While it holds the lock, the holder keeps its pid, host, start time
-and command in the file, so that a process refused the lock can say who holds
-it.  The file is never deleted: deleting a lock file lets a third process lock
-a new file while a second still waits on the old one.
+The lock is an ``flock`` on the ledger file itself: every name of the file (a
+symbolic link, a hard link, ``..``, another spelling) is one lock, and the
+kernel releases it when its process ends, however it ends (SIGKILL, a crash:
+nothing stale is left to clear by hand).  ``flock`` locks do not meddle with
+SQLite's own (``fcntl``) locks on the same file; the descriptor is closed only
+after the ledger's connection, as closing it earlier would drop SQLite's locks.
+The ledger lives on a local disk: SQLite's WAL mode does not work over NFS.
 
-``flock`` locks work between processes of one machine, and over NFS where
-the server supports them (Linux maps them to NFS byte-range locks).
+While it holds the lock, the holder leaves a note beside the ledger's real
+path (``<ledger>.lock``: pid, host, start time, command), so that a process
+refused the lock can say who holds it; the note is removed before the lock
+is let go (a killed holder leaves its note, which the next holder replaces).
+The note is a courtesy: when it cannot be written (a read-only folder, a link
+or another user's file there), the lock holds all the same.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from fbcli.errors import ConfigError
 from fbcli.ledger import check_private
@@ -60,25 +64,37 @@ class Holder:
 
 
 class LedgerLock:
-    """The lock of one ledger file; ``acquire`` then ``release`` (or use ``with``)."""
+    """The lock of one ledger file; ``acquire`` then ``release`` (or use ``with``).
+
+    ``wait_hint``: the hint when the lock is refused (a command without ``--wait``
+    says something else).
+    """
 
     def __init__(
         self,
         ledger: Path,
         *,
         command: str = "fbcli",
+        wait_hint: str = "wait for it to finish, or add --wait to start when it has",
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.ledger = ledger
-        self.path = ledger.with_name(ledger.name + ".lock")
         self.command = command
+        self.wait_hint = wait_hint
         self._sleep = sleep
         self._fd: int | None = None
+        self._note: Path | None = None
+
+    @property
+    def note_path(self) -> Path:
+        """Where the holder's note is: beside the ledger's real path."""
+        return Path(os.path.realpath(self.ledger) + ".lock")
 
     def acquire(
         self, *, wait: bool = False, on_wait: Callable[[Holder], None] | None = None
     ) -> None:
-        """Take the lock, or raise ``ConfigError`` naming its holder.
+        """Take the lock (creating the ledger file, mode 0600, if it does not exist), or raise
+        ``ConfigError`` naming its holder.
 
         With ``wait``, try again every ``POLL_SECONDS`` until it is free, calling
         ``on_wait`` once with the holder first (the caller says it waits); the
@@ -92,12 +108,12 @@ class LedgerLock:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                     break
                 except BlockingIOError:
-                    holder = _read_holder(fd)
+                    holder = _read_holder(self.note_path)
                     if not wait:
                         raise ConfigError(
                             f"the ledger is in use by another fbcli: {holder.describe()}",
                             where=str(self.ledger),
-                            hint="wait for it to finish, or add --wait to start when it has",
+                            hint=self.wait_hint,
                         ) from None
                     if not told and on_wait is not None:
                         on_wait(holder)
@@ -105,56 +121,79 @@ class LedgerLock:
                     self._sleep(POLL_SECONDS)
                 except OSError as exc:
                     raise ConfigError(
-                        f"cannot lock the ledger: {exc.strerror or exc}", where=str(self.path)
+                        f"cannot lock the ledger: {exc.strerror or exc}", where=str(self.ledger)
                     ) from None
-            self._write_holder(fd)
         except BaseException:
             os.close(fd)
             raise
         self._fd = fd
+        self._write_note()
 
     def _open(self) -> int:
-        flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+        """The ledger file, opened to be locked (read only: ``flock`` needs no more)."""
         try:
-            fd = os.open(self.path, flags, 0o600)
+            with contextlib.suppress(FileExistsError):  # made 0600, unless another was first
+                os.close(os.open(self.ledger, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
         except OSError as exc:
             raise ConfigError(
-                f"cannot create the ledger's lock file {self.path.name}: {exc.strerror or exc}",
-                where=str(self.ledger),
-                hint="make the ledger's folder writable, or give another --ledger path",
+                f"cannot create the ledger: {exc.strerror or exc}", where=str(self.ledger)
+            ) from None
+        try:
+            fd = os.open(self.ledger, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot open the ledger: {exc.strerror or exc}", where=str(self.ledger)
             ) from None
         try:
             info = os.fstat(fd)
             if not stat.S_ISREG(info.st_mode):
                 raise ConfigError(
-                    "the ledger's lock file is not a regular file", where=str(self.path)
+                    "the ledger is not a regular file (a device or a pipe)",
+                    where=str(self.ledger),
                 )
-            check_private(self.path, info, what="the ledger's lock file")
+            check_private(self.ledger, info, what="the ledger")
         except BaseException:
             os.close(fd)
             raise
         return fd
 
-    def _write_holder(self, fd: int) -> None:
-        holder = {
+    def _write_note(self) -> None:
+        """Leave the holder's note (a courtesy: nothing is refused when it cannot be)."""
+        note = {
             "pid": os.getpid(),
             "host": socket.gethostname(),
             "started": datetime.now(UTC).isoformat(timespec="seconds"),
             "command": self.command,
         }
-        data = json.dumps(holder).encode()
-        with contextlib.suppress(OSError):  # who holds it is a courtesy, not the lock
+        flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+        flags |= getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0)
+        path = self.note_path
+        try:
+            fd = os.open(path, flags, 0o600)
+        except OSError:
+            return
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid():
+                return
             os.ftruncate(fd, 0)
-            os.pwrite(fd, data, 0)
+            os.write(fd, json.dumps(note).encode())
+            self._note = path
+        except OSError:
+            return
+        finally:
+            os.close(fd)
 
     def release(self) -> None:
-        """Let the lock go (the holder's note is cleared first)."""
+        """Let the lock go (its note is removed first, while it is still held)."""
         if self._fd is None:
             return
         fd, self._fd = self._fd, None
-        with contextlib.suppress(OSError):
-            os.ftruncate(fd, 0)
-        os.close(fd)  # closing the last descriptor releases the flock
+        if self._note is not None:
+            with contextlib.suppress(OSError):
+                self._note.unlink()
+            self._note = None
+        os.close(fd)  # releases the flock
 
     @property
     def held(self) -> bool:
@@ -169,10 +208,18 @@ class LedgerLock:
         self.release()
 
 
-def _read_holder(fd: int) -> Holder:
+def _read_holder(note: Path) -> Holder:
+    """The holder's note (empty when there is none, or it cannot be read safely)."""
+    data: Any = {}
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
-        raw = os.pread(fd, MAX_HOLDER_BYTES, 0)
-        data = json.loads(raw.decode("utf-8")) if raw else {}
+        fd = os.open(note, flags)
+        try:
+            if stat.S_ISREG(os.fstat(fd).st_mode):
+                raw = os.read(fd, MAX_HOLDER_BYTES)
+                data = json.loads(raw.decode("utf-8")) if raw else {}
+        finally:
+            os.close(fd)
     except (OSError, ValueError):
         data = {}
     if not isinstance(data, dict):

@@ -34,6 +34,7 @@ import queue
 import random
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
@@ -51,6 +52,7 @@ from fbcli.plan import (
     PlanRecord,
     PlanTally,
     Rejection,
+    Unmatched,
     plan_item,
     status_of,
 )
@@ -406,19 +408,24 @@ FAILED_KIND: Final = "fbcli.failed-call"
 
 @dataclass(frozen=True, slots=True)
 class FailedRef:
-    """What a line of a ``--failed`` file says of its call: the ledger key and subscription."""
+    """What a line of a ``--failed`` file says of its call: its ledger row (target, key,
+    subscription), its action, and the status it ended with."""
 
     key: str | None
     subscription: str | None
     action: str | None
+    status: LedgerStatus | None = None
+    target: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class ReplayItem:
-    """One input item's records, with the ledger key of its event (``None``: a bad line)."""
+    """One input item's records, with the ledger key of its event (``None``: a bad line),
+    and, for a line of a failed file, what the line says of its call."""
 
     records: list[PlanRecord]
     key: str | None
+    ref: FailedRef | None = None
 
 
 def unwrap_failed(item: Event | LineError) -> tuple[Event | LineError, FailedRef | None]:
@@ -434,10 +441,13 @@ def unwrap_failed(item: Event | LineError) -> tuple[Event | LineError, FailedRef
         def text(value: Any) -> str | None:
             return value if isinstance(value, str) and value else None
 
+        status = item.data.get("status")
         ref = FailedRef(
             text(ledger.get("key")),
             text(ledger.get("subscription")) or text(item.data.get("subscription")),
             text(item.data.get("action")),
+            status if status in ("sent", "failed", "unknown") else None,
+            text(ledger.get("target")),
         )
         return Event(item.source, item.line, item.data["event"]), ref
     return item, None
@@ -466,6 +476,8 @@ def replay_items(
     which only its own call is kept (the subscription it names, or, when the
     mapping file no longer has that name, the call of the same action), under
     the ledger key it carries: replaying a failed file updates the same rows.
+    When the mapping file no longer makes that call, the line counts as an
+    unmatched event.
     """
     for item in items:
         original, ref = unwrap_failed(item)
@@ -475,22 +487,25 @@ def replay_items(
         if ref is not None:
             records = [r for r in records if _keeps(r, ref, known)]
             if not records:
-                continue
+                assert isinstance(original, Event)
+                records = [Unmatched(original)]
         tally.add_event(records)
         key = None
         if isinstance(original, Event):
             key = (ref.key if ref else None) or event_key(original.data, original.message_id)
-        yield ReplayItem(records, key)
+        yield ReplayItem(records, key, ref)
 
 
 @dataclass(frozen=True, slots=True)
 class KeyedCall:
     """A planned call, its event's ledger key, and whether it is its event's only call of
-    its action (a renamed subscription can then be followed)."""
+    its action (a renamed subscription can then be followed); ``was``: the status a
+    failed file's line says the call ended with."""
 
     call: PlannedCall
     key: str
     alone: bool
+    was: LedgerStatus | None = None
 
     @property
     def ident(self) -> Ident:
@@ -498,14 +513,22 @@ class KeyedCall:
         return (self.key, self.call.subscription)
 
 
+def keyed(item: ReplayItem) -> Iterator[KeyedCall]:
+    """The planned calls of one item, with their ledger keys."""
+    actions = [r.action for r in item.records if isinstance(r, PlannedCall | Rejection)]
+    was = item.ref.status if item.ref else None
+    for record in item.records:
+        if isinstance(record, PlannedCall):
+            assert item.key is not None
+            yield KeyedCall(record, item.key, actions.count(record.action) == 1, was)
+
+
 def keyed_calls(items: Iterable[ReplayItem], summary: ReplaySummary) -> Iterator[KeyedCall]:
     """The planned calls of a replay plan; the rest is counted in the summary."""
     for item in items:
-        actions = [r.action for r in item.records if isinstance(r, PlannedCall | Rejection)]
+        yield from keyed(item)
         for record in item.records:
             if isinstance(record, PlannedCall):
-                assert item.key is not None
-                yield KeyedCall(record, item.key, actions.count(record.action) == 1)
                 continue
             status = status_of(record)
             if status == "invalid":
@@ -517,9 +540,32 @@ def keyed_calls(items: Iterable[ReplayItem], summary: ReplaySummary) -> Iterator
 
 
 def lookup(ledger: Ledger, keyed: KeyedCall, known: Collection[str]) -> Lookup:
-    """What the ledger knows of a call (following a renamed subscription)."""
+    """What the ledger knows of a call (following a renamed subscription).
+
+    A failed file's line whose call ended ``unknown`` stays unknown when this ledger
+    does not know the call (the file replayed with another ledger): it may have
+    reached MAPI, so it is not sent without ``--retry-unknown``.
+    """
     call = keyed.call
-    return ledger.lookup(keyed.key, call.subscription, call.action, known=known, alone=keyed.alone)
+    found = ledger.lookup(keyed.key, call.subscription, call.action, known=known, alone=keyed.alone)
+    if found is None and keyed.was == "unknown":
+        return Found("unknown", call.subscription)
+    return found
+
+
+def decide(found: Lookup, options: ReplayOptions, *, since: str) -> Skip | None:
+    """Why not to send a call the ledger knows as ``found``, or ``None`` to send it.
+
+    ``since``: when this run started (the ledger's clock); with ``--force``, a call
+    this run already sent (the same call twice in the input) is not sent again.
+    """
+    if isinstance(found, Found) and options.force:
+        return (
+            "skipped_already_sent"
+            if found.status == "sent" and found.last_attempt_at >= since
+            else None
+        )
+    return skip_reason(found.status if isinstance(found, Found) else None, options)
 
 
 # -- sending -----------------------------------------------------------------------------
@@ -600,6 +646,7 @@ def replay_calls(
     shows: a closed stream there is ignored.
     """
     started = clock()
+    since = ledger.now()
     abandon = abandon or threading.Event()
     in_flight: dict[Future[CallOutcome | None], KeyedCall] = {}
     stopped: _Stopped | None = None
@@ -725,10 +772,9 @@ def replay_calls(
             if isinstance(found, Ambiguous):  # pre-flight refuses these; the ledger changed
                 stop_for(_ambiguous_error([(keyed, found)]), "ledger")
                 break
-            recorded = found.status if isinstance(found, Found) else None
             if isinstance(found, Found) and found.subscription != keyed.call.subscription:
                 summary.renamed += 1
-            reason = skip_reason(recorded, options)
+            reason = decide(found, options, since=since)
             if reason is not None:
                 setattr(summary, reason, getattr(summary, reason) + 1)
                 if isinstance(found, Found) and found.subscription != keyed.call.subscription:
@@ -823,6 +869,11 @@ class Preflight:
     """Calls the ledger does not show as done (those the run will send)."""
     problems: list[PlanRecord] = field(default_factory=list)
     ambiguous: list[tuple[KeyedCall, Ambiguous]] = field(default_factory=list)
+    beside: Counter[tuple[str, str]] = field(default_factory=Counter)
+    """New calls of (subscription, another subscription) whose event already had a call of
+    the same action delivered under the other one: perhaps the same call twice."""
+    foreign: Counter[str] = field(default_factory=Counter)
+    """Lines of failed files written for another target, by that target."""
 
     @property
     def has_problems(self) -> bool:
@@ -841,14 +892,17 @@ def preflight(
     ledger: Ledger | None = None,
     options: ReplayOptions | None = None,
     known: Collection[str] = (),
+    target: str | None = None,
     stop: threading.Event | None = None,
     keep: int = 20,
 ) -> Preflight:
     """Go through a replay plan counted in ``tally``; keeps only the first ``keep`` problems.
 
     With a ``ledger``, each call is looked up as ``replay_calls`` will: ``to_send``
-    counts those it will send, and calls that cannot be told apart after a
-    renamed subscription are listed in ``ambiguous``.  A set ``stop`` ends the
+    counts those it will send, calls that cannot be told apart after a renamed
+    subscription are listed in ``ambiguous``, and new calls beside a delivered
+    one of the same action are counted in ``beside``; failed-file lines written
+    for another ``target`` are counted in ``foreign``.  A set ``stop`` ends the
     pass early (the caller then stops).
     """
     result = Preflight(tally)
@@ -856,24 +910,23 @@ def preflight(
     for item in items:
         if stop is not None and stop.is_set():
             break
+        if item.ref is not None and item.ref.target and target and item.ref.target != target:
+            result.foreign[item.ref.target] += 1
         for record in item.records:
-            if isinstance(record, Rejection | LineError):
-                if len(result.problems) < keep:
-                    result.problems.append(record)
-                continue
-            if not isinstance(record, PlannedCall):
-                continue
+            if isinstance(record, Rejection | LineError) and len(result.problems) < keep:
+                result.problems.append(record)
+        for call in keyed(item):
             result.calls += 1
             if ledger is None:
                 result.to_send += 1
                 continue
-            assert item.key is not None
-            actions = [r.action for r in item.records if isinstance(r, PlannedCall | Rejection)]
-            keyed = KeyedCall(record, item.key, actions.count(record.action) == 1)
-            found = lookup(ledger, keyed, known)
+            found = lookup(ledger, call, known)
             if isinstance(found, Ambiguous):
-                result.ambiguous.append((keyed, found))
+                result.ambiguous.append((call, found))
                 continue
+            if found is None:
+                for other in ledger.siblings(call.key, call.call.action, call.call.subscription):
+                    result.beside[(call.call.subscription, other)] += 1
             if skip_reason(found.status if found else None, options) is None:
                 result.to_send += 1
     return result

@@ -33,10 +33,11 @@ import json
 import os
 import signal
 import stat
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, BinaryIO, Final, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Final, Protocol
 
 from fbcli.emulator import Emulator, EmulatorConfig
 from fbcli.errors import AuthError, ConfigError, ExitCode
@@ -44,6 +45,7 @@ from fbcli.events import Event, LineError
 from fbcli.inputs import FileId, Spool, file_id, read_inputs
 from fbcli.ledger import (
     EMULATOR_TARGET,
+    LEGACY_SUFFIX,
     Ledger,
     check_ledger_path,
     default_ledger_path,
@@ -111,6 +113,8 @@ class ReplaySettings:
     skip_invalid: bool = False
     selection: PlanFilter = field(default_factory=PlanFilter)
     grace: float = STOP_GRACE
+    protected: tuple[Path, ...] = ()
+    """Files the run reads that ``--failed`` must never name (the secret file)."""
 
 
 class ReplayObserver(Protocol):
@@ -166,10 +170,9 @@ def exit_code_for(
     """The exit code of a replay that sent (see ``ExitCode``).
 
     3 when MAPI refused the credentials mid-run; ``128 + signal`` when a signal
-    stopped it; 1 when any call failed or its outcome is unknown, or when
-    events were invalid or malformed without ``--skip-invalid`` (never gets
-    here); 4 when every call was delivered but ``--skip-invalid`` left invalid
-    or malformed events out; 0 otherwise.
+    stopped it; 1 when any call failed or its outcome is unknown (this run's, or
+    an earlier run's that this one left alone); 4 when every call was delivered
+    but ``--skip-invalid`` left invalid or malformed events out; 0 otherwise.
     """
     if auth_error is not None:
         return ExitCode.AUTH
@@ -177,7 +180,7 @@ def exit_code_for(
         return 128 + signum
     if summary.interrupted:
         return ExitCode.INTERRUPTED
-    if summary.failed or summary.unknown:
+    if summary.failed or summary.unknown or summary.skipped_unknown:
         return ExitCode.DATA
     if summary.invalid or summary.malformed:
         return ExitCode.SKIPPED
@@ -199,7 +202,9 @@ class FailedFile:
         self.path = path
         self.target = target
         self._forbidden = forbidden
-        self._stream: IO[str] | None = None
+        self._fd: int | None = None
+        self._written = 0
+        """Bytes of whole lines written: a line cut short by a full disk is taken back."""
 
     def _refuse(self, why: str, hint: str | None = None) -> ConfigError:
         return ConfigError(
@@ -250,34 +255,39 @@ class FailedFile:
         except BaseException:
             os.close(fd)
             raise
-        self._stream = os.fdopen(fd, "w", encoding="utf-8")
+        self._fd = fd
 
     def write(self, outcome: CallOutcome) -> None:
-        """Add one call not delivered; a write that fails is a ``ConfigError`` naming the file."""
-        if self._stream is None or outcome.status == "sent":
+        """Add one call not delivered, whole or not at all.
+
+        A write that fails (a full disk) takes back the part of the line that was
+        written, closes the file and raises a ``ConfigError`` naming it; nothing
+        more is written then (``replay_calls`` stops sending and counts the rest).
+        """
+        if self._fd is None or outcome.status == "sent":
             return
         line = json.dumps(failed_record(outcome, target=self.target), ensure_ascii=False) + "\n"
+        data = memoryview(line.encode("utf-8"))
         try:
-            self._stream.write(line)
-            self._stream.flush()
+            while data:
+                data = data[os.write(self._fd, data) :]
         except OSError as exc:
+            fd, self._fd = self._fd, None
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, self._written)
+            os.close(fd)
             raise ConfigError(
                 f"cannot write the failed file: {exc.strerror or exc}",
                 where=str(self.path),
                 hint="free some disk space, or give --failed another path",
             ) from None
+        self._written += len(line.encode("utf-8"))
 
     def close(self) -> None:
-        """Close the file (a final write error is reported as ``ConfigError``)."""
-        if self._stream is None:
-            return
-        stream, self._stream = self._stream, None
-        try:
-            stream.close()
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot write the failed file: {exc.strerror or exc}", where=str(self.path)
-            ) from None
+        """Close the file."""
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.close(fd)
 
 
 class ReplayRun:
@@ -312,7 +322,7 @@ class ReplayRun:
         self.observer: ReplayObserver = observer or QuietObserver()
         self.switch = switch or StopSwitch()
         self.stdin = stdin
-        self.known = frozenset(s.name for s in config.subscriptions)
+        self.known = frozenset(s.name for s in config.active)
 
     def ledger_path(self) -> Path:
         """``--ledger``, or the target's default ledger in the state folder."""
@@ -345,7 +355,9 @@ class ReplayRun:
                 ledger=ledger,
                 options=self.settings.options,
                 known=self.known,
+                target=self.target.ledger_target,
             )
+            self._tell(check)
             result = ReplayResult(check, self.target.base_url or "", path)
             if check.has_problems and not self.settings.skip_invalid:
                 self.observer.rejected(check, self.config, len(self.files))
@@ -428,12 +440,40 @@ class ReplayRun:
         )
         return replay_items(events, compiled, self.settings.selection, tally, known=self.known)
 
-    def _merge_legacy(self, ledger: Ledger) -> None:
-        """Take in, once, the ledgers fbcli 0.1 kept next to the inputs."""
-        for name in dict.fromkeys(self.files):
+    def _tell(self, check: Preflight) -> None:
+        """Notes on what the pre-flight saw that may not be what the user meant."""
+        here = self.target.ledger_target
+        for target, lines in check.foreign.items():
+            self.observer.note(
+                f"{_lines(lines)} of the failed file {'was' if lines == 1 else 'were'} written "
+                f"for {target}; this replay goes to {here} (calls that ended unknown are still "
+                "not resent without --retry-unknown)"
+            )
+        for (subscription, other), calls in check.beside.items():
+            self.observer.note(
+                f"{_calls(calls)} of '{subscription}' {'is' if calls == 1 else 'are'} new, but "
+                f"the ledger shows a call of the same action delivered for the same "
+                f"event{'s' if calls != 1 else ''} by '{other}' (if '{subscription}' replaces "
+                f"'{other}', rename it in the ledger before replaying: fbcli ledger rename "
+                f"'{other}' '{subscription}'; fbcli dry-run shows the calls)"
+            )
+
+    def _legacy_ledgers(self) -> list[Path]:
+        """The ledgers fbcli 0.1 may have left for these inputs: each beside the first input
+        of a run, so any in the folders of the inputs (by name, each once)."""
+        found: dict[Path, None] = {}
+        for name in self.files:
             if name == "-":
                 continue
-            legacy = legacy_ledger_path(name)
+            found[legacy_ledger_path(name)] = None
+            with contextlib.suppress(OSError):
+                found.update(dict.fromkeys(sorted(Path(name).parent.glob(f"*{LEGACY_SUFFIX}"))))
+        return list(found)
+
+    def _merge_legacy(self, ledger: Ledger) -> None:
+        """Take in, once (again when they change), the ledgers fbcli 0.1 left beside inputs."""
+        for legacy in self._legacy_ledgers():
+            name = str(legacy)[: -len(LEGACY_SUFFIX)]
             try:
                 info = legacy.stat()
             except OSError:
@@ -456,32 +496,42 @@ class ReplayRun:
     def _failed_file(
         self, ledger: Ledger, lock: LedgerLock, copies: dict[str, Path]
     ) -> FailedFile | None:
-        """The ``--failed`` file, checked (not yet opened: the pre-flight may refuse the run)."""
+        """The ``--failed`` file, checked (not yet opened: the pre-flight may refuse the run).
+
+        Forbidden: the ledger and its files, the inputs (standard input too, when it
+        is a file), the mapping file and ``settings.protected`` (the secret file).
+        """
         path = self.settings.failed
         if path is None:
             return None
-        forbidden: dict[FileId, str] = {}
-        names: dict[Path, str] = {}
-        kept = {
+        named: dict[Path, str] = {
             ledger.path: "the ledger",
             Path(f"{ledger.path}-wal"): "the ledger's -wal file",
             Path(f"{ledger.path}-shm"): "the ledger's -shm file",
             Path(f"{ledger.path}-journal"): "the ledger's -journal file",
-            lock.path: "the ledger's lock file",
+            lock.note_path: "the ledger's lock note",
         }
-        for kept_path, what in kept.items():
-            names[kept_path] = what
+        named.update({Path(n): f"an input ({n})" for n in self.files if n != "-"})
+        named.update({copy: f"an input ({n})" for n, copy in copies.items()})
+        if self.config.path and Path(self.config.path).is_file():
+            named[Path(self.config.path)] = "the mapping file"
+        named.update(dict.fromkeys(self.settings.protected, "a file this run reads"))
+        forbidden: dict[FileId, str] = {}
+        for where, what in named.items():
             with contextlib.suppress(OSError):
-                forbidden[file_id(kept_path.stat())] = what
-        for name in self.files:
-            if name == "-":
-                continue
-            names[Path(name)] = f"an input ({name})"
-            with contextlib.suppress(OSError):
-                forbidden[file_id(Path(name).stat())] = f"an input ({name})"
-        for name, copy in copies.items():
-            with contextlib.suppress(OSError):
-                forbidden[file_id(copy.stat())] = f"an input ({name})"
+                forbidden[file_id(where.stat())] = what
+        if "-" in self.files:
+            stdin = self.stdin if self.stdin is not None else sys.stdin.buffer
+            with contextlib.suppress(OSError, ValueError):
+                forbidden[file_id(os.fstat(stdin.fileno()))] = "an input (standard input)"
         failed = FailedFile(path, target=self.target.ledger_target, forbidden=forbidden)
-        failed.check(names)
+        failed.check(named)
         return failed
+
+
+def _calls(count: int) -> str:
+    return f"{count} call" if count == 1 else f"{count} calls"
+
+
+def _lines(count: int) -> str:
+    return f"{count} line" if count == 1 else f"{count} lines"

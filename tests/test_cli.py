@@ -511,7 +511,10 @@ def test_every_command_has_help_with_an_example_and_is_in_the_readme(
 def test_help_documents_exit_codes(run_cli: RunCli) -> None:
     result = run_cli("--help")
     assert result.exit_code == 0
-    assert "2 usage or mapping-file error" in " ".join(result.stdout.split())
+    text = " ".join(result.stdout.split())
+    assert "2 usage, mapping-file or ledger error" in text
+    assert "4 replay --skip-invalid" in text
+    assert "130/143/129 stopped by SIGINT/SIGTERM/SIGHUP" in text
 
 
 def test_python_dash_m_and_broken_pipe(tmp_path: Path) -> None:

@@ -164,7 +164,7 @@ def test_a_ledger_in_a_read_only_folder(tmp_path: Path, inputs: Inputs, emulator
     make_ledger(inputs, emulator, ledger)
     folder.chmod(0o555)
     try:
-        # Neither the ledger's lock file nor SQLite's -wal and -shm can be made next to it.
+        # SQLite cannot create the ledger's -wal and -shm files next to it.
         code, _, stderr = unprivileged(
             replay_args(inputs, emulator.base_url, ledger, FAST), cwd=tmp_path
         )
@@ -173,7 +173,7 @@ def test_a_ledger_in_a_read_only_folder(tmp_path: Path, inputs: Inputs, emulator
             stderr,
             ledger,
             emulator,
-            error="cannot create the ledger's lock file ledger.sqlite.lock: Permission denied",
+            error="cannot use the ledger: attempt to write a readonly database",
             hint="writable",
         )
         new = folder / "new.sqlite"
@@ -181,10 +181,7 @@ def test_a_ledger_in_a_read_only_folder(tmp_path: Path, inputs: Inputs, emulator
             replay_args(inputs, emulator.base_url, new, FAST), cwd=tmp_path
         )
         assert code == 2
-        lock = "new.sqlite.lock"
-        assert stderr.startswith(
-            f"Error: cannot create the ledger's lock file {lock}: Permission denied ({new})"
-        )
+        assert stderr.startswith(f"Error: cannot create the ledger: Permission denied ({new})")
         assert emulator.stats()["requests"] == 0
     finally:
         folder.chmod(0o755)
@@ -316,6 +313,6 @@ def test_a_damaged_ledger_is_refused_before_anything_is_sent(
     assert code == 2, stderr
     first, hint = stderr.splitlines()
     assert first == f"Error: {error} ({ledger})"
-    assert hint.startswith("Hint: restore the ledger from a copy")
+    assert "from a copy" in hint
     assert emulator.stats()["requests"] == 0
     assert ledger.read_bytes() == damaged  # left as it was found

@@ -54,11 +54,33 @@ def test_a_held_lock_is_refused_naming_its_holder(tmp_path: Path) -> None:
         assert caught.value.hint == "wait for it to finish, or add --wait to start when it has"
     finally:
         holder.communicate("\n", timeout=10)
+    assert ledger.stat().st_mode & 0o777 == 0o600  # the lock made the (empty) ledger file
     with LedgerLock(ledger) as lock:  # released when its process ended
         assert lock.held
-        assert b'"pid": ' + str(os.getpid()).encode() in lock.path.read_bytes()
-    assert lock.path.read_bytes() == b""  # the note is cleared; the file stays
-    assert lock.path.stat().st_mode & 0o777 == 0o600
+        assert f'"pid": {os.getpid()}'.encode() in lock.note_path.read_bytes()
+        assert lock.note_path.stat().st_mode & 0o777 == 0o600
+    assert not lock.note_path.exists()  # the note goes before the lock
+
+
+def test_every_name_of_the_ledger_is_one_lock(tmp_path: Path) -> None:
+    """A symbolic link, a hard link or another spelling of the ledger: the same lock."""
+    ledger = tmp_path / "a" / "l.sqlite"
+    ledger.parent.mkdir()
+    ledger.touch(mode=0o600)
+    (tmp_path / "b").mkdir()
+    symlink = tmp_path / "b" / "alias.sqlite"
+    symlink.symlink_to(ledger)
+    hardlink = tmp_path / "b" / "hard.sqlite"
+    os.link(ledger, hardlink)
+    holder = hold(ledger)
+    try:
+        for name in (symlink, hardlink, tmp_path / "b" / ".." / "a" / "l.sqlite"):
+            with pytest.raises(ConfigError, match="in use by another fbcli"):
+                LedgerLock(name).acquire()
+        with pytest.raises(ConfigError, match=f"pid {holder.pid} on "):
+            LedgerLock(symlink).acquire()  # the note is found through the link too
+    finally:
+        holder.communicate("\n", timeout=10)
 
 
 def test_a_killed_holder_leaves_no_stale_lock(tmp_path: Path) -> None:
@@ -89,22 +111,31 @@ def test_wait_tries_again_until_the_holder_is_gone(tmp_path: Path) -> None:
     assert len(naps) >= 3
 
 
-def test_a_lock_file_of_another_kind_or_open_to_others_is_refused(tmp_path: Path) -> None:
-    ledger = tmp_path / "l.sqlite"
-    (tmp_path / "l.sqlite.lock").mkdir()
-    with pytest.raises(ConfigError, match="cannot create the ledger's lock file"):
-        LedgerLock(ledger).acquire()
-    other = tmp_path / "m.sqlite"
-    lock_file = tmp_path / "m.sqlite.lock"
-    lock_file.touch()
-    lock_file.chmod(0o666)
-    with pytest.raises(ConfigError, match=r"lock file can be written by other users"):
-        LedgerLock(other).acquire()
+def test_the_note_is_only_a_courtesy(tmp_path: Path) -> None:
+    """A note that cannot be written safely (a link, a folder, a pipe) is not written,
+    and not followed; the lock holds all the same."""
     target = tmp_path / "elsewhere"
-    target.touch()
-    (tmp_path / "n.sqlite.lock").symlink_to(target)
-    with pytest.raises(ConfigError, match="cannot create the ledger's lock file"):
-        LedgerLock(tmp_path / "n.sqlite").acquire()
+    target.write_text("keep", encoding="utf-8")
+    (tmp_path / "a.sqlite.lock").symlink_to(target)
+    (tmp_path / "b.sqlite.lock").mkdir()
+    os.mkfifo(tmp_path / "c.sqlite.lock")
+    for name in ("a", "b", "c"):
+        with LedgerLock(tmp_path / f"{name}.sqlite") as lock:
+            assert lock.held
+    assert target.read_text(encoding="utf-8") == "keep"
+
+
+def test_a_ledger_that_is_not_a_regular_file_or_not_private_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "folder.sqlite").mkdir()
+    with pytest.raises(ConfigError, match="the ledger is not a regular file"):
+        LedgerLock(tmp_path / "folder.sqlite").acquire()
+    open_ledger = tmp_path / "open.sqlite"
+    open_ledger.touch()
+    open_ledger.chmod(0o666)
+    with pytest.raises(ConfigError, match=r"the ledger can be written by other users"):
+        LedgerLock(open_ledger).acquire()
+    with pytest.raises(ConfigError, match="cannot create the ledger: No such file"):
+        LedgerLock(tmp_path / "missing" / "l.sqlite").acquire()
 
 
 @pytest.mark.parametrize(

@@ -499,6 +499,9 @@ def render_replay_summary(
 
 def render_arrivals(console: Console, calls: list[dict[str, Any]], *, limit: int = 20) -> None:
     """What the emulator received: one row per recorded call."""
+    if not calls:
+        console.print(Text("the emulator received no call", style="dim"))
+        return
     table = Table(
         box=box.SIMPLE_HEAD,
         title=f"the emulator received {len(calls)} calls",
