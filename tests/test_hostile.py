@@ -1,0 +1,433 @@
+"""The MAPI client, and replay, against hostile servers on 127.0.0.1 (``tests/hostile.py``).
+
+Whatever the server does (trickles the status line, the headers or the body;
+never answers; stalls the TLS handshake; never reads the request; answers with
+hundreds of megabytes), an attempt ends by its deadline, says honestly how far
+the request got, reads at most ``MAX_ANSWER`` bytes of any answer, and keeps
+memory flat.  The deadline tests give every trickle pauses far shorter than the
+timeouts, so that only the deadline can end them.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpcore
+import httpx
+import pytest
+
+from fbcli.errors import ApiError, AuthError
+from fbcli.mapi import (
+    _HTTPX_ERRORS,
+    DEADLINE_MESSAGE,
+    MAX_ANSWER,
+    CallResult,
+    Credentials,
+    MapiClient,
+    Timeouts,
+    _httpx_errors,
+)
+from tests.hostile import (
+    HostileServer,
+    MuteServer,
+    event_response,
+    flood,
+    head_length,
+    reply,
+    response,
+    silent,
+    token_response,
+    trickle,
+)
+
+KEY = "3f2e7a51-8c1b-4f3e-9d6a-0b1c2d3e4f50"
+SECRET = "mapi-secret-hostile-7d2a4e685b1f0c9e"
+AUTH = "/v1/authorization"
+CALL = "/v1/customer"
+OTHER = "/v1/event/custom"
+CUSTOMER = {"customerId": "c-1", "email": "ada@example.com"}
+LIMIT = 1.0
+"""The time limit of the in-process attempts, in seconds."""
+SLACK = 0.7
+"""How late past its deadline an attempt may end (tests share two cores with others)."""
+TIMEOUTS = Timeouts(connect=3.0, read=3.0)
+"""Longer than every pause of the servers here and than ``LIMIT``: only deadlines end them."""
+MB = 1024 * 1024
+TOO_LARGE = "the answer is larger than 64 KiB (not read)"
+BODY_CUT = "the rest of the answer did not come within the call's time limit (--max-call-time)"
+AUTH_CUT = f"authorization: {DEADLINE_MESSAGE}"
+STATUS_LINE = len(b"HTTP/1.1 201 Hostile\r\n")
+
+
+def client(base_url: str, **kwargs: Any) -> MapiClient:
+    return MapiClient(base_url, Credentials(KEY, SECRET), timeouts=TIMEOUTS, **kwargs)
+
+
+def timed(work: Callable[[], Any]) -> tuple[Any, float]:
+    """``work()`` (or the exception it raised) and the seconds it took."""
+    started = time.monotonic()
+    try:
+        outcome = work()
+    except ApiError as exc:
+        outcome = exc
+    return outcome, time.monotonic() - started
+
+
+def within_limit(elapsed: float, limit: float = LIMIT) -> bool:
+    return limit - 0.05 <= elapsed < limit + SLACK
+
+
+def seed_token(mapi: MapiClient) -> None:
+    """Give the client a token as if it had authorized (a mute server cannot issue one)."""
+    mapi._token = "tok-seeded-0123456789"
+    mapi._refresh_at = datetime.max.replace(tzinfo=UTC)
+
+
+def send_by(mapi: MapiClient, limit: float = LIMIT, path: str = CALL, **body: Any) -> Any:
+    return timed(lambda: mapi.send(path, body or CUSTOMER, deadline=time.monotonic() + limit))
+
+
+# -- a call cut short: how far it got ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "start", [0, STATUS_LINE + 5], ids=["trickled status line", "trickled headers"]
+)
+def test_an_answer_trickled_before_its_status_ends_at_the_deadline(start: int) -> None:
+    scripts = {AUTH: reply(token_response()), CALL: trickle(event_response(), start=start)}
+    with HostileServer(scripts) as server, client(server.base_url) as mapi:
+        mapi.authorize()
+        result, elapsed = send_by(mapi)
+    assert result == CallResult(None, "read", message=DEADLINE_MESSAGE)
+    assert within_limit(elapsed), elapsed
+    assert server.paths == [AUTH, CALL]
+
+
+def test_a_server_that_never_answers_ends_at_the_deadline() -> None:
+    with (
+        HostileServer({AUTH: reply(token_response()), CALL: silent()}) as server,
+        client(server.base_url) as mapi,
+    ):
+        mapi.authorize()
+        result, elapsed = send_by(mapi)
+    assert result == CallResult(None, "read", message=DEADLINE_MESSAGE)
+    assert within_limit(elapsed), elapsed
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        (event_response(), CallResult(201, message=BODY_CUT)),
+        (
+            response(503, {"message": "busy"}, {"Retry-After": "7"}),
+            CallResult(503, message=f"Service Unavailable; {BODY_CUT}", retry_after="7"),
+        ),
+    ],
+    ids=["201", "503"],
+)
+def test_a_body_trickled_after_the_status_ends_at_the_deadline_and_the_status_stands(
+    answer: bytes, expected: CallResult
+) -> None:
+    scripts = {AUTH: reply(token_response()), CALL: trickle(answer, start=head_length(answer))}
+    with HostileServer(scripts) as server, client(server.base_url) as mapi:
+        mapi.authorize()
+        result, elapsed = send_by(mapi)
+    assert result == expected
+    assert within_limit(elapsed), elapsed
+
+
+def test_a_stalled_tls_handshake_ends_at_the_deadline_before_anything_is_sent() -> None:
+    with MuteServer() as mute, client(f"https://127.0.0.1:{mute.port}") as mapi:
+        seed_token(mapi)
+        result, elapsed = send_by(mapi)
+        error, auth_elapsed = timed(lambda: mapi.authorize(deadline=time.monotonic() + LIMIT))
+    assert result == CallResult(None, "connect", message=DEADLINE_MESSAGE)
+    assert within_limit(elapsed), elapsed
+    assert isinstance(error, ApiError)
+    assert error.message == AUTH_CUT
+    assert within_limit(auth_elapsed), auth_elapsed
+
+
+def test_a_request_the_server_never_reads_ends_at_the_deadline_while_sending() -> None:
+    with MuteServer() as mute, client(f"http://127.0.0.1:{mute.port}") as mapi:
+        seed_token(mapi)
+        result, elapsed = send_by(mapi, customerId="c-1", pad="x" * (32 * MB))
+    assert result == CallResult(None, "send", message=DEADLINE_MESSAGE)
+    assert within_limit(elapsed), elapsed
+
+
+def test_an_attempt_without_time_left_sends_nothing() -> None:
+    with (
+        HostileServer({AUTH: reply(token_response())}) as server,
+        client(server.base_url) as mapi,
+    ):
+        mapi.authorize()
+        late = mapi.send(CALL, CUSTOMER, deadline=time.monotonic())
+        with pytest.raises(ApiError) as caught:
+            mapi.authorize(deadline=time.monotonic() - 1)
+    assert late == CallResult(None, "connect", message=DEADLINE_MESSAGE)
+    assert caught.value.message == AUTH_CUT
+    assert server.paths == [AUTH]
+
+
+def test_without_a_deadline_the_timeouts_still_apply() -> None:
+    timeouts = Timeouts(connect=1.0, read=0.3)
+    with (
+        HostileServer({AUTH: reply(token_response()), CALL: silent()}) as server,
+        MapiClient(server.base_url, Credentials(KEY, SECRET), timeouts=timeouts) as mapi,
+    ):
+        result, elapsed = timed(lambda: mapi.send(CALL, CUSTOMER))
+    assert result == CallResult(None, "read", message="no answer in time (read timeout)")
+    assert elapsed < 0.3 + SLACK
+
+
+# -- authorization -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "start",
+    [0, STATUS_LINE + 5, head_length(token_response())],
+    ids=["trickled status line", "trickled headers", "trickled body"],
+)
+def test_a_trickled_authorization_ends_at_the_deadline_and_is_not_retried(start: int) -> None:
+    with (
+        HostileServer({AUTH: trickle(token_response(), start=start)}) as server,
+        client(server.base_url) as mapi,
+    ):
+        error, elapsed = timed(lambda: mapi.authorize(deadline=time.monotonic() + LIMIT))
+        in_call, call_elapsed = send_by(mapi)
+    for caught, seconds in ((error, elapsed), (in_call, call_elapsed)):
+        assert isinstance(caught, ApiError)
+        assert not isinstance(caught, AuthError)
+        assert caught.message == AUTH_CUT
+        assert within_limit(seconds), seconds
+    assert server.paths == [AUTH, AUTH]  # no retry after the deadline; the call never went
+
+
+class Clock:
+    """A monotonic clock that moves when the client waits (the servers answer at once)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.waits: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.now += seconds
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "limit", "waits"),
+    [
+        (None, 1.2, [0.5]),  # then 1 s would end past the deadline
+        (None, 2.0, [0.5, 1.0]),  # every retry fits
+        ("5", 3.0, []),  # MAPI's wait does not fit
+        ("0.25", 3.0, [0.25, 0.25]),
+    ],
+)
+def test_authorization_retries_only_when_their_wait_ends_before_the_deadline(
+    retry_after: str | None, limit: float, waits: list[float]
+) -> None:
+    headers = {"Retry-After": retry_after} if retry_after else {}
+    clock = Clock()
+    with (
+        HostileServer({AUTH: reply(response(503, {"message": "busy"}, headers))}) as server,
+        client(server.base_url, clock=clock, sleep=clock.sleep) as mapi,
+        pytest.raises(ApiError) as caught,
+    ):
+        mapi.authorize(deadline=clock.now + limit)
+    assert (caught.value.message, caught.value.status) == ("authorization failed: busy", 503)
+    assert clock.waits == waits
+    assert server.paths == [AUTH] * (len(waits) + 1)
+
+
+def test_stop_ends_the_wait_between_authorization_attempts() -> None:
+    stop = threading.Event()
+    busy = reply(response(503, {"message": "busy"}, {"Retry-After": "10"}))
+    with HostileServer({AUTH: busy}) as server, client(server.base_url, stop=stop) as mapi:
+        timer = threading.Timer(0.3, stop.set)
+        timer.start()
+        error, elapsed = timed(mapi.authorize)
+        timer.join()
+        again, again_elapsed = timed(lambda: mapi.send(CALL, CUSTOMER))
+    for caught in (error, again):
+        assert isinstance(caught, ApiError)
+        assert caught.message == "authorization stopped: fbcli is stopping"
+    assert 0.25 < elapsed < 0.3 + SLACK
+    assert again_elapsed < 0.1
+    assert server.paths == [AUTH]  # nothing more once stopped
+
+
+def test_waiting_for_another_threads_authorization_keeps_its_own_deadline_and_stop() -> None:
+    stop = threading.Event()
+    with (
+        HostileServer({AUTH: silent()}) as server,
+        client(server.base_url, stop=stop) as mapi,
+    ):
+        holder: list[Any] = []
+        thread = threading.Thread(
+            target=lambda: holder.append(
+                timed(lambda: mapi.authorize(deadline=time.monotonic() + 2.5))
+            )
+        )
+        thread.start()
+        while server.paths != [AUTH]:  # the holder is authorizing, with the lock
+            time.sleep(0.01)
+        waited, elapsed = send_by(mapi, limit=0.4)
+        timer = threading.Timer(0.3, stop.set)
+        timer.start()
+        stopped, stopped_elapsed = timed(lambda: mapi.send(CALL, CUSTOMER))
+        timer.join()
+        thread.join(10)
+    assert isinstance(waited, ApiError)
+    assert waited.message == AUTH_CUT
+    assert within_limit(elapsed, 0.4), elapsed
+    assert isinstance(stopped, ApiError)
+    assert stopped.message == "authorization stopped: fbcli is stopping"
+    assert within_limit(stopped_elapsed, 0.3), stopped_elapsed
+    [(held, held_elapsed)] = holder
+    assert isinstance(held, ApiError)
+    assert held.message == AUTH_CUT  # its request was in flight: it ran to its own deadline
+    assert within_limit(held_elapsed, 2.5), held_elapsed
+    assert server.paths == [AUTH]
+
+
+# -- answer sizes ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("framing", ["length", "chunked", "close"])
+def test_a_huge_answer_is_not_read_and_its_connection_is_not_reused(framing: Any) -> None:
+    scripts = {
+        AUTH: reply(token_response()),
+        CALL: flood(201, 300 * MB, framing=framing),
+        OTHER: reply(event_response("e-after")),
+    }
+    with HostileServer(scripts) as server, client(server.base_url) as mapi:
+        result, elapsed = timed(lambda: mapi.send(CALL, CUSTOMER))
+        after = mapi.send(OTHER, CUSTOMER)
+    assert result == CallResult(201, message=TOO_LARGE)
+    assert result.ok  # the status is what counts; the event id is unknown
+    assert elapsed < 2.0
+    assert after == CallResult(201, event_id="e-after")
+    (flooded, _), (next_one, _) = server.requests[-2:]
+    assert next_one != flooded  # a new connection: the flooded one was closed
+
+
+def test_a_huge_error_answer_keeps_its_status() -> None:
+    scripts = {AUTH: reply(token_response()), CALL: flood(503, 300 * MB, framing="chunked")}
+    with HostileServer(scripts) as server, client(server.base_url) as mapi:
+        result = mapi.send(CALL, CUSTOMER)
+    assert result == CallResult(503, message=f"Service Unavailable; {TOO_LARGE}")
+
+
+@pytest.mark.parametrize("framing", ["length", "chunked", "close"])
+def test_a_huge_authorization_answer_is_an_api_error(framing: Any) -> None:
+    with (
+        HostileServer({AUTH: flood(200, 300 * MB, framing=framing)}) as server,
+        client(server.base_url) as mapi,
+        pytest.raises(ApiError) as caught,
+    ):
+        mapi.authorize()
+    assert caught.value.message == f"authorization answer not read: {TOO_LARGE}"
+    assert not isinstance(caught.value, AuthError)
+    assert server.paths == [AUTH]
+
+
+def test_an_answer_of_exactly_the_limit_is_read() -> None:
+    pad = MAX_ANSWER - len(json.dumps({"eventId": "e-edge", "pad": ""}).encode())
+    edge = {"eventId": "e-edge", "pad": "x" * pad}
+    scripts = {
+        AUTH: reply(token_response()),
+        CALL: reply(response(201, edge)),
+        OTHER: flood(201, MAX_ANSWER + 1, framing="close"),
+    }
+    with HostileServer(scripts) as server, client(server.base_url) as mapi:
+        assert mapi.send(CALL, CUSTOMER) == CallResult(201, event_id="e-edge")
+        assert mapi.send(OTHER, CUSTOMER) == CallResult(201, message=TOO_LARGE)
+
+
+CHILD = r"""
+import json, sys
+from fbcli.errors import ApiError
+from fbcli.mapi import Credentials, MapiClient
+
+def kib(field):
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+
+calls, authorizations = sys.argv[1:3]
+credentials = Credentials("key", "mapi-secret-0123456789")
+with MapiClient(calls, credentials) as client:
+    client.send("/v1/event/custom", {"eventType": "warm-up", "email": "a@b.c"})
+    before = kib("VmRSS")
+    call = client.send("/v1/customer", {"customerId": "c-1", "email": "a@b.c"})
+with MapiClient(authorizations, credentials) as client:
+    try:
+        client.authorize()
+        authorization = None
+    except ApiError as exc:
+        authorization = exc.message
+print(json.dumps({"before": before, "peak": kib("VmHWM"), "call": call.message,
+                  "authorization": authorization}))
+"""
+"""In a fresh process, so that its peak memory (``VmHWM``) is this scenario's."""
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc/self/status")
+def test_memory_stays_flat_under_answers_of_300_mb() -> None:
+    calls = HostileServer(
+        {
+            AUTH: reply(token_response()),
+            OTHER: reply(event_response()),
+            CALL: flood(201, 300 * MB, framing="chunked"),
+        }
+    )
+    authorizations = HostileServer({AUTH: flood(200, 300 * MB, framing="close")})
+    with calls, authorizations:
+        child = subprocess.run(
+            [sys.executable, "-c", CHILD, calls.base_url, authorizations.base_url],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert child.returncode == 0, child.stderr
+    report = json.loads(child.stdout)
+    assert report["call"] == TOO_LARGE
+    assert report["authorization"] == f"authorization answer not read: {TOO_LARGE}"
+    assert report["peak"] - report["before"] < 20 * 1024, report  # KiB
+
+
+# -- the transport -----------------------------------------------------------------------------
+
+
+def test_httpcore_errors_become_the_httpx_errors_httpx_makes_of_them() -> None:
+    """mapi's transport repeats what ``httpx.HTTPTransport`` does with httpcore's errors
+    (a private part of httpx, read here only): this fails when httpx changes it."""
+    from httpx._transports.default import _load_httpcore_exceptions
+
+    theirs = _load_httpcore_exceptions()
+    assert {core for core, _ in _HTTPX_ERRORS} == set(theirs)
+    for core in theirs:
+        candidates = [mapped for known, mapped in theirs.items() if issubclass(core, known)]
+        expected = next(c for c in candidates if all(issubclass(c, o) for o in candidates))
+        with pytest.raises(httpx.TransportError) as caught, _httpx_errors():
+            raise core("message")
+        assert type(caught.value) is expected, core
+        assert str(caught.value) == "message"
+    with pytest.raises(KeyError), _httpx_errors():
+        raise KeyError("not httpcore's")
+    assert issubclass(httpcore.ReadTimeout, httpcore.TimeoutException)
