@@ -23,6 +23,7 @@ import stat
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
@@ -982,11 +983,14 @@ def _run_replay(
             ledger_path = default_ledger_path(inputs.files[0])
         ledger = stack.enter_context(Ledger(ledger_path, target=url))
         timeouts = Timeouts(connect=target.connect_timeout, read=target.read_timeout)
+        stop = threading.Event()
         client = stack.enter_context(
-            MapiClient(url, credentials, timeouts=timeouts, max_connections=options.concurrency)
+            MapiClient(
+                url, credentials, timeouts=timeouts, max_connections=options.concurrency, stop=stop
+            )
         )
-        client.authorize()
-        sender = Sender(client, RateLimiter(rate, burst=burst), options, stop=threading.Event())
+        client.authorize(deadline=time.monotonic() + options.policy.max_total)
+        sender = Sender(client, RateLimiter(rate, burst=burst), options, stop=stop)
         failed_out = stack.enter_context(_open_private(inputs.failed)) if inputs.failed else None
 
         def on_outcome(outcome: Any) -> None:

@@ -57,7 +57,7 @@ MAX_LISTED: Final = 100
 class CallSender(Protocol):
     """What sends one attempt (``MapiClient.send``)."""
 
-    def send(self, path: str, body: Any) -> CallResult: ...
+    def send(self, path: str, body: Any, *, deadline: float | None = None) -> CallResult: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,7 +214,7 @@ class Sender:
             attempts += 1
             result: CallResult | _NotSent
             try:
-                result = self.client.send(path, call.body)
+                result = self.client.send(path, call.body, deadline=started + policy.max_total)
             except AuthError as exc:
                 # MAPI refused the credentials: this call was not sent, and no other will be.
                 self.auth_error = exc

@@ -11,6 +11,7 @@ timeouts, so that only the deadline can end them.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -25,6 +26,7 @@ import httpx
 import pytest
 
 from fbcli.errors import ApiError, AuthError
+from fbcli.ledger import Ledger
 from fbcli.mapi import (
     _HTTPX_ERRORS,
     DEADLINE_MESSAGE,
@@ -36,6 +38,7 @@ from fbcli.mapi import (
     _httpx_errors,
 )
 from tests.hostile import (
+    TOKEN,
     HostileServer,
     MuteServer,
     event_response,
@@ -431,3 +434,84 @@ def test_httpcore_errors_become_the_httpx_errors_httpx_makes_of_them() -> None:
     with pytest.raises(KeyError), _httpx_errors():
         raise KeyError("not httpcore's")
     assert issubclass(httpcore.ReadTimeout, httpcore.TimeoutException)
+
+
+# -- replay, end to end ------------------------------------------------------------------------
+
+
+def purchase(n: int) -> dict[str, Any]:
+    return {
+        "type": "track",
+        "event": "Order Completed",
+        "messageId": f"m-{n}",
+        "userId": f"u{n}",
+        "properties": {"order_id": f"o{n}", "total": 10 + n, "currency": "USD"},
+    }
+
+
+@pytest.fixture
+def events(tmp_path: Path) -> Path:
+    path = tmp_path / "e.jsonl"
+    path.write_text(json.dumps(purchase(1)) + "\n", encoding="utf-8")
+    return path
+
+
+def fbcli(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], float]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FRIENDBUY_")}
+    env.update(FRIENDBUY_MAPI_KEY=KEY, FRIENDBUY_MAPI_SECRET=SECRET)
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "fbcli", *args],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    return done, time.monotonic() - started
+
+
+def test_replay_against_a_mapi_trickling_a_byte_a_second_ends_at_max_call_time(
+    tmp_path: Path, events: Path
+) -> None:
+    """Issue 10's scenario: it ran 120 s past ``--read-timeout 2 --max-call-time 5``."""
+    purchase_path = "/v1/event/purchase"
+    scripts = {AUTH: reply(token_response()), purchase_path: trickle(event_response(), interval=1)}
+    ledger = tmp_path / "ledger.sqlite"
+    with HostileServer(scripts) as server:
+        done, elapsed = fbcli(
+            tmp_path,
+            "replay", str(events), "--base-url", server.base_url, "--ledger", str(ledger),
+            "--read-timeout", "2", "--max-call-time", "5", "--format", "json",
+        )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    summary = json.loads(done.stdout)
+    assert (summary["sent"], summary["unknown"], summary["failed"]) == (0, 1, 0)
+    [problem] = summary["problems"]
+    assert problem["status"] == "unknown"
+    assert problem["message"].startswith(DEADLINE_MESSAGE)
+    assert 5 <= elapsed < 5 + 2.5, elapsed  # 5 s, and the start-up of a Python process
+    assert server.paths == [AUTH, purchase_path]  # sent once, not resent
+    with Ledger(ledger, target=server.base_url) as book:
+        assert book.counts() == {"unknown": 1}
+    for text in (done.stdout, done.stderr):
+        assert SECRET not in text
+        assert TOKEN not in text
+
+
+def test_replay_against_a_trickling_authorization_ends_at_max_call_time(
+    tmp_path: Path, events: Path
+) -> None:
+    with HostileServer({AUTH: trickle(token_response(), interval=0.5)}) as server:
+        done, elapsed = fbcli(
+            tmp_path,
+            "replay", str(events), "--base-url", server.base_url,
+            "--ledger", str(tmp_path / "ledger.sqlite"),
+            "--read-timeout", "2", "--max-call-time", "2",
+        )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert f"Error: {AUTH_CUT}" in done.stderr
+    assert 2 <= elapsed < 2 + 2.5, elapsed
+    assert server.paths == [AUTH]
+    assert SECRET not in done.stdout + done.stderr
