@@ -2,11 +2,13 @@
 
 ``HostileServer`` reads each HTTP/1.1 request (head and ``Content-Length`` body)
 and answers it with the script of its path: at once (``reply``), one byte at a
-time from some point on (``trickle``), never (``silent``), or with a body of
-hundreds of megabytes (``flood``).  It records each request with the number of
-the connection it came on, so a test can tell a pooled connection from a new
-one.  ``MuteServer`` accepts connections and never reads or writes a byte: a TLS
-handshake, or a request larger than the socket buffers, then waits forever.
+time from some point on (``trickle``), never (``silent``), cut off part-way
+(``break_off``), or with a body of hundreds of megabytes (``flood``); over TLS
+when given a server context (``self_signed_certificate`` makes one for
+127.0.0.1).  It records each request with the number of the connection it came
+on, so a test can tell a pooled connection from a new one.  ``MuteServer``
+accepts connections and never reads or writes a byte: a TLS handshake, or a
+request larger than the socket buffers, then waits forever; or it resets them.
 
 Everything stops when the ``with`` block ends: scripts look at a stop event
 between writes, and every socket is closed.  Used by ``tests/test_hostile.py``
@@ -15,11 +17,17 @@ and ``bench/hostile.py``.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import shutil
 import socket
+import ssl
+import struct
+import subprocess
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
@@ -112,6 +120,16 @@ def trickle(data: bytes, *, start: int = 0, interval: float = 0.1) -> Script:
     return script
 
 
+def break_off(data: bytes, at: int) -> Script:
+    """Send ``data[:at]``, then close the connection."""
+
+    def script(exchange: Exchange) -> bool:
+        exchange.send(data[:at])
+        return False
+
+    return script
+
+
 def silent() -> Script:
     """Never answer: hold the connection until the client closes it."""
 
@@ -162,6 +180,8 @@ class HostileServer:
     """An HTTP/1.1 server on 127.0.0.1 answering each path with its script (404 otherwise)."""
 
     scripts: Mapping[str, Script]
+    context: ssl.SSLContext | None = None
+    """A server-side TLS context: the server then speaks HTTPS."""
     requests: list[tuple[int, str]] = field(default_factory=list)
     """(connection number from 1, path) of each request, in order."""
 
@@ -172,7 +192,8 @@ class HostileServer:
         self._threads: list[threading.Thread] = []
         self._listener = socket.create_server(("127.0.0.1", 0))
         self._listener.settimeout(_POLL)
-        self.base_url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        scheme = "http" if self.context is None else "https"
+        self.base_url = f"{scheme}://127.0.0.1:{self._listener.getsockname()[1]}"
 
     def __enter__(self) -> HostileServer:
         self._start(self._accept)
@@ -208,13 +229,21 @@ class HostileServer:
                 continue
             except OSError:
                 return
-            sock.settimeout(_POLL)
+            sock.settimeout(None if self.context else _POLL)  # TLS: a blocking handshake
             number += 1
             with self._lock:
                 self._sockets.append(sock)
             self._start(self._serve, sock, number)
 
     def _serve(self, sock: socket.socket, number: int) -> None:
+        if self.context is not None:
+            try:
+                sock = self.context.wrap_socket(sock, server_side=True)
+            except OSError:  # the client gave up, or refused the certificate
+                return
+            sock.settimeout(_POLL)
+            with self._lock:
+                self._sockets.append(sock)
         pending = b""
         while not self._stopping.is_set():
             while b"\r\n\r\n" not in pending:
@@ -256,8 +285,13 @@ class HostileServer:
 
 @dataclass
 class MuteServer:
-    """Accepts connections on 127.0.0.1 and never reads or writes a byte."""
+    """Accepts connections on 127.0.0.1 and never reads or writes a byte.
 
+    With ``reset``, it reads the start of each request instead, then resets the
+    connection (TCP RST) while the client is still sending.
+    """
+
+    reset: bool = False
     accepted: int = 0
 
     def __post_init__(self) -> None:
@@ -294,5 +328,30 @@ class MuteServer:
                 continue
             except OSError:
                 return
-            self._sockets.append(sock)
             self.accepted += 1
+            if self.reset:
+                sock.settimeout(2)
+                with contextlib.suppress(OSError):
+                    sock.recv(4096)  # the request has begun: the client is sending
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                sock.close()
+            else:
+                self._sockets.append(sock)
+
+
+def self_signed_certificate(folder: Path) -> tuple[Path, Path] | None:
+    """A certificate and key for 127.0.0.1 made with the openssl tool (``None`` without it)."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        return None
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        [
+            openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+            "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "2",
+            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return cert, key

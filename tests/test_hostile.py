@@ -1,17 +1,19 @@
 """The MAPI client, and replay, against hostile servers on 127.0.0.1 (``tests/hostile.py``).
 
-Whatever the server does (trickles the status line, the headers or the body;
-never answers; stalls the TLS handshake; never reads the request; answers with
-hundreds of megabytes), an attempt ends by its deadline, says honestly how far
-the request got, reads at most ``MAX_ANSWER`` bytes of any answer, and keeps
-memory flat.  The deadline tests give every trickle pauses far shorter than the
-timeouts, so that only the deadline can end them.
+Whatever the server does (trickles the status line, the headers or the body,
+over plain http or TLS; never answers; stalls the TLS handshake; never reads
+the request; resets or cuts off the connection; answers with hundreds of
+megabytes), an attempt ends by its deadline, says honestly how far the request
+got, reads at most ``MAX_ANSWER`` bytes of any answer, and keeps memory flat.
+The deadline tests give every trickle pauses far shorter than the timeouts, so
+that only the deadline can end them.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import ssl
 import subprocess
 import sys
 import threading
@@ -35,17 +37,20 @@ from fbcli.mapi import (
     Credentials,
     MapiClient,
     Timeouts,
+    _Attempt,
     _httpx_errors,
 )
 from tests.hostile import (
     TOKEN,
     HostileServer,
     MuteServer,
+    break_off,
     event_response,
     flood,
     head_length,
     reply,
     response,
+    self_signed_certificate,
     silent,
     token_response,
     trickle,
@@ -181,6 +186,38 @@ def test_an_attempt_without_time_left_sends_nothing() -> None:
     assert server.paths == [AUTH]
 
 
+def test_a_body_that_breaks_off_after_the_status_keeps_the_status() -> None:
+    answer = event_response()
+    scripts = {AUTH: reply(token_response()), CALL: break_off(answer, head_length(answer) + 3)}
+    with HostileServer(scripts) as server, client(server.base_url) as mapi:
+        result = mapi.send(CALL, CUSTOMER)
+    assert result == CallResult(201, message="the answer broke off before its end")
+
+
+def test_a_connection_reset_while_sending_may_have_reached_mapi() -> None:
+    """httpcore answers a write error by reading whatever answer came: the read phase."""
+    with MuteServer(reset=True) as mute, client(f"http://127.0.0.1:{mute.port}") as mapi:
+        seed_token(mapi)
+        result = mapi.send(CALL, {"customerId": "c-1", "pad": "x" * (32 * MB)})
+    assert (result.status, result.phase) == (None, "read")
+    assert result.message in (
+        "the server closed the connection without an answer",
+        "connection broke while waiting for the answer",
+    )
+
+
+def test_a_socket_operation_without_time_left_does_not_start() -> None:
+    attempt = _Attempt(lambda: 10.0)
+    attempt.deadline = 9.5
+    with pytest.raises(httpcore.ReadTimeout, match="time limit"):
+        attempt.bounded(lambda _: pytest.fail("started"), 3.0, httpcore.ReadTimeout)
+    assert attempt.cut
+    attempt.deadline, attempt.cut = 20.0, False
+    assert attempt.bounded(lambda limit: limit, 3.0, httpcore.ReadTimeout) == 3.0
+    assert attempt.bounded(lambda limit: limit, None, httpcore.ReadTimeout) == 10.0
+    assert not attempt.cut
+
+
 def test_without_a_deadline_the_timeouts_still_apply() -> None:
     timeouts = Timeouts(connect=1.0, read=0.3)
     with (
@@ -213,6 +250,22 @@ def test_a_trickled_authorization_ends_at_the_deadline_and_is_not_retried(start:
         assert caught.message == AUTH_CUT
         assert within_limit(seconds), seconds
     assert server.paths == [AUTH, AUTH]  # no retry after the deadline; the call never went
+
+
+def test_an_authorization_body_that_breaks_off_is_retried() -> None:
+    answer = token_response()
+    waits: list[float] = []
+    with (
+        HostileServer({AUTH: break_off(answer, head_length(answer) + 3)}) as server,
+        client(server.base_url, sleep=waits.append) as mapi,
+        pytest.raises(ApiError) as caught,
+    ):
+        mapi.authorize()
+    assert (
+        caught.value.message == "authorization answer not read: the answer broke off before its end"
+    )
+    assert waits == [0.5, 1.0]
+    assert server.paths == [AUTH] * 3
 
 
 class Clock:
@@ -415,6 +468,38 @@ def test_memory_stays_flat_under_answers_of_300_mb() -> None:
 
 
 # -- the transport -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    made = self_signed_certificate(tmp_path_factory.mktemp("tls"))
+    if made is None:
+        pytest.skip("needs the openssl command")
+    return made
+
+
+def test_over_tls_calls_work_and_end_at_the_deadline(
+    certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cert, key = certificate
+    served = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    served.load_cert_chain(cert, key)
+    trusting = ssl.create_default_context(cafile=str(cert))
+    # fbcli trusts certifi's bundle only; for this test, the test's own certificate.
+    monkeypatch.setattr(httpx, "create_ssl_context", lambda **_: trusting)
+    scripts = {
+        AUTH: reply(token_response()),
+        CALL: reply(event_response("e-tls")),
+        OTHER: trickle(event_response(), start=STATUS_LINE + 5),
+    }
+    with HostileServer(scripts, context=served) as server, client(server.base_url) as mapi:
+        assert mapi.send(CALL, CUSTOMER) == CallResult(201, event_id="e-tls")
+        big = mapi.send(CALL, {"customerId": "c-1", "pad": "x" * (4 * MB)})
+        result, elapsed = send_by(mapi, path=OTHER)
+    assert big == CallResult(201, event_id="e-tls")  # written in many partial TLS sends
+    assert result == CallResult(None, "read", message=DEADLINE_MESSAGE)
+    assert within_limit(elapsed), elapsed
+    assert server.base_url.startswith("https://")
 
 
 def test_httpcore_errors_become_the_httpx_errors_httpx_makes_of_them() -> None:
