@@ -71,7 +71,7 @@ WAIT_STEP: Final = 0.1
 class CallSender(Protocol):
     """What sends one attempt (``MapiClient.send``)."""
 
-    def send(self, path: str, body: Any) -> CallResult: ...
+    def send(self, path: str, body: Any, *, deadline: float | None = None) -> CallResult: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,7 +274,7 @@ class Sender:
             attempts += 1
             result: CallResult | _NotSent
             try:
-                result = self.client.send(path, call.body)
+                result = self.client.send(path, call.body, deadline=started + policy.max_total)
             except AuthError as exc:
                 # MAPI refused the credentials: this call was not sent, and no other will be.
                 self.auth_error = exc

@@ -34,6 +34,7 @@ import os
 import signal
 import stat
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -393,9 +394,10 @@ class ReplayRun:
                 credentials,
                 timeouts=settings.timeouts or Timeouts(),
                 max_connections=settings.options.concurrency,
+                stop=self.switch.stop,
             )
         )
-        client.authorize()
+        client.authorize(deadline=time.monotonic() + settings.options.policy.max_total)
         if failed is not None:
             failed.open()
             stack.callback(failed.close)

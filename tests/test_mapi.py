@@ -544,20 +544,28 @@ def test_transport_errors_map_to_phases(
     assert (result.status, result.phase, result.message) == (None, phase, message)
 
 
-def garbled(_: object) -> httpx.Response:
-    """A 200 whose body claims gzip but is not: reading it fails."""
+def gzipped(_: object) -> httpx.Response:
+    """A 200 that claims gzip (fbcli asks for answers uncompressed)."""
     return httpx.Response(
         200, headers={"Content-Encoding": "gzip"}, stream=httpx.ByteStream(b"not gzip")
     )
 
 
-def test_undecodable_answer_is_the_read_phase() -> None:
-    with mock_client(ScriptedMapi(call=garbled)) as client:
+def test_a_compressed_answer_is_not_decoded() -> None:
+    """Nothing is inflated in memory: the status stands, the body is left unread."""
+    mapi = ScriptedMapi(call=gzipped)
+    with mock_client(mapi) as client:
         result = client.send("/v1/customer", CUSTOMER)
-    assert result == CallResult(None, "read", message="the answer could not be decoded")
+    assert result == CallResult(
+        200, message="the answer is compressed (gzip), which fbcli does not read"
+    )
+    assert result.ok
+    assert {r.headers["Accept-Encoding"] for r in mapi.requests} == {"identity"}
     with (
-        mock_client(ScriptedMapi(auth=garbled)) as client,
-        pytest.raises(ApiError, match="cannot reach MAPI: the answer could not be decoded"),
+        mock_client(ScriptedMapi(auth=gzipped)) as client,
+        pytest.raises(
+            ApiError, match=r"authorization answer not read: the answer is compressed \(gzip\)"
+        ),
     ):
         client.authorize()
 
@@ -594,26 +602,28 @@ def test_concurrent_sends_after_a_revoke_reauthorize_once(emu: Emulator) -> None
 
 
 @pytest.mark.parametrize(
-    ("reply", "expected"),
+    ("status", "body", "expected"),
     [
-        (httpx.Response(422, json={"error": "Unprocessable", "code": 0}), "Unprocessable"),
-        (httpx.Response(422, json={"message": "  ", "error": "E"}), "E"),
-        (httpx.Response(500, content=b"<html>oops</html>"), "Internal Server Error"),
-        (httpx.Response(502, json={"code": 0, "reference": "r-2"}), "Bad Gateway (reference r-2)"),
-        (httpx.Response(599, content=b""), "HTTP 599"),
-        (httpx.Response(400, json={"message": "a\nb\x1b[31mc\td"}), "a b [31mc d"),
+        (422, b'{"error": "Unprocessable", "code": 0}', "Unprocessable"),
+        (422, b'{"message": "  ", "error": "E"}', "E"),
+        (500, b"<html>oops</html>", "Internal Server Error"),
+        (502, b'{"code": 0, "reference": "r-2"}', "Bad Gateway (reference r-2)"),
+        (599, b"", "HTTP 599"),
+        (503, None, "Service Unavailable"),  # the body was not read
+        (400, json.dumps({"message": "a\nb\x1b[31mc\td"}).encode(), "a b [31mc d"),
         (
-            httpx.Response(400, json={"message": "m", "reference": "r-1\nINJECTED"}),
+            400,
+            json.dumps({"message": "m", "reference": "r-1\nINJECTED"}).encode(),
             "m (reference r-1 INJECTED)",
         ),
-        (httpx.Response(400, json={"message": "m", "reference": " "}), "m"),
-        (httpx.Response(400, json={"message": "x" * 1000}), "x" * 300),
-        (httpx.Response(400, content=b"[" * 100_000 + b"]" * 100_000), "Bad Request"),
-        (httpx.Response(400, content=b"\xff\xfe\x00garbage"), "Bad Request"),
+        (400, b'{"message": "m", "reference": " "}', "m"),
+        (400, json.dumps({"message": "x" * 1000}).encode(), "x" * 300),
+        (400, b"[" * 100_000 + b"]" * 100_000, "Bad Request"),
+        (400, b"\xff\xfe\x00garbage", "Bad Request"),
     ],
 )
-def test_error_message(reply: httpx.Response, expected: str) -> None:
-    assert error_message(reply) == expected
+def test_error_message(status: int, body: bytes | None, expected: str) -> None:
+    assert error_message(status, body) == expected
 
 
 # -- base URLs and secrets ------------------------------------------------------------------

@@ -450,7 +450,7 @@ class _ScriptedClient:
         self.results = list(results)
         self.sent: list[str] = []
 
-    def send(self, path: str, body: Any) -> CallResult:
+    def send(self, path: str, body: Any, *, deadline: float | None = None) -> CallResult:
         self.sent.append(path)
         result = self.results.pop(0)
         if isinstance(result, ApiError):
