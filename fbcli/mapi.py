@@ -169,9 +169,7 @@ def error_message(status: int, body: bytes | None, *, hide: tuple[str, ...] = ()
 
 
 def _one_line(text: str, hide: tuple[str, ...], *, limit: int = 300) -> str:
-    for secret in hide:
-        if len(secret) >= MIN_HIDDEN_LENGTH:
-            text = text.replace(secret, "<hidden>")
+    text = redact.scrub(text, tuple(s for s in hide if len(s) >= MIN_HIDDEN_LENGTH))
     printable = "".join(c if c.isprintable() else " " for c in text)
     return " ".join(printable.split())[:limit]
 

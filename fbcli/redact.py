@@ -16,6 +16,11 @@ encoded, with ``<hidden>``:
 
 Values shorter than ``MIN_LENGTH`` are not registered: blanking out a short
 word everywhere would garble the text and hide nothing worth hiding.
+
+Text that comes from outside (MAPI's messages, which end up in the ledger and
+the failed file) goes through ``scrub`` as well: every registered value and
+form, and any run of ``MIN_LENGTH`` or more characters of the given secrets,
+in any letter case (a server that echoes part of the secret, or lowercases it).
 """
 
 from __future__ import annotations
@@ -72,3 +77,31 @@ def redact(text: str) -> str:
         if value in text:
             text = text.replace(value, HIDDEN)
     return text
+
+
+def scrub(text: str, secrets: tuple[str, ...] = ()) -> str:
+    """``redact(text)``, and every run of ``MIN_LENGTH`` or more characters of ``secrets``
+    blanked out too, in any letter case."""
+    text = redact(text)
+    if not any(len(secret) >= MIN_LENGTH for secret in secrets):
+        return text
+    folded = text.casefold()
+    masked = [False] * len(text)
+    for secret in secrets:
+        for value in forms(secret) | {secret}:
+            needle = value.casefold()
+            for start in range(len(needle) - MIN_LENGTH + 1):
+                window = needle[start : start + MIN_LENGTH]
+                at = folded.find(window)
+                while at != -1:
+                    masked[at : at + MIN_LENGTH] = [True] * MIN_LENGTH
+                    at = folded.find(window, at + 1)
+    if len(folded) != len(text) or not any(masked):
+        return text if not any(masked) else HIDDEN
+    out: list[str] = []
+    for char, hidden in zip(text, masked, strict=True):
+        if not hidden:
+            out.append(char)
+        elif not out or out[-1] is not HIDDEN:
+            out.append(HIDDEN)
+    return "".join(out)

@@ -1195,3 +1195,24 @@ def test_every_test_security_md_names_exists() -> None:
     }
     assert named, "SECURITY.md names no test"
     assert sorted(named - defined) == []
+
+
+def test_mapi_messages_echoing_the_secret_in_any_form_are_scrubbed() -> None:
+    """A server that echoes the secret lowercased, cut, or base64 of ``key:secret`` (as a
+    Basic header would be): none of it reaches the ledger or the failed file."""
+    import base64
+
+    from fbcli.mapi import error_message
+
+    secret = "SuperSecretValue123"
+    basic = base64.b64encode(f"k:{secret}".encode()).decode()
+    body = json.dumps(
+        {"message": f"bad b64={basic} lower={secret.lower()} part={secret[:10]} end"}
+    ).encode()
+    message = error_message(400, body, hide=(secret,))
+    assert message.endswith(" end")
+    assert "uperSecre" not in message
+    assert "supersecre" not in message.casefold()
+    assert "U2VjcmV0" not in message  # "Secret" in base64, at any alignment
+    for start in range(len(secret) - 7):
+        assert secret[start : start + 8].casefold() not in message.casefold()
