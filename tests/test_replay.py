@@ -428,13 +428,20 @@ def test_429_feeds_the_shared_limiter() -> None:
 
 
 class _FakeLimiter(RateLimiter):
-    def __init__(self) -> None:
+    """Grants what ``grants`` says (then always), records what the sender asked and told."""
+
+    def __init__(self, grants: Sequence[bool] = ()) -> None:
         super().__init__(1000, clock=lambda: 0.0, sleep=lambda _: None)
+        self.grants = list(grants)
+        self.asked: list[tuple[threading.Event | None, float | None]] = []
         self.throttled: list[float | None] = []
         self.successes = 0
 
-    def acquire(self) -> float:
-        return 0.0
+    def acquire(
+        self, *, stop: threading.Event | None = None, deadline: float | None = None
+    ) -> bool:
+        self.asked.append((stop, deadline))
+        return self.grants.pop(0) if self.grants else True
 
     def throttle(self, retry_after: float | None = None) -> None:
         self.throttled.append(retry_after)
