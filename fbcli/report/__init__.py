@@ -338,6 +338,12 @@ def print_warning(console: Console, message: str) -> None:
 # -- replay ----------------------------------------------------------------------------
 
 
+def rate_text(rate: float) -> str:
+    """A rate with two decimals at most (two digits below 1): ``20.98``, ``10``, ``0.0005``."""
+    text = f"{rate:.2f}" if rate >= 1 else f"{rate:.2g}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 def _eta(seconds: float) -> str:
     seconds = max(0, int(seconds))
     if seconds >= 3600:
@@ -402,7 +408,7 @@ class ReplayProgress:
         detail = (
             f"sent {summary.sent} · failed {summary.failed} · unknown {summary.unknown} · "
             f"retries {summary.retries} · {summary.achieved_rate:.1f}/s "
-            f"(limit {summary.current_rate:g}/s)"
+            f"(limit {rate_text(summary.current_rate)}/s)"
         )
         if self._progress is not None and self._task is not None:
             self._progress.update(self._task, completed=completed, detail=detail)
@@ -437,6 +443,11 @@ def render_replay_summary(console: Console, summary: ReplaySummary, *, target: s
         ("malformed lines", summary.malformed, "red"),
         ("retries", summary.retries, ""),
         ("rate limited (429)", summary.rate_limited, ""),
+        (
+            f"Retry-After capped (longest asked {summary.longest_retry_after:g} s)",
+            summary.retry_after_capped,
+            "yellow",
+        ),
     ]
     for label, count, style in rows:
         if count or label in ("sent", "failed"):
@@ -446,6 +457,11 @@ def render_replay_summary(console: Console, summary: ReplaySummary, *, target: s
         Text(
             f"{summary.done} calls in {summary.elapsed:.1f} s "
             f"({summary.achieved_rate:.1f} calls/s)"
+            + (
+                f" · rate limit learned from the 429s: {rate_text(summary.current_rate)}/s"
+                if summary.rate_limited
+                else ""
+            )
             + (" · interrupted: rerun to send the rest" if summary.interrupted else "")
         )
     )
