@@ -31,13 +31,14 @@ Waiting.  ``acquire(stop=..., deadline=...)`` returns True when a token is
 granted.  It returns False, without reserving anything, when ``stop`` is set
 or when its slot ``s`` would lie after ``deadline`` (a time on the limiter's
 clock: a caller that could not use the token in time does not take it); and
-it sleeps with ``stop.wait``, so that setting ``stop`` ends the sleep at once
-(False; the slot stays reserved, unused).  After the sleep it reads the clock
-``u``; the slot is *void*, and the caller reserves again from ``u`` (a new
-slot, checked against ``deadline`` again), when
+it sleeps with ``stop.wait`` (``sleep`` without a ``stop``), so that setting
+``stop`` ends the sleep at once (False; the slot stays reserved, unused).
+After the sleep it reads the clock ``u``; the slot is *void*, and the caller
+reserves again from ``u`` (a new slot, checked against ``deadline`` again),
+when
 
-- a pause (see *Storms* below) began meanwhile and the slot lies before its end,
-  ``s < blocked_until``; or
+- a pause (a storm's, see *Adaptation*) began meanwhile and the slot lies
+  before its end, ``s < blocked_until``; or
 - the caller woke late, ``u > s + ε`` with ``ε = min(0.25, max(0.01, 1/rate))``
   seconds: the process was stopped (SIGSTOP, a laptop lid) or starved, and its
   reservations, made before the pause, must not all fire after it.
@@ -79,10 +80,12 @@ the pause (70 calls at ``--rate 50 --burst 5`` with 16 workers).
 Adaptation
 ==========
 Why not "halve the rate and pause everybody for ``Retry-After`` on every 429"
-(the previous design): MAPI also answers isolated 429s, and with 1 % of them
-at 100 calls/s that rule paused every worker for a second about once a second
-and kept halving the rate: 100 calls/s fell to 32.  And against a real limit
-``L`` it saws between ``L/2`` and ``L``.  This limiter tells isolated 429s
+(the previous design, with a linear climb back over 30 s): MAPI also answers
+isolated 429s, and with 1 % of them at 100 calls/s that rule paused every
+worker for a second about once a second and kept halving the rate: 100
+calls/s fell to 32.  Against a limit of 80 calls/s it reached 78 % of it, and
+after a 2-second storm it took more than 6 s to get back to 90 calls/s
+(``bench/throttle.py``).  This limiter tells isolated 429s
 (ignored here: the call itself still waits its ``Retry-After``) from a limit
 (the rate goes to just under what gets through) and from a storm (everything
 refused: pause everybody, as ``Retry-After`` says, and halve), and climbs back
@@ -115,7 +118,7 @@ other 429 changes nothing but ``c`` and ``q``.  An episode sets ``t_d ← t``
 
 - cluster (a limit: some calls get through)::
 
-      D ← n / min(W, t - t₀)                    (calls delivered per second)
+      D ← n / min(W, t - t₀)        (calls delivered per second; r if t = t₀)
       g ← max(r_min, min(r, D))
       r ← max(r_min, min(r, f·D))
 

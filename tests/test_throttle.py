@@ -201,9 +201,9 @@ def test_sigstop_then_sigcont_starts_no_burst_of_stale_reservations(tmp_path: Pa
         times = _arrivals(emu.calls())
     after = [t for t in times if t >= resumed - 0.05]
     assert after, "nothing arrived after the pause"
-    # rate + burst, and a call or two of jitter between the client and the emulator
-    assert busiest_second(after) <= 50 + 5 + 2
-    assert busiest_second(times) <= 50 + 5 + 2
+    # rate + burst, and a few calls of jitter between the client and the emulator's clock
+    assert busiest_second(after) <= 50 + 5 + 3
+    assert busiest_second(times) <= 50 + 5 + 3
 
 
 def _storm_from_the_third_request() -> EmulatorConfig:
