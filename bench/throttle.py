@@ -27,9 +27,11 @@ Scenarios (``--seconds`` S, default 20; ``--quick``: 8):
 - ``storm``: 429 storms of 2 s (``storm=0.001@2``, seed 3; odd storms send
   ``Retry-After``, even ones do not); ``--rate 100 --concurrency 8``, run 6 s
   past S so that a late storm's end shows.  For each storm that starts in the
-  S seconds and is not cut short by the next one, the seconds from its end
-  until a one-second window (starting at an arrival) holds 90 calls; storm
-  starts are read from ``/_emulator/stats`` every 50 ms.
+  S seconds, the seconds from its end until a one-second window (starting at
+  an arrival) holds 90 calls; when that does not happen before the next storm
+  (or the end), the time there was counts (``storms_not_recovered``), unless
+  it was under 3 s (not judged).  Storm starts are read from
+  ``/_emulator/stats`` every 50 ms.
 - ``overload``: the emulator allows 10 calls/s, ``--rate 100 --concurrency
   8``: the share of 10/s, and the 429s per call accepted.
 - ``sigstop``: no limit, ``--rate 50 --burst 5 --concurrency 16``; the
@@ -83,6 +85,8 @@ STORM_SECONDS = 2.0
 STORM_TAIL_S = 6.0
 """The storm scenario's replay runs this much past S, so that a late storm's end shows."""
 STATS_POLL_S = 0.05
+JUDGE_S = 3.0
+"""A storm followed by another (or the end) sooner than this after its end is not judged."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -440,7 +444,12 @@ def measure(run: Run, times: list[float]) -> None:
 
 
 def storm_recoveries(run: Run, times: list[float]) -> None:
-    """Seconds back to 90 calls per second after each storm the run can judge."""
+    """Seconds back to 90 calls per second after each storm the run can judge.
+
+    A storm after which the rate is not back before the next storm (or the
+    end) counts with the time there was, a lower bound (noted), unless that
+    was under ``JUDGE_S``: then it is left out (noted).
+    """
     result = run.result
     starts = [s for s in run.poller.storm_starts if s < times[0] + run.seconds]
     recoveries: list[float] = []
@@ -451,15 +460,16 @@ def storm_recoveries(run: Run, times: list[float]) -> None:
         seconds = recovery_seconds(times, storm_end, RECOVERED, horizon)
         if seconds is not None:
             recoveries.append(seconds)
-        elif following:
-            result.notes.append(
-                f"storm {index + 1}: cut short by the next, {horizon - storm_end:.1f} s after"
-            )
-        else:
-            result.notes.append(
-                f"storm {index + 1}: not back by the end ({horizon - storm_end:.1f} s)"
-            )
-            recoveries.append(horizon - storm_end)
+            continue
+        until = "the next storm" if following else "the end"
+        if horizon - storm_end < JUDGE_S:
+            result.notes.append(f"storm {index + 1}: {until} came too soon to judge")
+            continue
+        result.notes.append(f"storm {index + 1}: not back by {until}, {horizon - storm_end:.1f} s")
+        recoveries.append(horizon - storm_end)
+        result.figures["storms_not_recovered"] = (
+            result.figures.get("storms_not_recovered") or 0
+        ) + 1
     result.figures["storms"] = len(starts)
     result.figures["recovery_s_median"] = statistics.median(recoveries) if recoveries else None
     result.figures["recovery_s_max"] = max(recoveries) if recoveries else None
