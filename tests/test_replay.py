@@ -604,6 +604,22 @@ def test_a_retry_the_limiter_cannot_start_in_time_ends_the_call() -> None:
     assert stopped.message == "HTTP 503 (stopped before retrying)"
 
 
+def test_a_stop_during_a_retrys_wait_ends_the_call_without_asking_the_limiter() -> None:
+    class StoppedWhileWaiting(_InstantStop):
+        def wait(self, timeout: float | None = None) -> bool:
+            self.set()  # Ctrl-C during the retry's wait
+            return super().wait(timeout)
+
+    limiter = _FakeLimiter()
+    stop = StoppedWhileWaiting()
+    outcome = _send_with_results(
+        purchase(1), [CallResult(503), CallResult(201)], limiter=limiter, stop=stop
+    )
+    assert (outcome.status, outcome.attempts) == ("failed", 1)
+    assert outcome.message == "HTTP 503 (stopped before retrying)"
+    assert len(limiter.asked) == 1  # the first attempt's token only
+
+
 def test_a_huge_retry_after_is_capped_for_the_call_and_the_limiter() -> None:
     limiter = _FakeLimiter()
     stop = _InstantStop()
@@ -655,7 +671,7 @@ def test_the_summary_counts_capped_retry_afters_and_rounds_the_rate() -> None:
     from rich.console import Console
 
     from fbcli.replay import CallOutcome
-    from fbcli.report import ReplayProgress, render_replay_summary
+    from fbcli.report import ReplayProgress, rate_text, render_replay_summary
 
     call = _planned(purchase(1))
     summary = ReplaySummary(to_send=3, sent=2, failed=1, elapsed=2.0, rate_limited=3)
@@ -677,6 +693,8 @@ def test_the_summary_counts_capped_retry_afters_and_rounds_the_rate() -> None:
         progress.update(summary)
     assert "(limit 20.98/s)" in out.getvalue()
     assert "20.978" not in out.getvalue()
+    texts = [rate_text(x) for x in (20.9789, 10.0, 100.004, 0.05, 0.000512)]
+    assert texts == ["20.98", "10", "100", "0.05", "0.00051"]
 
 
 def test_a_passing_authorization_failure_is_retried_within_the_calls_bounds() -> None:
