@@ -743,8 +743,22 @@ def replay_command(
     ] = 6,
     max_call_time: Annotated[
         float,
-        typer.Option("--max-call-time", min=1, help="Seconds one call may take, retries included."),
+        typer.Option(
+            "--max-call-time",
+            min=1,
+            help="Seconds one call may take, waits and retries included; each attempt ends by "
+            "then, whatever the server does.",
+        ),
     ] = 300.0,
+    max_retry_after: Annotated[
+        float,
+        typer.Option(
+            "--max-retry-after",
+            min=0,
+            help="Honour a Retry-After up to this many seconds (a longer one is capped, and "
+            "the summary says so).",
+        ),
+    ] = 60.0,
     connect_timeout: Annotated[
         float, typer.Option("--connect-timeout", min=0.1, help="Seconds to connect.")
     ] = 5.0,
@@ -789,7 +803,11 @@ def replay_command(
             retry_unknown=retry_unknown,
             force=force,
             only_failed=only_failed,
-            policy=RetryPolicy(max_attempts=max_attempts, max_total=max_call_time),
+            policy=RetryPolicy(
+                max_attempts=max_attempts,
+                max_total=max_call_time,
+                max_retry_after=max_retry_after,
+            ),
         ),
         timeouts=Timeouts(connect=connect_timeout, read=read_timeout),
         ledger=ledger,

@@ -98,6 +98,10 @@ class CallOutcome:
     rate_limited: int
     event_id: str | None = None
     message: str | None = None
+    retry_after_capped: int = 0
+    """How many of this call's ``Retry-After`` values were above ``max_retry_after``."""
+    longest_retry_after: float = 0.0
+    """The largest of those values, as asked (seconds); 0 when none was capped."""
 
 
 @dataclass(slots=True)
@@ -123,6 +127,10 @@ class ReplaySummary:
     elapsed: float = 0.0
     current_rate: float = 0.0
     """The rate limiter's rate now (lower than ``--rate`` after 429s)."""
+    retry_after_capped: int = 0
+    """``Retry-After`` values above the policy's ``max_retry_after``, honoured only up to it."""
+    longest_retry_after: float = 0.0
+    """The largest ``Retry-After`` that was capped, as asked (seconds)."""
     interrupted: bool = False
     signal: str | None = None
     """The signal that stopped the run (``SIGTERM``), if one did."""
@@ -152,10 +160,13 @@ class ReplaySummary:
             "malformed": self.malformed,
             "retries": self.retries,
             "rate_limited": self.rate_limited,
+            "retry_after_capped": self.retry_after_capped,
+            "longest_retry_after": round(self.longest_retry_after, 3),
             "abandoned": self.abandoned,
             "renamed": self.renamed,
             "elapsed_seconds": round(self.elapsed, 3),
             "achieved_rate": round(self.achieved_rate, 3),
+            "current_rate": round(self.current_rate, 3),
             "interrupted": self.interrupted,
             "signal": self.signal,
             "problems": [
@@ -239,11 +250,6 @@ class Sender:
             self._attempting.add(ident)
             return True
 
-    def _ready(self, ident: Ident) -> bool:
-        """Wait for the rate limiter, then pass the gate: whether an attempt may start."""
-        self.limiter.acquire()
-        return self._begin_attempt(ident)
-
     def _end_attempt(self, ident: Ident) -> None:
         with self._gate:
             self._attempting.discard(ident)
@@ -258,23 +264,33 @@ class Sender:
         """Attempt the call until it succeeds, fails for good, or its outcome is unknown.
 
         ``None`` when ``stop`` was set before the first attempt could start (the
-        call was not sent and nothing is to be recorded).
+        call was not sent and nothing is to be recorded).  The rate limiter's
+        waits end early on ``stop`` too, and a token it could grant only after
+        the call's budget (``policy.max_total`` from the start, on ``clock``,
+        which must be the limiter's clock too) ends the call at once, as does a
+        retry's wait that would end after it.
         """
         policy = self.options.policy
         safe = is_safe_to_repeat(call)
         path = api_path(call)
         ident = (key, call.subscription)
         started = self.clock()
-        attempts = retries = rate_limited = 0
+        deadline = started + policy.max_total
+        attempts = retries = rate_limited = capped = 0
+        longest_retry_after = 0.0
         may_have_arrived = False
         """An earlier attempt of this call may have reached MAPI (no answer came)."""
-        if not self._ready(ident):
-            return None
+        granted = self.limiter.acquire(stop=self.stop, deadline=deadline)
+        if self.stop.is_set() or (granted and not self._begin_attempt(ident)):
+            return None  # stopped (or abandoned) before it was sent
+        if not granted:
+            message = f"not sent: {_limiter_wait(policy)}"
+            return CallOutcome(call, key, "failed", None, 0, 0, 0, message=message)
         while True:
             attempts += 1
             result: CallResult | _NotSent
             try:
-                result = self.client.send(path, call.body, deadline=started + policy.max_total)
+                result = self.client.send(path, call.body, deadline=deadline)
             except AuthError as exc:
                 # MAPI refused the credentials: this call was not sent, and no other will be.
                 self.auth_error = exc
@@ -315,8 +331,14 @@ class Sender:
                     retries,
                     rate_limited,
                     event_id=result.event_id,
+                    retry_after_capped=capped,
+                    longest_retry_after=longest_retry_after,
                 )
             retry_after = parse_retry_after(result.retry_after, now=self.now())
+            if retry_after is not None and retry_after > policy.max_retry_after:
+                capped += 1
+                longest_retry_after = max(longest_retry_after, retry_after)
+                retry_after = policy.cap(retry_after)
             if result.status == 429:
                 rate_limited += 1
                 self.limiter.throttle(retry_after)
@@ -325,18 +347,31 @@ class Sender:
                 with self._rng_lock:
                     delay = policy.delay(attempts, self.rng, retry_after)
                 elapsed = self.clock() - started
+                limiter_late = False
                 if not self.stop.is_set() and policy.should_retry(attempts, elapsed, delay):
                     retries += 1
-                    if not self.stop.wait(delay) and self._ready(ident):
-                        continue
+                    if not self.stop.wait(delay):
+                        granted = self.limiter.acquire(stop=self.stop, deadline=deadline)
+                        if granted and self._begin_attempt(ident):
+                            continue
+                        limiter_late = not granted
                 # Not delivered for sure only if no attempt may have arrived: with
                 # --retry-unknown, a purchase whose answer was lost and whose last retry
                 # got a 503 may still have been counted by MAPI.
                 status: LedgerStatus = "unknown" if may_have_arrived and not safe else "failed"
+                gave_up = f"gave up after {attempts} attempt{'' if attempts == 1 else 's'}"
                 if self.stop.is_set():
                     message += " (stopped before retrying)"
+                elif limiter_late:
+                    message += f" ({gave_up}: {_limiter_wait(policy)})"
+                elif attempts < policy.max_attempts:
+                    wait = delay if retry_after is None else max(delay, retry_after)
+                    message += (
+                        f" ({gave_up}: waiting {round(wait, 1):g} s more would exceed "
+                        f"--max-call-time ({policy.max_total:g} s))"
+                    )
                 else:
-                    message += f" (gave up after {attempts} attempts)"
+                    message += f" ({gave_up})"
                 if status == "unknown" and result.status is not None:
                     message += "; an earlier attempt may have reached MAPI"
                 return CallOutcome(
@@ -347,7 +382,9 @@ class Sender:
                     attempts,
                     retries,
                     rate_limited,
-                    message=message,
+                    message=message + _capped_note(capped, longest_retry_after, policy),
+                    retry_after_capped=capped,
+                    longest_retry_after=longest_retry_after,
                 )
             final: LedgerStatus = "unknown" if decision == "unknown" else "failed"
             if final == "unknown":
@@ -363,8 +400,23 @@ class Sender:
                 attempts,
                 retries,
                 rate_limited,
-                message=message,
+                message=message + _capped_note(capped, longest_retry_after, policy),
+                retry_after_capped=capped,
+                longest_retry_after=longest_retry_after,
             )
+
+
+def _limiter_wait(policy: RetryPolicy) -> str:
+    return f"the rate limiter's wait exceeded --max-call-time ({policy.max_total:g} s)"
+
+
+def _capped_note(count: int, longest: float, policy: RetryPolicy) -> str:
+    """``; Retry-After 99999 s capped at 60 s`` (nothing when no value was capped)."""
+    if not count:
+        return ""
+    values = "Retry-After" if count == 1 else f"{count} Retry-After values (largest"
+    asked = f" {longest:g} s" + ("" if count == 1 else ")")
+    return f"; {values}{asked} capped at {policy.max_retry_after:g} s"
 
 
 @dataclass(frozen=True, slots=True)
@@ -685,6 +737,8 @@ def replay_calls(
         setattr(summary, outcome.status, getattr(summary, outcome.status) + 1)
         summary.retries += outcome.retries
         summary.rate_limited += outcome.rate_limited
+        summary.retry_after_capped += outcome.retry_after_capped
+        summary.longest_retry_after = max(summary.longest_retry_after, outcome.longest_retry_after)
         if outcome.status != "sent" and len(summary.problems) < MAX_LISTED:
             summary.problems.append(outcome)
         if stopped is not None and stopped.kind == "failed file":

@@ -39,12 +39,16 @@ Retry number ``n`` (``n = 1`` for the second attempt) waits, with full jitter::
 
 (the exponent is clamped at 1023 so that huge ``n`` give ``max_delay`` rather
 than an overflow).  With a ``Retry-After`` of ``d`` seconds the wait is
-``min(max_total, max(d, backoff(n)))``: the server's word is honoured even
-beyond ``max_delay``, but never beyond ``max_total``.  A retry happens only if
-its attempt number ``n + 1 ≤ max_attempts`` and
-``elapsed + wait < max_total``, where ``elapsed`` is the time already spent on
-the call (attempts and waits); a ``Retry-After`` that does not fit in the
-budget therefore ends the call as failed rather than being cut short.
+``min(max_total, max(min(d, max_retry_after), backoff(n)))``: the server's
+word is honoured even beyond ``max_delay``, but never beyond
+``max_retry_after`` (default 60 s: a ``Retry-After: 99999`` would otherwise hold
+the call, and the rate limiter it also feeds, for 28 hours; ``replay.py``
+passes the same capped value to the limiter and counts the capping) nor beyond
+``max_total``.  A retry happens only if its attempt number
+``n + 1 ≤ max_attempts`` and ``elapsed + wait < max_total``, where ``elapsed``
+is the time already spent on the call (attempts and waits, the rate limiter's
+included): a wait that would end after the call's budget ends the call at
+once, as failed, instead of being waited out or cut short.
 """
 
 from __future__ import annotations
@@ -74,18 +78,20 @@ class RetryPolicy:
     """Bounds and backoff for retrying one call; see the module docstring.
 
     ``max_attempts`` counts every attempt, the first included; ``max_delay``
-    caps one backoff; ``max_total`` caps the time spent on one call.
+    caps one backoff; ``max_total`` caps the time spent on one call;
+    ``max_retry_after`` caps the ``Retry-After`` honoured (see :meth:`cap`).
     """
 
     max_attempts: int = 6
     base_delay: float = 0.5
     max_delay: float = 30.0
     max_total: float = 300.0
+    max_retry_after: float = 60.0
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
             raise ValueError(f"max_attempts must be >= 1, got {self.max_attempts!r}")
-        for name in ("base_delay", "max_delay", "max_total"):
+        for name in ("base_delay", "max_delay", "max_total", "max_retry_after"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
@@ -98,18 +104,22 @@ class RetryPolicy:
         ceiling = min(self.max_delay, self.base_delay * growth)
         return rng.uniform(0.0, ceiling)
 
+    def cap(self, retry_after: float) -> float:
+        """The ``Retry-After`` honoured: ``min(retry_after, max_retry_after)``."""
+        if not retry_after >= 0:  # also rejects NaN
+            raise ValueError(f"retry_after must be >= 0, got {retry_after!r}")
+        return min(retry_after, self.max_retry_after)
+
     def delay(self, retry_number: int, rng: random.Random, retry_after: float | None) -> float:
         """The wait before retry ``retry_number``: the backoff, or at least ``retry_after``.
 
-        ``min(max_total, max(retry_after, backoff))`` when the server sent a
-        ``Retry-After``; the plain backoff otherwise.
+        ``min(max_total, max(min(retry_after, max_retry_after), backoff))`` when
+        the server sent a ``Retry-After``; the plain backoff otherwise.
         """
         wait = self.backoff(retry_number, rng)
         if retry_after is None:
             return wait
-        if not retry_after >= 0:  # also rejects NaN
-            raise ValueError(f"retry_after must be >= 0, got {retry_after!r}")
-        return min(self.max_total, max(retry_after, wait))
+        return min(self.max_total, max(self.cap(retry_after), wait))
 
     def should_retry(self, retry_number: int, elapsed: float, next_delay: float) -> bool:
         """May retry ``retry_number`` start after ``elapsed`` seconds and a ``next_delay`` wait?

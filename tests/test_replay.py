@@ -430,13 +430,20 @@ def test_429_feeds_the_shared_limiter() -> None:
 
 
 class _FakeLimiter(RateLimiter):
-    def __init__(self) -> None:
+    """Grants what ``grants`` says (then always), records what the sender asked and told."""
+
+    def __init__(self, grants: Sequence[bool] = ()) -> None:
         super().__init__(1000, clock=lambda: 0.0, sleep=lambda _: None)
+        self.grants = list(grants)
+        self.asked: list[tuple[threading.Event | None, float | None]] = []
         self.throttled: list[float | None] = []
         self.successes = 0
 
-    def acquire(self) -> float:
-        return 0.0
+    def acquire(
+        self, *, stop: threading.Event | None = None, deadline: float | None = None
+    ) -> bool:
+        self.asked.append((stop, deadline))
+        return self.grants.pop(0) if self.grants else True
 
     def throttle(self, retry_after: float | None = None) -> None:
         self.throttled.append(retry_after)
@@ -472,8 +479,9 @@ def _send_with_results(
     retry_unknown: bool = False,
     limiter: RateLimiter | None = None,
     stop: threading.Event | None = None,
+    policy: RetryPolicy | None = None,
 ) -> Any:
-    policy = RetryPolicy(max_attempts=len(results), base_delay=0.001, max_delay=0.001)
+    policy = policy or RetryPolicy(max_attempts=len(results), base_delay=0.001, max_delay=0.001)
     sender = Sender(
         _ScriptedClient(results),
         limiter or _FakeLimiter(),
@@ -481,6 +489,214 @@ def _send_with_results(
         stop=stop or threading.Event(),
     )
     return sender.send(_planned(event), "k")
+
+
+class _InstantStop(threading.Event):
+    """A stop event whose waits return at once (recorded): a retry's wait takes no time."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waits: list[float] = []
+
+    def wait(self, timeout: float | None = None) -> bool:
+        assert timeout is not None
+        self.waits.append(timeout)
+        return self.is_set()
+
+
+# -- waits: the rate limiter's and the retries' (interruptible, bounded, capped) ------------
+
+
+def test_the_limiter_is_asked_with_stop_and_the_calls_deadline() -> None:
+    limiter = _FakeLimiter()
+    stop = _InstantStop()
+    sender = Sender(
+        _ScriptedClient([CallResult(503), CallResult(201)]),
+        limiter,
+        ReplayOptions(policy=RetryPolicy(max_total=42.0, base_delay=0.001, max_delay=0.001)),
+        stop=stop,
+        clock=lambda: 1000.0,
+    )
+    outcome = sender.send(_planned(purchase(1)), "k")
+    assert outcome is not None
+    assert (outcome.status, outcome.attempts) == ("sent", 2)
+    assert limiter.asked == [(stop, 1042.0), (stop, 1042.0)]  # each attempt, one deadline
+
+
+def test_a_call_the_limiter_cannot_start_within_its_budget_fails_unsent() -> None:
+    client = _ScriptedClient([CallResult(201)])
+    sender = Sender(client, _FakeLimiter([False]), ReplayOptions(), stop=threading.Event())
+    outcome = sender.send(_planned(purchase(1)), "k")
+    assert outcome is not None
+    assert (outcome.status, outcome.attempts, outcome.http_status) == ("failed", 0, None)
+    assert outcome.message == ("not sent: the rate limiter's wait exceeded --max-call-time (300 s)")
+    assert client.sent == []
+
+
+def test_a_real_limiter_refuses_a_slot_beyond_the_budget_without_waiting() -> None:
+    now = [0.0]
+    slept: list[float] = []
+
+    def wait(_stop: threading.Event, seconds: float) -> bool:
+        slept.append(seconds)
+        return False
+
+    limiter = RateLimiter(0.5, clock=lambda: now[0], sleep=slept.append, wait=wait)
+    assert limiter.acquire()  # the next slot is 2 s away
+    policy = RetryPolicy(max_total=1.5)
+    client = _ScriptedClient([CallResult(201)])
+    sender = Sender(
+        client, limiter, ReplayOptions(policy=policy), stop=threading.Event(), clock=lambda: now[0]
+    )
+    outcome = sender.send(_planned(purchase(1)), "k")
+    assert outcome is not None
+    assert (outcome.status, outcome.attempts) == ("failed", 0)
+    assert "--max-call-time (1.5 s)" in (outcome.message or "")
+    assert slept == []
+    assert client.sent == []
+
+
+def test_a_stop_while_waiting_for_the_limiter_sends_nothing() -> None:
+    stop = threading.Event()
+
+    class StoppedWhileWaiting(_FakeLimiter):
+        def acquire(
+            self, *, stop: threading.Event | None = None, deadline: float | None = None
+        ) -> bool:
+            assert stop is not None
+            stop.set()  # Ctrl-C during the wait: the limiter says no
+            return False
+
+    client = _ScriptedClient([CallResult(201)])
+    sender = Sender(client, StoppedWhileWaiting(), ReplayOptions(), stop=stop)
+    assert sender.send(_planned(purchase(1)), "k") is None
+    assert client.sent == []
+
+
+def test_a_retry_the_limiter_cannot_start_in_time_ends_the_call() -> None:
+    failed = _send_with_results(
+        purchase(1), [CallResult(503), CallResult(201)], limiter=_FakeLimiter([True, False])
+    )
+    assert (failed.status, failed.attempts, failed.http_status) == ("failed", 1, 503)
+    assert failed.message == (
+        "HTTP 503 (gave up after 1 attempt: the rate limiter's wait exceeded "
+        "--max-call-time (300 s))"
+    )
+    lost = [CallResult(None, "read", message="connection broke"), CallResult(201)]
+    unknown = _send_with_results(
+        purchase(1), lost, retry_unknown=True, limiter=_FakeLimiter([True, False])
+    )
+    assert unknown.status == "unknown"  # the first attempt may have arrived
+    stop = threading.Event()
+
+    class StopsOnRetry(_FakeLimiter):
+        def acquire(
+            self, *, stop: threading.Event | None = None, deadline: float | None = None
+        ) -> bool:
+            if self.asked:
+                assert stop is not None
+                stop.set()
+                return False
+            return super().acquire(stop=stop, deadline=deadline)
+
+    stopped = _send_with_results(
+        purchase(1), [CallResult(503), CallResult(201)], limiter=StopsOnRetry(), stop=stop
+    )
+    assert (stopped.status, stopped.attempts) == ("failed", 1)
+    assert stopped.message == "HTTP 503 (stopped before retrying)"
+
+
+def test_a_stop_during_a_retrys_wait_ends_the_call_without_asking_the_limiter() -> None:
+    class StoppedWhileWaiting(_InstantStop):
+        def wait(self, timeout: float | None = None) -> bool:
+            self.set()  # Ctrl-C during the retry's wait
+            return super().wait(timeout)
+
+    limiter = _FakeLimiter()
+    stop = StoppedWhileWaiting()
+    outcome = _send_with_results(
+        purchase(1), [CallResult(503), CallResult(201)], limiter=limiter, stop=stop
+    )
+    assert (outcome.status, outcome.attempts) == ("failed", 1)
+    assert outcome.message == "HTTP 503 (stopped before retrying)"
+    assert len(limiter.asked) == 1  # the first attempt's token only
+
+
+def test_a_huge_retry_after_is_capped_for_the_call_and_the_limiter() -> None:
+    limiter = _FakeLimiter()
+    stop = _InstantStop()
+    outcome = _send_with_results(
+        purchase(1),
+        [CallResult(429, retry_after="99999"), CallResult(201, event_id="e")],
+        limiter=limiter,
+        stop=stop,
+        policy=RetryPolicy(),
+    )
+    assert (outcome.status, outcome.attempts, outcome.retries) == ("sent", 2, 1)
+    assert limiter.throttled == [60.0]
+    assert stop.waits == [60.0]
+    assert (outcome.retry_after_capped, outcome.longest_retry_after) == (1, 99999.0)
+    assert outcome.message is None
+
+
+def test_capped_retry_afters_are_said_when_the_call_ends_badly() -> None:
+    stop = _InstantStop()
+    twice = [CallResult(429, retry_after="99999"), CallResult(429, retry_after="7200")]
+    failed = _send_with_results(purchase(1), twice, stop=stop, policy=RetryPolicy(max_attempts=2))
+    assert failed.message == (
+        "HTTP 429 (gave up after 2 attempts); 2 Retry-After values (largest 99999 s) capped at 60 s"
+    )
+    assert (failed.retry_after_capped, failed.longest_retry_after) == (2, 99999.0)
+    then_400 = [CallResult(429, retry_after="3600"), CallResult(400, message="bad")]
+    final = _send_with_results(purchase(1), then_400, stop=stop, policy=RetryPolicy())
+    assert final.message == "HTTP 400: bad; Retry-After 3600 s capped at 60 s"
+
+
+def test_a_wait_that_would_end_after_the_budget_ends_the_call_at_once() -> None:
+    stop = _InstantStop()
+    outcome = _send_with_results(
+        purchase(1),
+        [CallResult(429, retry_after="45"), CallResult(201)],
+        stop=stop,
+        policy=RetryPolicy(max_total=30.0),
+    )
+    assert (outcome.status, outcome.attempts) == ("failed", 1)
+    assert outcome.message == (
+        "HTTP 429 (gave up after 1 attempt: waiting 45 s more would exceed --max-call-time (30 s))"
+    )
+    assert stop.waits == []  # not waited out
+
+
+def test_the_summary_counts_capped_retry_afters_and_rounds_the_rate() -> None:
+    import io
+
+    from rich.console import Console
+
+    from fbcli.replay import CallOutcome
+    from fbcli.report import ReplayProgress, rate_text, render_replay_summary
+
+    call = _planned(purchase(1))
+    summary = ReplaySummary(to_send=3, sent=2, failed=1, elapsed=2.0, rate_limited=3)
+    summary.current_rate = 20.978912
+    summary.retry_after_capped, summary.longest_retry_after = 2, 99999.0
+    summary.problems = [
+        CallOutcome(call, "m-1", "failed", 429, 2, 1, 2, message="HTTP 429", retry_after_capped=2)
+    ]
+    data = summary.to_dict()
+    assert (data["retry_after_capped"], data["longest_retry_after"]) == (2, 99999.0)
+    assert data["current_rate"] == 20.979
+    out = io.StringIO()
+    console = Console(file=out, width=100, color_system=None)
+    render_replay_summary(console, summary, target="T")
+    text = out.getvalue()
+    assert "Retry-After capped (longest asked 99999 s)" in text
+    assert "rate limit learned from the 429s: 20.98/s" in text
+    with ReplayProgress(console, 3, clock=lambda: 0.0) as progress:
+        progress.update(summary)
+    assert "(limit 20.98/s)" in out.getvalue()
+    assert "20.978" not in out.getvalue()
+    texts = [rate_text(x) for x in (20.9789, 10.0, 100.004, 0.05, 0.000512)]
+    assert texts == ["20.98", "10", "100", "0.05", "0.00051"]
 
 
 def test_a_passing_authorization_failure_is_retried_within_the_calls_bounds() -> None:

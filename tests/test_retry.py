@@ -151,9 +151,27 @@ def test_delay_keeps_the_backoff_when_it_is_longer_than_retry_after() -> None:
 
 
 def test_delay_never_exceeds_max_total() -> None:
-    policy = RetryPolicy(max_total=120.0)
+    policy = RetryPolicy(max_total=120.0, max_retry_after=3600.0)
     assert policy.delay(1, random.Random(5), 3600.0) == 120.0
     assert policy.delay(1, random.Random(5), math.inf) == 120.0
+
+
+def test_a_retry_after_above_the_cap_is_honoured_up_to_the_cap() -> None:
+    policy = RetryPolicy()  # max_retry_after 60 s
+    assert policy.cap(99999.0) == 60.0
+    assert policy.cap(math.inf) == 60.0
+    assert policy.cap(12.5) == 12.5
+    assert policy.delay(1, random.Random(5), 99999.0) == 60.0
+    assert policy.delay(1, random.Random(5), 45.0) == 45.0
+    assert policy.should_retry(1, 1.0, policy.delay(1, random.Random(5), 99999.0))
+    strict = RetryPolicy(max_retry_after=0.0)  # Retry-After ignored: the backoff alone
+    assert strict.delay(3, random.Random(5), 99999.0) == strict.backoff(3, random.Random(5))
+
+
+@pytest.mark.parametrize("retry_after", [-1.0, math.nan])
+def test_cap_rejects_a_negative_retry_after(retry_after: float) -> None:
+    with pytest.raises(ValueError, match="retry_after must be >= 0"):
+        RetryPolicy().cap(retry_after)
 
 
 @pytest.mark.parametrize("retry_after", [-1.0, math.nan])
@@ -181,10 +199,12 @@ def test_should_retry_is_bounded_by_total_time() -> None:
 
 
 def test_a_retry_after_beyond_the_budget_ends_the_call() -> None:
-    policy = RetryPolicy(max_total=300.0)
+    policy = RetryPolicy(max_total=300.0, max_retry_after=3600.0)
     wait = policy.delay(1, random.Random(0), 1000.0)
     assert wait == 300.0
     assert not policy.should_retry(1, 0.5, wait)
+    capped = RetryPolicy(max_total=30.0)  # capped at 60 s, still beyond a 30-s budget
+    assert not capped.should_retry(1, 0.5, capped.delay(1, random.Random(0), 1000.0))
 
 
 def test_a_whole_call_stays_within_its_budget() -> None:
@@ -218,6 +238,8 @@ def test_retry_numbers_start_at_one(retry_number: int) -> None:
         ({"base_delay": -0.1}, "base_delay must be a finite number >= 0"),
         ({"max_delay": math.inf}, "max_delay must be a finite number >= 0"),
         ({"max_total": math.nan}, "max_total must be a finite number >= 0"),
+        ({"max_retry_after": -1.0}, "max_retry_after must be a finite number >= 0"),
+        ({"max_retry_after": math.inf}, "max_retry_after must be a finite number >= 0"),
     ],
 )
 def test_bad_policies_are_rejected(kwargs: dict[str, float], message: str) -> None:
@@ -227,7 +249,7 @@ def test_bad_policies_are_rejected(kwargs: dict[str, float], message: str) -> No
 
 def test_the_policy_is_a_frozen_value() -> None:
     policy = RetryPolicy()
-    assert policy == RetryPolicy(6, 0.5, 30.0, 300.0)
+    assert policy == RetryPolicy(6, 0.5, 30.0, 300.0, 60.0)
     with pytest.raises(AttributeError):
         policy.max_attempts = 2  # type: ignore[misc]
 

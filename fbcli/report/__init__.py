@@ -353,6 +353,12 @@ def print_warning(console: Console, message: str) -> None:
 # -- replay ----------------------------------------------------------------------------
 
 
+def rate_text(rate: float) -> str:
+    """A rate with two decimals at most (two digits below 1): ``20.98``, ``10``, ``0.0005``."""
+    text = f"{rate:.2f}" if rate >= 1 else f"{rate:.2g}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 def _eta(seconds: float) -> str:
     seconds = max(0, int(seconds))
     if seconds >= 3600:
@@ -417,7 +423,7 @@ class ReplayProgress:
         detail = (
             f"sent {summary.sent} · failed {summary.failed} · unknown {summary.unknown} · "
             f"retries {summary.retries} · {summary.achieved_rate:.1f}/s "
-            f"(limit {summary.current_rate:g}/s)"
+            f"(limit {rate_text(summary.current_rate)}/s)"
         )
         if self._progress is not None and self._task is not None:
             self._progress.update(self._task, completed=completed, detail=detail)
@@ -458,6 +464,11 @@ def render_replay_summary(
         ("rate limited (429)", summary.rate_limited, ""),
         ("abandoned in flight (stopped)", summary.abandoned, "bold yellow"),
         ("found under a renamed subscription", summary.renamed, "dim"),
+        (
+            f"Retry-After capped (longest asked {summary.longest_retry_after:g} s)",
+            summary.retry_after_capped,
+            "yellow",
+        ),
     ]
     for label, count, style in rows:
         if count or label in ("sent", "failed"):
@@ -467,6 +478,11 @@ def render_replay_summary(
         Text(
             f"{summary.done} calls in {summary.elapsed:.1f} s "
             f"({summary.achieved_rate:.1f} calls/s)"
+            + (
+                f" · rate limit learned from the 429s: {rate_text(summary.current_rate)}/s"
+                if summary.rate_limited
+                else ""
+            )
             + (f" · stopped by {summary.signal}" if summary.signal else "")
             + (" · interrupted: rerun to send the rest" if summary.interrupted else "")
         )
