@@ -244,17 +244,19 @@ def _plan_outputs(
     limit: int | None = None,
     max_errors: int | None = None,
     join_text: bool = False,
+    strict: bool = False,
 ) -> Iterator[Any]:
     """``render`` of each record, in input order, planned by ``jobs`` processes (0: auto).
 
     ``join_text``: ``render`` gives text, which may come joined, several records to a string.
+    ``strict``: quirk warnings are errors (``plan.compile_config``).
     """
     from fbcli.parallel import auto_jobs, plan_in_parallel
     from fbcli.plan import PlanFilter, compile_config, take_groups
 
     groups = plan_in_parallel(
         _open_inputs(files),
-        compile_config(config, base_url=base_url),
+        compile_config(config, base_url=base_url, strict=strict),
         selection or PlanFilter(),
         render,
         jobs=jobs or auto_jobs(files),
@@ -365,7 +367,14 @@ LinesOpt = Annotated[
     ),
 ]
 
-StrictOpt = Annotated[bool, typer.Option("--strict", help="Unmatched events count as problems.")]
+StrictOpt = Annotated[
+    bool,
+    typer.Option(
+        "--strict",
+        help="Unmatched events count as problems, and so do quirks: calls the destination "
+        "would make the same way although surely not meant (they become invalid).",
+    ),
+]
 MaxErrorsOpt = Annotated[
     int | None,
     typer.Option(
@@ -453,7 +462,14 @@ def validate_command(
         return None
 
     outputs = _plan_outputs(
-        files, config, noteworthy_only, base_url=url, tally=tally, jobs=jobs, max_errors=max_errors
+        files,
+        config,
+        noteworthy_only,
+        base_url=url,
+        tally=tally,
+        jobs=jobs,
+        max_errors=max_errors,
+        strict=strict,
     )
     noteworthy = (r for r in outputs if r is not None)
     if output is OutputFormat.json:
@@ -526,6 +542,7 @@ def dry_run_command(
         selection=selection,
         limit=limit,
         max_errors=max_errors,
+        strict=strict,
     )
     if as_json:
         write_lines(sys.stdout, records)

@@ -267,6 +267,8 @@ def _is_blank(value: Any) -> bool:
         return value == 0
     if isinstance(value, list):
         return js_string(value) == ""
+    if isinstance(value, dict) and "toString" in value:
+        js_string(value)  # JavaScript's == turns it into text, and throws (JsTypeError)
     return False
 
 
