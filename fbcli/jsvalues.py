@@ -130,12 +130,27 @@ def _scalar_string(value: Any) -> str:
         return js_number(value)
     if isinstance(value, dict):
         if "toString" in value:
-            raise JsTypeError(
-                "an object with a member named toString cannot be written as text in "
-                "JavaScript (TypeError: Cannot convert object to primitive value)"
-            )
+            raise JsTypeError(_NOT_TEXT)
+        if type(value) is Inheriting:
+            return _inherited_string(value)
         return "[object Object]"
     return str(value)
+
+
+_NOT_TEXT: Final = (
+    "an object with a member named toString cannot be written as text in JavaScript "
+    "(TypeError: Cannot convert object to primitive value)"
+)
+
+
+def _inherited_string(value: Inheriting) -> str:
+    """``String(value)`` through its prototype: a list's ``join``, or an object's ``toString``."""
+    prototype = value.prototype
+    if isinstance(prototype, list):  # Array.prototype.toString joins what it inherits
+        return _join([value.get(str(i), item) for i, item in enumerate(prototype)])
+    if "toString" in prototype:
+        raise JsTypeError(_NOT_TEXT)
+    return "[object Object]"
 
 
 def _join(items: list[Any] | tuple[Any, ...]) -> str:
@@ -391,6 +406,7 @@ def _rebuild(value: Any, resolved: bool) -> Any:
             prototype = item.get("__proto__") if resolved else None
             if isinstance(prototype, dict | list) and prototype:
                 copy = Inheriting(copy)
+                copy.prototype = prototype
             parent[slot] = copy
             pending.extend((copy, k, v) for k, v in copy.items() if _needs_work(v, resolved))
         elif isinstance(item, list):
@@ -406,8 +422,11 @@ class Inheriting(dict[Any, Any]):
     """An object mapping-kit gave a prototype with members (from a ``__proto__`` member).
 
     JSON does not show inherited members, but the destination's emptiness test
-    (``for ... in``) sees them: such an object is never empty there.
+    (``for ... in``) sees them: such an object is never empty there; and
+    ``String()`` finds its ``toString`` there (``js_string``).
     """
+
+    prototype: dict[Any, Any] | list[Any]
 
 
 def _needs_work(item: Any, resolved: bool) -> bool:

@@ -281,3 +281,15 @@ def test_an_object_with_a_to_string_member_cannot_be_text() -> None:
     with pytest.raises(JsTypeError):
         js_string([1, [{"toString": 1}]])
     assert js_string({"valueOf": 1}) == "[object Object]"
+
+
+def test_an_object_that_inherits_is_written_through_its_prototype() -> None:
+    """String() of it finds toString on the prototype: a list's join, or a member's."""
+    listed = js_view({"x": {"__proto__": [".-_", "b"], "plan": 1, "1": "own"}}, resolved=True)
+    assert js_string(listed["x"]) == ".-_,own"
+    assert js_json(listed["x"]) == '{"1":"own","plan":1}'
+    broken = js_view({"x": {"__proto__": {"toString": 1}}}, resolved=True)
+    with pytest.raises(JsTypeError):
+        js_string(broken["x"])
+    plain = js_view({"x": {"__proto__": {"a": 1}}}, resolved=True)
+    assert js_string(plain["x"]) == "[object Object]"
