@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     if tally.skipped:
         print(f"{tally.skipped:,} events fbcli's reader refuses were not compared")
     for reason, count in Counter(reason for _, reason in tally.known).most_common():
-        print(f"on purpose: {count:,} events: {reason}")
+        print(f"on purpose ({count:,}): {reason}")
     for result in tally.differences[: args.show]:
         print()
         print(result.describe())

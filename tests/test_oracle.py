@@ -4,9 +4,9 @@
   the ones the destinations declare.
 - A fixed-seed corpus (``tests/oracle/corpus.py``, ``EVENTS`` per mode) is
   planned by fbcli and by the destination: every event must agree (both send
-  the same call, or both send nothing), but for the one documented,
-  deliberate difference (``compare.known_difference``).  The long run is
-  ``bench/oracle.py``.
+  the same call, or both send nothing), but for the documented, deliberate
+  differences of fbcli's mapping directives (``compare.known_difference``).
+  The long run is ``bench/oracle.py``.
 - The acceptance cases and the sample events agree too, through their own
   mapping files.
 - Each deliberate difference outside the body is pinned down, both sides: the

@@ -12,11 +12,13 @@ values compared as JSON, object keys in any order, numbers as JavaScript
 writes them (``1`` and ``1.0`` are the same number; ``true`` is not ``1``).
 
 A disagreement fbcli makes on purpose is *known* (``known_difference``): it
-is counted apart, with its reason, and is not a failure.  There is one:
-``@path`` through text.  mapping-kit reads ``$.properties.0`` of the text
-``"abc"`` as ``"a"`` (and ``.length`` as 3); fbcli's mapping directives never
-index text, a decision of their own, documented with them (README, "Field
-mapping directives").
+is counted apart, with its reason, and is not a failure.  Both are decisions
+of fbcli's mapping directives, documented with them (README, "Field mapping
+directives"): ``@path`` never indexes text (mapping-kit reads
+``$.properties.0`` of ``"abc"`` as ``"a"``, and ``.length`` as 3), and
+``@json`` decoding keeps as text what holds a number past a double
+(mapping-kit's ``JSON.parse`` makes it ``Infinity``, which JSON writes as
+``null``).
 """
 
 from __future__ import annotations
@@ -183,12 +185,40 @@ def _reads_through_text(data: Any, path: str) -> bool:
     return False
 
 
+def _decodes_past_a_double(data: Any, mapping: Any) -> bool:
+    """Whether ``mapping`` holds a ``@json`` decode of text with a number past a double."""
+    stack = [mapping]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            options = node.get("@json")
+            if isinstance(options, dict) and options.get("mode") == "decode":
+                for path in source_paths(options.get("value")):
+                    text = get_path(data, path)
+                    if isinstance(text, str) and _overflows(text):
+                        return True
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return False
+
+
+def _overflows(text: str) -> bool:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return False
+    return "inf" in repr(value)
+
+
 def known_difference(result: Result) -> str | None:
     """Why fbcli disagrees with the destination on purpose here, or ``None``."""
     subscription = subscription_for(result.case)
     for fm in subscription.fields:
         if any(_reads_through_text(result.case.event, p) for p in source_paths(fm.mapping)):
             return "@path through text: mapping-kit indexes it, fbcli does not (documented)"
+        if _decodes_past_a_double(result.case.event, fm.mapping):
+            return "@json decode of a number past a double: fbcli keeps the text (documented)"
     return None
 
 
