@@ -643,8 +643,10 @@ def _scalar_settler(field_type: str) -> Settler:
 
     def settle(value: Any, problems: list[Problem] | None, at: Where) -> Any:
         settled: Any
-        if kind == "string" and type(value) is str:  # the commonest case, first
+        if kind == "string" and type(value) is str:  # the commonest cases, first
             settled = value
+        elif (numeric and type(value) is int) or (kind == "boolean" and type(value) is bool):
+            return value  # (an int is within 2**53 here: js_view makes wider ones floats)
         else:
             settled = _coerce(kind, value)
             if settled is _WRONG:

@@ -346,6 +346,22 @@ def _placer(key: str, rule: KeyRule) -> _Placer:
         return _drop
     convert, items = rule.convert, rule.items
     path = target
+    if convert is not None and items is None and len(target) == 1:
+        name, to = target[0], convert
+
+        def place_converted(body: JsonObject, raw: Any, notes: Notes) -> None:
+            """The commonest converted rule (one key, no items): what ``place`` does."""
+            try:
+                value = to(raw)
+            except ActionCrashError as crash:
+                raise ActionCrashError(key, f"'{key}': {crash.message}") from None
+            if type(value) is str:
+                if value:
+                    body[name] = value
+            elif is_non_empty(value):
+                body[name] = value
+
+        return place_converted
 
     def place(body: JsonObject, raw: Any, notes: Notes) -> None:
         try:
