@@ -272,10 +272,12 @@ def _plan_outputs(
     limit: int | None = None,
     max_errors: int | None = None,
     join_text: bool = False,
+    strict: bool = False,
 ) -> Iterator[Any]:
     """``render`` of each record, in input order, planned by ``jobs`` processes (0: auto).
 
     ``join_text``: ``render`` gives text, which may come joined, several records to a string.
+    ``strict``: quirk warnings are errors (``plan.compile_config``).
     """
     from fbcli.inputs import open_inputs
     from fbcli.parallel import auto_jobs, plan_in_parallel
@@ -283,7 +285,7 @@ def _plan_outputs(
 
     groups = plan_in_parallel(
         open_inputs(files),
-        compile_config(config, base_url=base_url),
+        compile_config(config, base_url=base_url, strict=strict),
         selection or PlanFilter(),
         render,
         jobs=jobs or auto_jobs(files),
@@ -394,7 +396,14 @@ LinesOpt = Annotated[
     ),
 ]
 
-StrictOpt = Annotated[bool, typer.Option("--strict", help="Unmatched events count as problems.")]
+StrictOpt = Annotated[
+    bool,
+    typer.Option(
+        "--strict",
+        help="Unmatched events count as problems, and so do quirks: calls the destination "
+        "would make the same way although surely not meant (they become invalid).",
+    ),
+]
 MaxErrorsOpt = Annotated[
     int | None,
     typer.Option(
@@ -482,7 +491,14 @@ def validate_command(
         return None
 
     outputs = _plan_outputs(
-        files, config, noteworthy_only, base_url=url, tally=tally, jobs=jobs, max_errors=max_errors
+        files,
+        config,
+        noteworthy_only,
+        base_url=url,
+        tally=tally,
+        jobs=jobs,
+        max_errors=max_errors,
+        strict=strict,
     )
     noteworthy = (r for r in outputs if r is not None)
     if output is OutputFormat.json:
@@ -555,6 +571,7 @@ def dry_run_command(
         selection=selection,
         limit=limit,
         max_errors=max_errors,
+        strict=strict,
     )
     if as_json:
         write_lines(sys.stdout, records)

@@ -29,8 +29,9 @@ Decisions where languages.md is silent (mapping-kit's behaviour unless said):
   key coming from an earlier object (``right``) or later one (``left``).
   Entries that resolve to arrays or strings are ignored, like other non-objects.
 - ``@path``: only a leading ``$.`` is stripped (mapping-kit removes the first
-  ``$.`` anywhere); ``$`` alone is a key named ``$``; a path made only of
-  separators (``..``, ``[]``) gives nothing (mapping-kit fails on it).  Array
+  ``$.`` anywhere); ``$`` alone is a key named ``$``.  A path is cut into keys
+  as mapping-kit's ``get`` cuts it (``_split``: ``a[0]`` and ``a["b"]`` are two
+  keys, ``a[b]`` is one; a path of dots only is the whole event).  Array
   items are reached by canonical decimal indexes only (``0``, ``12``, not
   ``01``, ``-1`` or ``length``); objects by their own keys only; a string is
   not indexed (a non-object).
@@ -127,7 +128,8 @@ MAX_REPLACEMENT_LENGTH: Final = 10
 _Segment = tuple[str, int | None]  # key, and the key as an array index if it is one
 _Path = tuple[_Segment, ...]  # () is the whole event
 
-_SEGMENT_RE: Final = re.compile(r"[^[.\]]+")
+_SPLIT_RE: Final = re.compile(r"""\[(?=["'\d])|\.|(?<=["'\d])\]+""", re.ASCII)
+"""Where mapping-kit's ``get`` cuts a path: dots, and brackets next to a quote or digit."""
 _PLACEHOLDER_RE: Final = re.compile(r"\{\{\{([^}]+)\}\}\}|\{\{([^}]+)\}\}")
 _JS_WHITESPACE: Final = (
     " \t\n\v\f\r\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
@@ -160,20 +162,23 @@ def _index(key: str) -> int | None:
     return None
 
 
-def _split_uncached(path: str) -> _Path | None:
+def _split_uncached(path: str) -> _Path:
     if path in ("", "."):
         return ()
-    keys = _SEGMENT_RE.findall(path)
-    if not keys:
-        return None
+    keys = [key.replace("'", "").replace('"', "") for key in _SPLIT_RE.split(path) if key]
     return tuple((key, _index(key)) for key in keys)
 
 
 _split_cached = lru_cache(maxsize=1024)(_split_uncached)
 
 
-def _split(path: str) -> _Path | None:
-    """Split a mapping-kit path into segments; ``None`` when it has none."""
+def _split(path: str) -> _Path:
+    """Split a path into keys as mapping-kit's ``get`` does (none: the whole value).
+
+    A dot separates keys; a bracket only when a quote or a digit is next to it
+    (``a[0].b``, ``a["b c"]``; ``a[b]`` is one key, ``a[b]``); quotes are then
+    removed from every key; empty keys are skipped, so ``..`` is the whole value.
+    """
     if len(path) > _CACHED_TEXT_LENGTH:
         return _split_uncached(path)
     return _split_cached(path)
@@ -201,8 +206,7 @@ def _walk(data: Any, path: _Path) -> Any:
 
 def get_path(data: Any, path: str) -> Any:
     """Look ``path`` up in ``data`` as ``@path`` does; ``MISSING`` if it is not there."""
-    segments = _split(_strip_root(path))
-    return MISSING if segments is None else _walk(data, segments)
+    return _walk(data, _split(_strip_root(path)))
 
 
 def _show_path(path: _Path) -> str:
@@ -212,12 +216,12 @@ def _show_path(path: _Path) -> str:
 # --- templates ---------------------------------------------------------------------------
 
 
-_Template = tuple[tuple[str, ...], tuple[_Path | None, ...]]
+_Template = tuple[tuple[str, ...], tuple[_Path, ...]]
 
 
 def _parse_template_uncached(text: str) -> _Template:
     literals: list[str] = []
-    holes: list[_Path | None] = []
+    holes: list[_Path] = []
     position = 0
     for match in _PLACEHOLDER_RE.finditer(text):
         literals.append(text[position : match.start()])
@@ -241,7 +245,7 @@ def _render(template: _Template, data: Any) -> str:
     literals, holes = template
     parts = [literals[0]]
     for number, hole in enumerate(holes, start=1):
-        value = MISSING if hole is None else _walk(data, hole)
+        value = _walk(data, hole)
         if isinstance(value, str):
             parts.append(value)
         elif value is not None and value is not MISSING:
@@ -265,7 +269,7 @@ def _is_blank(value: Any) -> bool:
         return value == ""
     if isinstance(value, (bool, int, float)):
         return value == 0
-    if isinstance(value, list):
+    if isinstance(value, list | dict):  # == turns it into text (which may throw: JsTypeError)
         return js_string(value) == ""
     return False
 
@@ -492,10 +496,18 @@ _Entry = tuple[str, Resolver | None, Any]
 
 
 def _compile_entries(node: dict[Any, Any], location: Location, depth: int) -> list[_Entry]:
+    """The members of an object mapping; a ``__proto__`` member is left out.
+
+    mapping-kit builds the object by assignment, which makes such a member the
+    object's prototype, and then copies it with ``Object.assign``, which drops
+    the prototype: the member has no effect at all.
+    """
     entries: list[_Entry] = []
     for key, value in node.items():
         if not isinstance(key, str):
             raise DirectiveError(f"object keys must be strings, not {key!r}", location)
+        if key == "__proto__":
+            continue
         if isinstance(value, (dict, list)):
             entries.append((key, _compile(value, (*location, key), depth + 1), None))
         else:
@@ -581,8 +593,6 @@ def _string_or_directive(
 
 def _path_resolver(path: str) -> Resolver:
     segments = _split(_strip_root(path))
-    if segments is None:
-        return _constant(MISSING)
     if not segments:
         return lambda data: data
     if len(segments) == 1:
@@ -1040,9 +1050,8 @@ def source_paths(mapping: Any) -> list[str]:
     """
     found: dict[str, None] = {}
 
-    def add(path: _Path | None) -> None:
-        if path is not None:
-            found.setdefault(_show_path(path), None)
+    def add(path: _Path) -> None:
+        found.setdefault(_show_path(path), None)
 
     stack: list[tuple[Any, int]] = [(mapping, 0)]
     while stack:

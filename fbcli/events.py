@@ -59,7 +59,7 @@ import math
 import sys
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO, Final, NoReturn
 
 if TYPE_CHECKING:
@@ -98,6 +98,8 @@ every other byte a space: one pass gives both the digit runs and the brackets.""
 _DIGIT_RUN: Final = b"0" * 19
 _NOT_DECIDED: Final = object()
 """19 digits in a row: a number orjson may not decode as ``json`` does (see above)."""
+_WIDE_RUN: Final = b"0" * 16
+"""16 digits in a row: perhaps an integer beyond 2**53, which JavaScript rounds."""
 _BOM: Final = b"\xef\xbb\xbf"
 _BUFFER_SIZE: Final = 65_536
 _CLIP: Final = 40
@@ -110,6 +112,9 @@ class Event:
     source: str
     line: int
     data: dict[str, Any]
+    js_exact: bool = field(default=False, compare=False, repr=False)
+    """Known to read the same in JavaScript: the line has no run of 16 digits (so no
+    integer beyond 2**53) and no ``__proto__``.  ``False``: not known (the planner looks)."""
 
     @property
     def message_id(self) -> str | None:
@@ -377,7 +382,7 @@ def _read_lines(
                 elif shape.count(b"{") > max_depth and _deeper_than(data, max_depth):
                     yield LineError(source, lineno, f"nesting deeper than {max_depth} levels")
                 else:
-                    yield Event(source, lineno, data)
+                    yield Event(source, lineno, data, _js_exact(raw, shape))
                 continue
         try:
             data = decode(raw.decode())
@@ -411,9 +416,14 @@ def _read_lines(
         if raw.count(b"{") + raw.count(b"[") > max_depth and _deeper_than(data, max_depth):
             yield LineError(source, lineno, f"nesting deeper than {max_depth} levels")
             continue
-        yield Event(source, lineno, data)
+        yield Event(source, lineno, data, _js_exact(raw, raw.translate(_SHAPE)))
     if whole and not seen_content:
         yield LineError(source, 0, "empty file: no events")
+
+
+def _js_exact(raw: bytes, shape: bytes) -> bool:
+    """``Event.js_exact`` of a line: no 16-digit run, no ``__proto__``, no ``\\u`` escape."""
+    return _WIDE_RUN not in shape and b"__proto__" not in raw and b"\\u" not in raw
 
 
 class _PrefixedReader(io.RawIOBase):

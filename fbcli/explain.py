@@ -41,7 +41,7 @@ from fbcli.actions.base import (
 from fbcli.directives import get_path
 from fbcli.errors import ConfigError
 from fbcli.events import Event, LineError
-from fbcli.jsvalues import js_truthy
+from fbcli.jsvalues import js_to_number, js_truthy
 from fbcli.mappings import FieldMapping, MappingConfig, Subscription
 from fbcli.plan import (
     MappedPayload,
@@ -53,7 +53,7 @@ from fbcli.plan import (
     to_record,
 )
 from fbcli.triggers import Call, Compare, Node, Not, evaluate_trigger, lookup, trace_trigger
-from fbcli.validation import Violation, js_number_of
+from fbcli.validation import Violation
 from fbcli.values import MISSING
 
 __all__ = [
@@ -398,6 +398,11 @@ def _field_trace(
         )
 
 
+def _members(value: dict[Any, Any] | list[Any]) -> Iterable[tuple[Any, Any]]:
+    """An object's members, or a list's items under their indexes (as JavaScript spreads)."""
+    return value.items() if isinstance(value, dict) else enumerate(value)
+
+
 @dataclass(frozen=True, slots=True)
 class _Lander:
     """Where payload keys land: the action's body rules (``build_body``'s table) read out."""
@@ -411,11 +416,14 @@ class _Lander:
     def field(self, name: str, value: Any) -> tuple[Landing, tuple[MemberLanding, ...]]:
         """Where a field's value lands, and for a lifted or spread object, each member's."""
         if name == self.action.lift:
-            if not isinstance(value, dict):
-                return Landing(None, "not sent (not an object)"), ()
+            if value is None:
+                return Landing(None, "not sent (null: nothing to lift)"), ()
+            if not isinstance(value, dict | list):  # direct mode: it stays, a key of its own
+                return self.key(name, value), ()
             fields = set(self.payload) - {name}
             return Landing(None, "each member lifted to the top level"), tuple(
-                self.member(key, member, fields, "the field") for key, member in value.items()
+                self.member(str(key), member, fields, "the field")
+                for key, member in _members(value)
             )
         if name == SPREAD:
             return self.spread(value)
@@ -425,18 +433,18 @@ class _Lander:
         """``friendbuyAttributes``: each member to the top level, where no key is already."""
         if not js_truthy(value):
             return Landing(None, "not sent (empty)"), ()
-        if not isinstance(value, dict):
+        if not isinstance(value, dict | list):
             return Landing(None, "not sent (not an object)"), ()
-        top = set(self.payload) - {SPREAD}
+        top = set(self.payload)
         return Landing(None, "spread into the top level"), tuple(
-            self.member(key, member, top, "the key") for key, member in value.items()
+            self.member(str(key), member, top, "the key") for key, member in _members(value)
         )
 
     def member(self, key: str, value: Any, taken: set[str], what: str) -> MemberLanding:
         """One member of a lifted or spread object: a key already there wins."""
         if key in taken:
             landing = Landing(None, f"not sent: {what} {key} wins")
-        elif key == SPREAD and isinstance(value, dict) and js_truthy(value):
+        elif key == SPREAD and isinstance(value, dict | list) and js_truthy(value):
             landing = Landing(None, "spread into the top level")
         else:
             landing = self.key(key, value)
@@ -533,7 +541,7 @@ def _trigger_hint(leaf: Compare | Call, actual: Any, data: Mapping[str, Any]) ->
         and isinstance(actual, str)
         and (
             actual.strip() == json.dumps(wanted)
-            or (not isinstance(wanted, bool) and js_number_of(actual) == wanted)
+            or (not isinstance(wanted, bool) and js_to_number(actual) == wanted)
         )
     ):
         return f"types are strict: the event has the string {_show(actual)}"
@@ -664,16 +672,14 @@ def _value_hint(value: Any, kind: str | None, name: str) -> str | None:
     if kind == "date":
         return _date_hint(value)
     if kind == "datetime" and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-        return f"add a time and a time zone, e.g. {value}T00:00:00Z"
+        return f"add a time, e.g. {value}T00:00:00Z"
     if kind == "uri" and "://" not in value and "." in value and " " not in value:
         return f"add the scheme: https://{value.removeprefix('//')}"
     return None
 
 
 def _number_hint(value: Any, name: str, *, integer: bool) -> str | None:
-    if isinstance(value, bool):
-        return "a boolean is not a number"
-    number = js_number_of(value) if isinstance(value, str) else value
+    number = js_to_number(value) if isinstance(value, str) else value
     if integer and isinstance(number, int | float):
         return f"{_show(value)} is not a whole number, and {name} must be one"
     if not isinstance(value, str):
@@ -686,7 +692,7 @@ def _number_hint(value: Any, name: str, *, integer: bool) -> str | None:
             f"{_show(value)} has thousands separators; a number has none: {text.replace(',', '')}"
         )
     bare = _MONEY_RE.sub("", text)
-    if bare != text and js_number_of(bare) is not None:
+    if bare != text and js_to_number(bare) is not None:
         return f"{_show(value)} has a currency sign or code; send the number alone: {bare}"
     return f"{_show(value)} is a string that is not a number"
 

@@ -12,13 +12,20 @@ This module reproduces those three for the values fbcli handles (what
   from -7 to 20 and in ``1.5e+21`` notation outside it; ``-0`` is ``"0"``.
 - ``js_string``: ``String(value)``; arrays are joined with ``,`` (``null`` and
   ``undefined`` items render as nothing, nested arrays are joined too) and
-  objects are ``[object Object]``.
+  objects are ``[object Object]`` (an object with a ``toString`` member makes
+  JavaScript throw: ``JsTypeError``).
 - ``js_json``: compact ``JSON.stringify``: no spaces, non-ASCII kept as is, lone
   surrogates escaped as ``\\udXXX``, numbers as ``js_number``, ``NaN`` and
   ``Infinity`` as ``null``; an object member whose value is ``MISSING`` is left
   out and a ``MISSING`` array item is ``null``.
 - ``js_truthy``: ``""``, ``0``, ``NaN``, ``false``, ``null`` and ``MISSING`` are
   falsy; everything else, ``[]`` and ``{}`` included, is truthy.
+- ``js_to_number``: ``Number(text)`` for a string (``None`` for ``NaN``).
+- ``js_int`` and ``js_view``: values as the destination holds them once it
+  has parsed the JSON and mapping-kit has resolved it: an integer beyond
+  2**53 becomes the nearest double (or infinity), as ``JSON.parse`` makes it,
+  and object members named ``__proto__`` are gone (an object whose
+  ``__proto__`` was a non-empty object is ``Inheriting``: never empty).
 
 Choices where JavaScript cannot be copied exactly:
 
@@ -26,8 +33,9 @@ Choices where JavaScript cannot be copied exactly:
   them exact, while JavaScript would round beyond 2**53.  Only an integer too
   long for ``str`` (over 4300 digits) renders as JavaScript would see it:
   ``Infinity``.
-- Object keys keep their insertion order (JavaScript lists integer-like keys
-  first).
+- Object keys are written in JavaScript's order: array indexes (``"0"``,
+  ``"17"``, up to 2**32 - 2) first, ascending, then the other keys in
+  insertion order.
 - A top-level ``MISSING`` given to ``js_json`` renders as ``null``
   (``JSON.stringify(undefined)`` returns ``undefined``, not text); callers that
   care check for ``MISSING`` first.
@@ -47,9 +55,24 @@ from typing import Any, Final
 
 from fbcli.values import MISSING
 
-__all__ = ["js_json", "js_number", "js_string", "js_truthy"]
+__all__ = [
+    "MAX_EXACT_INTEGER",
+    "Inheriting",
+    "JsTypeError",
+    "js_int",
+    "js_items",
+    "js_json",
+    "js_number",
+    "js_string",
+    "js_to_number",
+    "js_truthy",
+    "js_view",
+]
 
 _SURROGATE: Final = re.compile("[\ud800-\udfff]")
+
+MAX_EXACT_INTEGER: Final = 2**53
+"""The largest integer every integer up to which a JavaScript number holds exactly."""
 
 
 def js_number(value: float) -> str:
@@ -106,8 +129,28 @@ def _scalar_string(value: Any) -> str:
     if isinstance(value, float):
         return js_number(value)
     if isinstance(value, dict):
+        if "toString" in value:
+            raise JsTypeError(_NOT_TEXT)
+        if type(value) is Inheriting:
+            return _inherited_string(value)
         return "[object Object]"
     return str(value)
+
+
+_NOT_TEXT: Final = (
+    "an object with a member named toString cannot be written as text in JavaScript "
+    "(TypeError: Cannot convert object to primitive value)"
+)
+
+
+def _inherited_string(value: Inheriting) -> str:
+    """``String(value)`` through its prototype: a list's ``join``, or an object's ``toString``."""
+    prototype = value.prototype
+    if isinstance(prototype, list):  # Array.prototype.toString joins what it inherits
+        return _join([value.get(str(i), item) for i, item in enumerate(prototype)])
+    if "toString" in prototype:
+        raise JsTypeError(_NOT_TEXT)
+    return "[object Object]"
 
 
 def _join(items: list[Any] | tuple[Any, ...]) -> str:
@@ -133,8 +176,17 @@ def _join(items: list[Any] | tuple[Any, ...]) -> str:
     return "".join(parts)
 
 
+class JsTypeError(ValueError):
+    """JavaScript throws where fbcli was asked to do the same (``js_string`` of some objects)."""
+
+
 def js_string(value: Any) -> str:
-    """Render ``value`` as JavaScript's ``String(value)`` would."""
+    """Render ``value`` as JavaScript's ``String(value)`` would.
+
+    Raises ``JsTypeError`` where JavaScript throws: an object (also inside an
+    array) with a member named ``toString``, which JSON makes a text, not a
+    function.
+    """
     if isinstance(value, (list, tuple)):
         return _join(value)
     return _scalar_string(value)
@@ -178,7 +230,7 @@ def js_json(value: Any) -> str:
             out.append(js_number(item) if math.isfinite(item) else "null")
         elif isinstance(item, dict):
             queued: list[Any] = []
-            for key, member in item.items():
+            for key, member in js_items(item):
                 if member is MISSING:
                     continue
                 name = _quote(key if isinstance(key, str) else js_string(key))
@@ -201,6 +253,30 @@ def js_json(value: Any) -> str:
     return "".join(out)
 
 
+_MAX_INDEX: Final = 2**32 - 2
+
+
+def _is_index(key: Any) -> bool:
+    """An array index as JavaScript orders object keys: ``0`` or ``[1-9][0-9]*`` up to 2**32 - 2."""
+    return (
+        isinstance(key, str)
+        and key.isascii()
+        and key.isdigit()
+        and (key == "0" or key[0] != "0")
+        and len(key) <= 10
+        and int(key) <= _MAX_INDEX
+    )
+
+
+def js_items(value: dict[Any, Any]) -> list[tuple[Any, Any]]:
+    """An object's members in JavaScript's order: array indexes ascending, then the rest."""
+    items = list(value.items())
+    if not any(type(k) is str and k[:1].isdigit() and _is_index(k) for k, _ in items):
+        return items
+    indexes = sorted((kv for kv in items if _is_index(kv[0])), key=lambda kv: int(kv[0]))
+    return indexes + [kv for kv in items if not _is_index(kv[0])]
+
+
 def js_truthy(value: Any) -> bool:
     """JavaScript truthiness: ``""``, ``0``, ``NaN``, ``false``, ``null``, ``MISSING`` are falsy."""
     if value is None or value is MISSING:
@@ -210,3 +286,148 @@ def js_truthy(value: Any) -> bool:
     if isinstance(value, float):
         return not (value == 0 or math.isnan(value))
     return bool(value)
+
+
+# -- numbers as JavaScript holds them -----------------------------------------------------
+
+_JS_SPACE: Final = (
+    " \t\n\v\f\r\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
+    "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+)
+"""JavaScript's white space and line terminators (what ``String#trim`` and ``Number`` strip)."""
+_DECIMAL_RE: Final = re.compile(
+    r"[+-]?(?:Infinity|(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)", re.ASCII
+)
+_RADIX_RE: Final = re.compile(r"0(?:[xX][0-9a-fA-F]+|[oO][0-7]+|[bB][01]+)", re.ASCII)
+_LONGEST_FINITE_DIGITS: Final = 309
+"""An integer with more digits than this is beyond the largest double (about 1.8e308)."""
+
+
+def js_int(value: int) -> int | float:
+    """The integer as a JavaScript number: exact up to 2**53, else the nearest double.
+
+    Beyond the largest double it is an infinity (``JSON.parse`` of a 400-digit
+    integer gives ``Infinity``).
+    """
+    if -MAX_EXACT_INTEGER <= value <= MAX_EXACT_INTEGER:
+        return value
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
+
+
+def _digits_int(text: str, base: int) -> int | float:
+    """``int(text, base)`` as a JavaScript number, for digit runs of any length."""
+    digits = text.lstrip("+-")
+    if base == 10 and len(digits.lstrip("0")) > _LONGEST_FINITE_DIGITS:
+        return -math.inf if text.startswith("-") else math.inf
+    try:
+        return js_int(int(text, base))
+    except ValueError:  # more digits than int() converts: far beyond a double
+        return -math.inf if text.startswith("-") else math.inf
+
+
+def js_to_number(text: str) -> int | float | None:
+    """JavaScript's ``Number(text)``, or ``None`` where it gives ``NaN``.
+
+    White space around is ignored; blank text is ``0``; decimal literals (with
+    an optional sign, fraction and exponent), ``Infinity`` and the ``0x``,
+    ``0o``, ``0b`` forms (unsigned) are numbers; anything else is ``NaN``.
+    Integral results are ints when JavaScript holds them exactly (``js_int``).
+    """
+    stripped = text.strip(_JS_SPACE)
+    if not stripped:
+        return 0
+    if _RADIX_RE.fullmatch(stripped):
+        return _digits_int(stripped, 0)
+    if not _DECIMAL_RE.fullmatch(stripped):
+        return None
+    if stripped.lstrip("+-").isdigit():
+        return (
+            _digits_int(stripped, 10)
+            if stripped.lstrip("+-0")
+            else (-0.0 if stripped.startswith("-") else 0)
+        )
+    number = float(stripped.replace("Infinity", "inf"))
+    if number.is_integer() and -MAX_EXACT_INTEGER <= number <= MAX_EXACT_INTEGER:
+        return -0.0 if number == 0 and math.copysign(1, number) < 0 else int(number)
+    return number
+
+
+def js_view(value: Any, *, resolved: bool = False) -> Any:
+    """``value`` as the destination holds it: integers beyond 2**53 as ``JSON.parse`` reads them.
+
+    Every integer beyond 2**53 is the nearest double (``js_int``).  With
+    ``resolved`` (a value mapping-kit has resolved), no object has a member
+    named ``__proto__`` either: mapping-kit copies objects with
+    ``Object.assign``, which turns such a member into the copy's prototype, so
+    it is gone from the JSON.  The same object when nothing changes; otherwise a
+    copy of the objects and arrays on the way.  Iterative: no nesting depth makes
+    it raise.
+    """
+    if not _differs_in_js(value, resolved):
+        return value
+    return _rebuild(value, resolved)
+
+
+def _is_wide(item: Any) -> bool:
+    return type(item) is int and not -MAX_EXACT_INTEGER <= item <= MAX_EXACT_INTEGER
+
+
+def _differs_in_js(value: Any, resolved: bool) -> bool:
+    """Whether ``js_view`` changes anything: a wide integer, or (resolved) a ``__proto__``."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if type(item) is int:
+            if not -MAX_EXACT_INTEGER <= item <= MAX_EXACT_INTEGER:
+                return True
+        elif isinstance(item, dict):
+            if resolved and "__proto__" in item:
+                return True
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def _rebuild(value: Any, resolved: bool) -> Any:
+    """A copy of ``value`` with ``js_view``'s changes (containers rebuilt top-down)."""
+    if not isinstance(value, dict | list):
+        return js_int(value) if _is_wide(value) else value
+    root: list[Any] = [None]
+    # (container copy, key or index in it, original child) still to convert
+    pending: list[tuple[Any, Any, Any]] = [(root, 0, value)]
+    while pending:
+        parent, slot, item = pending.pop()
+        if isinstance(item, dict):
+            copy: Any = {k: v for k, v in item.items() if not (resolved and k == "__proto__")}
+            prototype = item.get("__proto__") if resolved else None
+            if isinstance(prototype, dict | list) and prototype:
+                copy = Inheriting(copy)
+                copy.prototype = prototype
+            parent[slot] = copy
+            pending.extend((copy, k, v) for k, v in copy.items() if _needs_work(v, resolved))
+        elif isinstance(item, list):
+            copy = list(item)
+            parent[slot] = copy
+            pending.extend((copy, i, v) for i, v in enumerate(item) if _needs_work(v, resolved))
+        else:
+            parent[slot] = js_int(item)
+    return root[0]
+
+
+class Inheriting(dict[Any, Any]):
+    """An object mapping-kit gave a prototype with members (from a ``__proto__`` member).
+
+    JSON does not show inherited members, but the destination's emptiness test
+    (``for ... in``) sees them: such an object is never empty there; and
+    ``String()`` finds its ``toString`` there (``js_string``).
+    """
+
+    prototype: dict[Any, Any] | list[Any]
+
+
+def _needs_work(item: Any, resolved: bool) -> bool:
+    return _is_wide(item) or (isinstance(item, dict | list) and _differs_in_js(item, resolved))

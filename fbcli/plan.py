@@ -4,12 +4,20 @@
 module produces, so what is shown is what is sent.  Everything here is pure:
 no I/O, no clock, no printing.
 
-For one event and one matching subscription (actions.md "Pipeline"):
+For one event and one matching subscription, what the Customer.io/Segment
+destination does (its code is fbcli's oracle: ``tests/oracle/``):
 
-1. resolve each action field's mapping against the event (``map_fields``);
-2. drop ``null``/``""`` values and coerce types (``validation.prepare_payload``);
-3. validate against the action's schema (errors reject; warnings do not);
+1. resolve each action field's mapping against the event (``map_fields``),
+   numbers as JavaScript holds them;
+2. cloud: drop ``null``/``""`` values (``validation.remove_empty_values``);
+3. cloud: coerce and validate (``validation.settle_payload``; errors reject,
+   warnings do not); direct mode does neither, and warns instead;
 4. build the cloud request or the direct-mode push (``build_call``).
+
+Where the destination does something surely not meant (``true`` sent as an
+amount of 1, a key named ``constructor`` sent as ``Object``, an integer beyond
+2**53 rounded ...), fbcli does the same, so the body is the destination's,
+and warns with a *quirk* naming the field; with ``strict`` a quirk is an error.
 
 ``plan_subscription`` is that pipeline as written, the reference.  Streams
 (``plan_records``, ``plan_event``) run each subscription through a planner
@@ -22,40 +30,40 @@ rejections and warnings are worded in one place.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Generic, Literal, NamedTuple, TypeVar
 
 from fbcli.actions.base import (
-    PRODUCT_ITEM_FIELDS,
     Action,
+    ActionCrashError,
     FieldType,
     JsonObject,
     Mode,
+    Notes,
     build_body,
     normalize_number,
 )
 from fbcli.directives import path_keys
 from fbcli.events import Event, LineError
+from fbcli.jsvalues import MAX_EXACT_INTEGER, JsTypeError, js_json, js_view
 from fbcli.validation import (
-    STRING_CHECK,
-    Check,
-    Coercer,
+    FAIL,
+    LIST_TYPES,
     Violation,
-    coercer_for,
-    compile_check,
-    field_checks,
-    load_schema,
-    prepare_payload,
+    remove_empty_values,
     required_fields,
-    validate_payload,
+    settle_payload,
+    settler_for,
 )
 from fbcli.values import MISSING
 
 if TYPE_CHECKING:
     from fbcli.directives import Resolver
     from fbcli.mappings import FieldMapping, MappingConfig, Subscription
+    from fbcli.validation import Settler
 
 DEFAULT_BASE_URL: Final = "https://mapi.fbot.me"
 MAX_ADDITIONAL_PROPERTIES: Final = 10
@@ -118,24 +126,45 @@ class MappedPayload:
     """An event mapped onto one action's fields, before the body is built."""
 
     resolved: dict[str, Any]
-    """Each field's raw value (fields resolving to nothing are absent)."""
+    """Each field's value as the mapping resolves it, numbers as JavaScript holds them
+    (fields resolving to nothing are absent)."""
     payload: dict[str, Any]
-    """After dropping empty values and coercing."""
+    """What the action's code is given: cloud, after dropping empty values and coercing;
+    direct, the resolved values as they are."""
     errors: tuple[Violation, ...]
     warnings: tuple[Violation, ...]
 
 
 def map_fields(subscription: Subscription, data: Mapping[str, Any], mode: Mode) -> MappedPayload:
-    """Resolve, clean, coerce and validate one subscription's fields for one event."""
+    """Resolve each field, then (cloud) drop empty values, coerce and validate.
+
+    The event is read as JavaScript reads it (``js_view``: integers beyond
+    2**53 become the nearest double), and so are the mapping's constants; a
+    field that comes out different from the exact reading gets a quirk warning.
+    In direct mode nothing is dropped or coerced: what the cloud pipeline
+    would refuse (and missing required fields) are warnings.
+    """
+    view = js_view(data)
     resolved: dict[str, Any] = {}
     sources: dict[str, str | None] = {}
     warnings: list[Violation] = []
+    failures: list[Violation] = []
     for fm in subscription.fields:
         sources[fm.field] = fm.source
-        value = fm.resolve(data)
+        try:
+            value = fm.resolve(view)
+            exact = fm.resolve(data) if view is not data else value
+        except JsTypeError as exc:
+            failures.append(
+                Violation(fm.field, f"'{fm.field}': {exc}; mapping-kit fails on it", fm.source)
+            )
+            continue
         if value is MISSING:
             continue
-        resolved[fm.field] = value
+        held = js_view(value, resolved=True)
+        if held is not value or exact != value:
+            warnings.append(_held_differently(fm, value, exact))
+        resolved[fm.field] = held
         if isinstance(value, str) and "[object Object]" in value and _has_template(fm.mapping):
             warnings.append(
                 Violation(
@@ -145,16 +174,38 @@ def map_fields(subscription: Subscription, data: Mapping[str, Any], mode: Mode) 
                 )
             )
     action = subscription.action
-    payload = prepare_payload(action.fields_in(mode), resolved)
-    errors, more_warnings = validate_payload(action, payload, mode=mode, sources=sources)
-    return MappedPayload(resolved, payload, tuple(errors), (*warnings, *more_warnings))
+    cleaned = remove_empty_values(action.fields_in(mode), resolved)
+    payload, errors, quirks = settle_payload(action, cleaned, mode=mode, sources=sources)
+    if mode == "direct":
+        warnings.extend(
+            Violation(v.field, f"{v.message} ({DIRECT_ANYWAY})", v.source) for v in errors
+        )
+        return MappedPayload(resolved, dict(resolved), tuple(failures), tuple(warnings))
+    return MappedPayload(resolved, payload, (*failures, *errors), (*warnings, *quirks))
+
+
+DIRECT_ANYWAY: Final = "the browser SDK sends the call anyway"
+
+
+def _held_differently(fm: FieldMapping, value: Any, exact: Any) -> Violation:
+    """The quirk of a value the destination holds otherwise than its JSON says."""
+    if exact != value or js_view(value) is not value:
+        what = "holds an integer beyond 2**53, which the destination reads as the nearest double"
+    else:
+        what = "holds a member named __proto__, which mapping-kit drops (it sets a prototype)"
+    return Violation(fm.field, f"'{fm.field}' {what}", fm.source, quirk=True)
 
 
 def _has_template(mapping: Any) -> bool:
+    return _uses(mapping, ("@template",))
+
+
+def _uses(mapping: Any, names: tuple[str, ...]) -> bool:
+    """Whether any of the directives ``names`` is anywhere in ``mapping``."""
     if isinstance(mapping, dict):
-        return "@template" in mapping or any(_has_template(v) for v in mapping.values())
+        return any(k in names for k in mapping) or any(_uses(v, names) for v in mapping.values())
     if isinstance(mapping, list):
-        return any(_has_template(v) for v in mapping)
+        return any(_uses(v, names) for v in mapping)
     return False
 
 
@@ -162,22 +213,43 @@ def _has_template(mapping: Any) -> bool:
 
 
 def lift_properties(action: Action, payload: Mapping[str, Any]) -> dict[str, Any]:
-    """Custom events: lift every member of ``eventProperties`` to the top (fields win)."""
+    """Custom events: the destination's ``moveEventPropertiesToRoot``.
+
+    When ``eventProperties`` is an object (a list: its indexes are keys;
+    ``null``: nothing) its members are lifted to the top, where a field of the
+    same name wins, and it goes; anything else (text, a number, missing) is
+    left where it is.
+    """
     if action.lift is None:
         return dict(payload)
-    lifted = payload.get(action.lift)
-    rest = {k: v for k, v in payload.items() if k != action.lift}
-    return {**lifted, **rest} if isinstance(lifted, dict) else rest
+    lifted = payload.get(action.lift, MISSING)
+    if not (lifted is None or isinstance(lifted, dict | list)):
+        return dict(payload)
+    members = (
+        {} if lifted is None else lifted if isinstance(lifted, dict) else dict(enumerate(lifted))
+    )
+    merged = {**{str(k): v for k, v in members.items()}, **payload}
+    del merged[action.lift]
+    return merged
 
 
-def normalize_json(value: Any) -> Any:
-    """Integral floats become ints, as JavaScript writes them (``10.0`` → ``10``)."""
+def normalize_json(value: Any, notes: Notes | None = None, at: str = "") -> Any:
+    """Numbers as ``JSON.stringify`` writes them.
+
+    Integral floats JavaScript holds exactly become ints (``10.0`` → ``10``);
+    an infinite number becomes ``null`` (noted in ``notes``, when given, at its
+    key path).
+    """
     if isinstance(value, float):
+        if not math.isfinite(value):
+            if notes is not None:
+                notes.append((at, "is an infinite number: JSON writes it as null"))
+            return None
         return normalize_number(value)
     if isinstance(value, dict):
-        return {k: normalize_json(v) for k, v in value.items()}
+        return {k: normalize_json(v, notes, f"{at}/{k}" if at else k) for k, v in value.items()}
     if isinstance(value, list):
-        return [normalize_json(v) for v in value]
+        return [normalize_json(v, notes, f"{at}/{i}") for i, v in enumerate(value)]
     return value
 
 
@@ -207,6 +279,18 @@ def additional_properties_warnings(body: Mapping[str, Any]) -> list[Violation]:
     return warnings
 
 
+def quirk_warnings(notes: Notes) -> list[Violation]:
+    """The body builder's notes as quirk warnings."""
+    return [
+        Violation(
+            where or None,
+            f"'{where}' {message}" if where else message,
+            quirk=True,
+        )
+        for where, message in notes
+    ]
+
+
 def build_call(
     event: Event,
     subscription: Subscription,
@@ -214,8 +298,12 @@ def build_call(
     *,
     mode: Mode,
     base_url: str,
+    strict: bool = False,
 ) -> PlannedCall | Rejection:
-    """Turn a valid mapped payload into the request (cloud) or push (direct)."""
+    """Turn a valid mapped payload into the request (cloud) or push (direct).
+
+    ``strict``: quirk warnings are errors (the call is rejected).
+    """
     action = subscription.action
     warnings = list(mapped.warnings)
 
@@ -225,46 +313,59 @@ def build_call(
     if mapped.errors:
         return reject(*mapped.errors)
     payload = lift_properties(action, mapped.payload)
-    body = build_body(action.body_maps[mode], payload)
+    notes: Notes = []
+    try:
+        body = build_body(action.body_maps[mode], payload, notes)
+    except ActionCrashError as crash:
+        return reject(Violation(crash.field, f"{crash.message}, so it sends nothing"))
     if body is None:
         return reject(Violation(None, "no supported fields: nothing would be sent"))
-    body = normalize_json(body)
-    if mode == "cloud":
-        assert action.cloud_path is not None
-        warnings.extend(additional_properties_warnings(body))
-        return PlannedCall(
-            event,
-            subscription.name,
-            action.name,
-            mode,
-            body,
-            method="POST",
-            url=base_url.rstrip("/") + action.cloud_path,
-            warnings=tuple(warnings),
-        )
-    push_type = action.direct_type or mapped.payload.get("eventType")
-    if not isinstance(push_type, str):
-        return reject(
-            Violation(
-                "eventType",
-                "required field 'eventType' is missing: a custom event needs a type to be pushed",
-                next((f.source for f in subscription.fields if f.field == "eventType"), None),
+    body = normalize_json(body, notes)
+    warnings.extend(quirk_warnings(notes))
+    push: tuple[Any, ...] | None = None
+    if mode == "direct":
+        kind = action.direct_type or mapped.payload.get("eventType", MISSING)
+        if not (isinstance(kind, str) and kind):
+            warnings.append(
+                Violation(
+                    "eventType",
+                    f"the push's event type is {'missing' if kind is MISSING else js_json(kind)}: "
+                    "the destination pushes it as it is",
+                    next((f.source for f in subscription.fields if f.field == "eventType"), None),
+                    quirk=True,
+                )
             )
+        push = ("track", None if kind is MISSING else kind, body)
+        if action.direct_trailing_true:
+            push = (*push, True)
+    if strict and any(w.quirk for w in warnings):
+        quirks = [w for w in warnings if w.quirk]
+        warnings = [w for w in warnings if not w.quirk]
+        return reject(*quirks)
+    if push is not None:
+        return PlannedCall(
+            event, subscription.name, action.name, mode, body, push=push, warnings=tuple(warnings)
         )
-    push: tuple[Any, ...] = ("track", push_type, body)
-    if action.direct_trailing_true:
-        push = (*push, True)
+    assert action.cloud_path is not None
+    warnings.extend(additional_properties_warnings(body))
     return PlannedCall(
-        event, subscription.name, action.name, mode, body, push=push, warnings=tuple(warnings)
+        event,
+        subscription.name,
+        action.name,
+        mode,
+        body,
+        method="POST",
+        url=base_url.rstrip("/") + action.cloud_path,
+        warnings=tuple(warnings),
     )
 
 
 def plan_subscription(
-    event: Event, subscription: Subscription, *, mode: Mode, base_url: str
+    event: Event, subscription: Subscription, *, mode: Mode, base_url: str, strict: bool = False
 ) -> PlannedCall | Rejection:
     """Steps 1-4 for one event and one (matching) subscription."""
     mapped = map_fields(subscription, event.data, mode)
-    return build_call(event, subscription, mapped, mode=mode, base_url=base_url)
+    return build_call(event, subscription, mapped, mode=mode, base_url=base_url, strict=strict)
 
 
 # -- the fast path ---------------------------------------------------------------------
@@ -272,146 +373,105 @@ def plan_subscription(
 Planner = Callable[[Event], PlannedCall | Rejection]
 """One subscription compiled for one mode and base URL: event in, call out."""
 
-_Finish = Callable[[Any], Any]
-"""Coerce and check one resolved value (not ``MISSING``, ``null`` or ``""``), or ``_FAIL``."""
-
-
-class _Fail:
-    """The type of ``_FAIL``: this field needs the slow path (an error or a warning)."""
-
-
-_FAIL: Final = _Fail()
-
-
-def _finisher(coerce: Coercer, check: Check, *, may_warn: bool) -> _Finish:
-    """``prepare_payload``'s coercion, then the field's fast check; ``_FAIL`` if it fails.
-
-    ``may_warn``: the field's mapping has a template, so a text holding
-    ``[object Object]`` (a warning of ``map_fields``) fails too.
-    """
-    if may_warn:
-
-        def finish_text(value: Any) -> Any:
-            if isinstance(value, str) and "[object Object]" in value:
-                return _FAIL
-            value = coerce(value)
-            return value if check(value) else _FAIL
-
-        return finish_text
-
-    def finish(value: Any) -> Any:
-        value = coerce(value)
-        return value if check(value) else _FAIL
-
-    return finish
-
-
-_Field = tuple[str, int, str, str, str, "Resolver", bool, _Finish]
+_Field = tuple[str, int, str, str, str, "Resolver", bool, bool, "Settler"]
 """A compiled field: its name; how many keys of a plain ``@path`` are looked up inline (0:
 call the resolver), and those keys; the resolver; whether any ``str`` is kept as it is
-(a string field: coercion and check keep every ``str``); the finisher."""
+(a string field with no format and no template); whether its mapping has a template (a
+text holding ``[object Object]`` is a warning); its settler."""
+
+_RENDERING: Final = ("@template", "@json", "@replace")
+"""Directives that can turn an event's number into text."""
 
 
-def _products_finisher(action_name: str) -> _Finish | None:
-    """``_finisher`` for a ``products`` field in one pass: clean, coerce and check each item.
-
-    It does what ``_to_products`` (``_clean_product`` on each item), then the
-    field's compiled check (``check_array`` of ``check_object``) do, fused:
-    the same coercions in the same order, each value checked as it is made,
-    and the item's required keys; ``None`` when the action's item schema is
-    not the closed object of ``PRODUCT_ITEM_FIELDS`` this assumes.
-    """
-    items = load_schema(action_name).get("properties", {}).get("products", {}).get("items", {})
-    properties = items.get("properties", {})
-    if items.get("additionalProperties") is not False or set(properties) != set(
-        PRODUCT_ITEM_FIELDS
-    ):
-        return None
-    plan = tuple(
-        (key, kind == "string", coercer_for(kind), compile_check(properties[key]))
-        for key, kind in PRODUCT_ITEM_FIELDS.items()
-    )
-    required = tuple(items.get("required", ()))
-
-    def finish_products(value: Any) -> Any:
-        out = []
-        for item in value if isinstance(value, list) else [value]:
-            if item is None:
-                continue
-            if not isinstance(item, dict):
-                return _FAIL
-            cleaned = {}
-            for key, is_string, coerce, check in plan:
-                member = item.get(key)
-                if member is None or (member == "" and not is_string):
-                    continue
-                member = coerce(member)
-                if not check(member):
-                    return _FAIL
-                cleaned[key] = member
-            for key in required:
-                if key not in cleaned:
-                    return _FAIL
-            out.append(cleaned)
-        return out
-
-    return finish_products
-
-
-def _compile_field(fm: FieldMapping, kind: FieldType, check: Check, action_name: str) -> _Field:
-    may_warn = _has_template(fm.mapping)
+def _compile_field(fm: FieldMapping, kind: FieldType) -> _Field:
+    templated = _has_template(fm.mapping)
     keys = path_keys(fm.mapping) or ()
     inline = len(keys) if len(keys) <= 3 else 0
     first, second, third = (*keys[:inline], "", "", "")[:3]
-    plain = kind == "string" and check is STRING_CHECK and not may_warn
-    fused = _products_finisher(action_name) if kind == "products" and not may_warn else None
-    finish = fused or _finisher(coercer_for(kind), check, may_warn=may_warn)
-    return (fm.field, inline, first, second, third, fm.resolve, plain, finish)
+    plain = kind == "string" and not templated
+    return (fm.field, inline, first, second, third, fm.resolve, plain, templated, settler_for(kind))
 
 
-def compile_subscription(subscription: Subscription, *, mode: Mode, base_url: str) -> Planner:
+def _needs_normalizing(value: Any) -> bool:
+    """Whether ``normalize_json`` would change ``value``: an integral or infinite float in it.
+
+    An iterative walk, cheaper than ``normalize_json``'s copy; no depth limit.
+    """
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if type(item) is float:
+            if item.is_integer() or not math.isfinite(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def _is_wide(value: Any) -> bool:
+    """Whether ``js_view`` changes ``value``: an integer beyond 2**53, a ``__proto__`` member."""
+    if type(value) is int:
+        return not -MAX_EXACT_INTEGER <= value <= MAX_EXACT_INTEGER
+    return isinstance(value, dict | list) and js_view(value, resolved=True) is not value
+
+
+def compile_subscription(
+    subscription: Subscription, *, mode: Mode, base_url: str, strict: bool = False
+) -> Planner:
     """Compile ``plan_subscription`` for one subscription, once, into a fast planner.
 
     The planner does steps 1-4 in one pass over the fields, with everything
     that does not depend on the event worked out here: the fields in order with
-    their resolvers, coercions and compiled schema checks
-    (``validation.field_checks``), the required fields, the URL.  It handles
-    the common case, a call that is planned with no error and no warning but
-    the ``additionalProperties`` ones, and hands every other event to
+    their resolvers and settlers, the required fields, the URL.  It handles the
+    common case, a call that is planned with no error and no warning but the
+    ``additionalProperties`` ones, and hands every other event to
     ``plan_subscription``, the reference path, so rejections and warnings are
     worded there and only there.  It agrees with ``plan_subscription`` because:
 
     - it takes the same values in the same order: each field's resolver, the
-      same ``null``/``""`` dropping and the coercion ``prepare_payload``
-      applies;
-    - it only keeps a payload when ``validate_payload`` would find nothing: no
-      required field missing (an error in cloud mode, a warning in direct
-      mode) and every value passing its field's check, which is true only when
-      jsonschema finds no error (``validation.compile_check``); any template
-      that renders ``[object Object]`` (a warning) also goes the slow way;
-    - the body is built by ``build_call``'s own steps, except that
-      ``normalize_json`` is skipped when no ``object`` field holds a float:
-      every other value of a valid payload is a string, a boolean, an int or a
-      float the coercion already normalized, so it would change nothing.
+      same dropping of ``null``/``""`` (``remove_empty_values``, inlined for
+      scalars) and the same settler (``validation.settler_for``), asked to
+      fail at the first problem instead of listing them;
+    - it only keeps a payload when ``settle_payload`` would find nothing: no
+      required field missing or empty (an error or a quirk in cloud mode, a
+      warning in direct mode) and every value settling without a problem; any
+      template that renders ``[object Object]`` (a warning) also goes the slow
+      way, and so does any integer beyond 2**53 (a quirk) in a resolved value
+      or, when a mapping renders text (``@template``, ``@json``, ``@replace``),
+      anywhere in the event;
+    - the body is built by ``build_call``'s own steps; any note of the body
+      builder, any crash and any infinite number go the slow way;
+      ``normalize_json`` runs only when the body holds an integral or infinite
+      float (``_needs_normalizing``), as it would change nothing otherwise, and
+      in cloud mode that is looked for only when an object field was given:
+      settled values and the converters' results are normalized already;
+    - an event the reader knows to read the same in JavaScript
+      (``Event.js_exact``) is not searched for wide integers or ``__proto__``.
 
     A subscription whose fields are not exactly the action's fields in this
     mode, in order and once each (``build_subscription`` always makes them so),
-    is planned the slow way for every event.
+    or whose mapping holds an integer beyond 2**53, is planned the slow way for
+    every event.
     """
     action = subscription.action
     fields = action.fields_in(mode)
     by_name = {f.name: f for f in fields}
     names = [fm.field for fm in subscription.fields]
     order = [f.name for f in fields if f.name in names]
-    if len(set(names)) != len(names) or names != order:
-        return _slow_planner(subscription, mode=mode, base_url=base_url)
-    checks = field_checks(action.name)
-    compiled = tuple(
-        _compile_field(fm, by_name[fm.field].type, checks.get(fm.field, _never), action.name)
-        for fm in subscription.fields
-    )
-    required = required_fields(action, mode)
+    if (
+        len(set(names)) != len(names)
+        or names != order
+        or any(js_view(fm.mapping) is not fm.mapping for fm in subscription.fields)
+    ):
+        return _slow_planner(subscription, mode=mode, base_url=base_url, strict=strict)
+    compiled = tuple(_compile_field(fm, by_name[fm.field].type) for fm in subscription.fields)
+    lists = frozenset(f.name for f in fields if f.type in LIST_TYPES)
     objects = tuple(f.name for f in fields if f.type == "object")
+    products = frozenset(f.name for f in fields if f.type == "products")
+    renders = any(_uses(fm.mapping, _RENDERING) for fm in subscription.fields)
+    required = required_fields(action, mode)
     build = action.body_maps[mode].build
     lift = action.lift
     name, action_name = subscription.name, action.name
@@ -421,14 +481,22 @@ def compile_subscription(subscription: Subscription, *, mode: Mode, base_url: st
     cloud = mode == "cloud"
 
     def slow(event: Event) -> PlannedCall | Rejection:
-        return plan_subscription(event, subscription, mode=mode, base_url=base_url)
+        return plan_subscription(event, subscription, mode=mode, base_url=base_url, strict=strict)
 
     def plan(event: Event) -> PlannedCall | Rejection:
+        try:
+            return fast(event)
+        except (JsTypeError, ActionCrashError):
+            return slow(event)
+
+    def fast(event: Event) -> PlannedCall | Rejection:
         data = event.data
-        if type(data) is not dict:
+        look = not event.js_exact  # else no resolved value can hold what js_view changes
+        if type(data) is not dict or (look and renders and js_view(data) is not data):
             return slow(event)
         payload: dict[str, Any] = {}
-        for key, inline, first, second, third, resolve, plain, finish in compiled:
+        present: set[str] = set()
+        for key, inline, first, second, third, resolve, plain, templated, settle in compiled:
             # Step 1, the resolver's lookup inlined for plain paths through objects
             # (path_keys); anything else on the way, the resolver itself.
             if inline == 2:
@@ -442,31 +510,54 @@ def compile_subscription(subscription: Subscription, *, mode: Mode, base_url: st
                 value = node.get(third, MISSING) if type(node) is dict else resolve(data)
             else:
                 value = resolve(data)
-            # Steps 2 and 3: drop null and "", coerce, check.
-            if value is MISSING or value is None:
+            if value is MISSING:
                 continue
             if type(value) is str:
+                if templated and "[object Object]" in value:
+                    return slow(event)
                 if not value:
+                    if not cloud:
+                        payload[key] = value
                     continue
-                if plain:  # a plain string field: coercion and check keep any str
+                if plain:  # a plain string field: settling keeps any str
                     payload[key] = value
+                    present.add(key)
                     continue
-            elif isinstance(value, str) and value == "":
+            elif value is None:
+                if not cloud:
+                    payload[key] = value
                 continue
-            value = finish(value)
-            if value is _FAIL:
+            elif look and _is_wide(value):
                 return slow(event)
-            payload[key] = value
+            # Steps 2 and 3: the list fields' step 2, then coerce and check.
+            checked = value
+            if key in lists:
+                if type(value) is list:
+                    checked = [
+                        item
+                        for item in value
+                        if item is not None and (key not in products or item != "")
+                    ]
+                else:
+                    checked = [value]
+            settled = settle(checked, None, ())
+            if settled is FAIL or settled == "":
+                return slow(event)
+            payload[key] = settled if cloud else value
+            present.add(key)
         for key in required:
-            if key not in payload:
+            if key not in present:
                 return slow(event)
-        body = build(lift_properties(action, payload) if lift is not None else payload)
-        if body is None:
+        notes: Notes = []
+        body = build(lift_properties(action, payload) if lift is not None else payload, notes)
+        if body is None or notes:
             return slow(event)
-        for key in objects:
-            if key in payload and _holds_float(payload[key]):
-                body = normalize_json(body)
-                break
+        # Settled values and converted ones are normalized already: only the members of
+        # object fields, and anything in direct mode, may not be.
+        if (not cloud or any(k in payload for k in objects)) and _needs_normalizing(body):
+            body = normalize_json(body, notes)
+            if notes:
+                return slow(event)
         if cloud:
             if url is None:
                 return slow(event)
@@ -475,8 +566,8 @@ def compile_subscription(subscription: Subscription, *, mode: Mode, base_url: st
             return PlannedCall(
                 event, name, action_name, "cloud", body, method="POST", url=url, warnings=warnings
             )
-        kind = push_type or payload.get("eventType")
-        if not isinstance(kind, str):
+        kind = push_type or payload.get("eventType", MISSING)
+        if not (isinstance(kind, str) and kind):
             return slow(event)
         push: tuple[Any, ...] = ("track", kind, body)
         if trailing_true:
@@ -486,29 +577,13 @@ def compile_subscription(subscription: Subscription, *, mode: Mode, base_url: st
     return plan
 
 
-def _slow_planner(subscription: Subscription, *, mode: Mode, base_url: str) -> Planner:
+def _slow_planner(
+    subscription: Subscription, *, mode: Mode, base_url: str, strict: bool = False
+) -> Planner:
     def plan(event: Event) -> PlannedCall | Rejection:
-        return plan_subscription(event, subscription, mode=mode, base_url=base_url)
+        return plan_subscription(event, subscription, mode=mode, base_url=base_url, strict=strict)
 
     return plan
-
-
-def _never(value: Any) -> bool:
-    return False
-
-
-def _holds_float(value: Any) -> bool:
-    """Whether a float is anywhere in ``value`` (an iterative walk: no depth limit)."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, float):
-            return True
-        if isinstance(item, dict):
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -518,16 +593,24 @@ class CompiledConfig:
     config: MappingConfig
     base_url: str
     subscriptions: tuple[tuple[Subscription, Planner], ...]
+    strict: bool = False
 
 
-def compile_config(config: MappingConfig, *, base_url: str = DEFAULT_BASE_URL) -> CompiledConfig:
-    """Compile every enabled subscription of ``config`` (``compile_subscription``)."""
+def compile_config(
+    config: MappingConfig, *, base_url: str = DEFAULT_BASE_URL, strict: bool = False
+) -> CompiledConfig:
+    """Compile every enabled subscription of ``config`` (``compile_subscription``).
+
+    ``strict``: quirk warnings are errors.
+    """
     return CompiledConfig(
         config,
         base_url,
         tuple(
-            (s, compile_subscription(s, mode=config.mode, base_url=base_url)) for s in config.active
+            (s, compile_subscription(s, mode=config.mode, base_url=base_url, strict=strict))
+            for s in config.active
         ),
+        strict,
     )
 
 

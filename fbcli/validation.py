@@ -1,34 +1,54 @@
-"""Steps 2 and 3 of the pipeline: drop empty values, coerce, validate.
+"""Steps 2 and 3 of the cloud pipeline: drop empty values, coerce, validate.
 
-The action schemas (``fbcli/schemas/<action>.json``, package data) are made
-from the same field definitions the code uses (``build_schema``), and a test
-checks that the shipped files are up to date.  Validation is jsonschema's,
-with fbcli's own format checks (``date`` allows year ``0000``; ``date-time``
-is RFC 3339; ``uri`` is an absolute URI) and its own plain-English messages.
-jsonschema only sees what fails: each field is first checked by its schema
-compiled into a small predicate (``compile_check``), true only when jsonschema
-would find nothing, and jsonschema then words the errors of the fields that
-failed.  jsonschema is imported on that slow path only.
+This is what the Customer.io/Segment destination does between resolving a
+subscription's mapping and calling the action (``@segment/actions-core``:
+``removeEmptyValues``, then Ajv with ``coerceTypes: "array"`` and
+``removeAdditional``, with ``ajv-formats``), written for fbcli's own field
+definitions and checked against that code by the oracle (``tests/oracle/``).
 
-Coercion follows the destination's (Ajv's ``coerceTypes: "array"``) where it
-helps and stops where it would hide a mistake:
+Step 2, ``remove_empty_values``: at the top level a field that is ``null`` or
+``""`` is dropped; in a list field, ``null`` items are dropped (and ``""``
+items of the product list); nothing inside an object or a list item is
+touched.  A list field holding a single value becomes a one-element list.
+
+Step 3, ``settle_payload``: each field is coerced to its type, then checked;
+what cannot be coerced is an error.  Coercion, as Ajv does it:
 
 =============  ===============================================================
 wanted type    accepted and converted
 =============  ===============================================================
-string         numbers (``98765`` → ``"98765"``) and booleans (``"true"``)
-number         numeric strings as JavaScript reads them (``"12.99"`` → 12.99,
-               ``" 7 "``, ``"1e3"``, ``"0x10"``); booleans are NOT numbers
-integer        the same when the number is integral (``"99"``, ``"99.0"``);
-               ``"1.5"`` is an error
-boolean        ``"true"`` and ``"false"``
-list           a single value becomes a one-element list
+any scalar     a one-element list holding an acceptable value (``["a"]`` → ``"a"``)
+string         numbers (``98765`` → ``"98765"``), booleans (``"true"``), ``null`` → ``""``
+number         text JavaScript reads as a number (``"12.99"``, ``" 7 "``, ``"1e3"``,
+               ``"0x10"``, ``"Infinity"``), booleans (1, 0), ``null`` → 0
+integer        the same when the number is integral (``"99"``, ``"99.0"``; ``"1.5"``
+               is an error)
+boolean        ``"true"``/``"false"``, 1/0, ``null`` → false
+object, list   nothing: the value must already be one
 =============  ===============================================================
+
+Product items keep only ``sku, name, quantity, price, description, category,
+url, image_url`` (other keys are removed) and need ``price``.  Formats are
+``ajv-formats``' (``date``: a calendar date, year ``0000`` a leap year;
+``date-time``: a date, ``T``, ``t`` or one white-space character, and a time
+whose zone is optional; ``uri``: RFC 3986 with a scheme, ``//`` or ``/``
+before an authority, and a non-empty rest).
+
+Some coercions the destination makes are surely not what anyone means:
+``true`` as an amount of 1, a blank text or ``null`` as 0, ``null`` as
+``false``, a required field present but empty.  fbcli makes them too, so
+the body is the same, and reports each as a *quirk* warning naming the field
+(``--strict`` makes quirks errors: ``plan.py``).
+
+The shipped schemas (``fbcli/schemas/<action>.json``, package data) are made
+from the same field definitions (``build_schema``): they document the types;
+a test checks that they are up to date and that what passes here, they accept.
+``compile_check`` compiles the subset of JSON Schema those schemas and the
+mapping file's schema use into a predicate (the mapping file's fast check).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import math
 import re
@@ -47,11 +67,11 @@ from fbcli.actions.base import (
     Mode,
     normalize_number,
 )
-from fbcli.jsvalues import js_json, js_string
+from fbcli.jsvalues import js_json, js_string, js_to_number
+from fbcli.values import MISSING
 
 if TYPE_CHECKING:
-    from jsonschema import Draft202012Validator, FormatChecker
-    from jsonschema.exceptions import ValidationError
+    from jsonschema import FormatChecker
 
 SCHEMA_DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
 
@@ -65,6 +85,9 @@ class Violation:
     message: str
     source: str | None = None
     """The event path the field was mapped from (``$.properties.currency``)."""
+    quirk: bool = False
+    """A warning about something the destination does that is surely not meant (the body is
+    the same as the destination's); ``--strict`` makes it an error."""
 
     def describe(self) -> str:
         """The message with its source: ``... — mapped from $.properties.currency``."""
@@ -132,53 +155,107 @@ def load_schema(action_name: str) -> dict[str, Any]:
     return schema
 
 
-# -- formats --------------------------------------------------------------------------
+# -- formats (ajv-formats, "full" mode) ------------------------------------------------
 
-# ASCII digits only: ``\d`` alone also matches other scripts' digits ("٢٠٢٤").
-_DATE_RE: Final = re.compile(r"(\d{4})-(\d{2})-(\d{2})", re.ASCII)
-_DATETIME_RE: Final = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:[Zz]|[+-](\d{2}):(\d{2}))",
-    re.ASCII,
+_JS_SPACE: Final = (
+    "\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009"
+    "\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
 )
-_URI_RE: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:[^\s\x00-\x1f\x7f]*")
+"""JavaScript's ``\\s``: white space and line terminators."""
+# re.ASCII: \d and case-insensitivity as in JavaScript (no other scripts' digits or letters).
+_DATE_RE: Final = re.compile(r"(\d\d\d\d)-(\d\d)-(\d\d)", re.ASCII)
+_DATE_TIME_SEPARATOR: Final = re.compile(f"[tT{_JS_SPACE}]")
+_TIME_RE: Final = re.compile(
+    r"(\d\d):(\d\d):(\d\d)(?:\.\d+)?(?:[zZ]|[+-]\d\d(?::?\d\d)?)?", re.ASCII
+)
+_DAYS: Final = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
-def _valid_date(year: str, month: str, day: str) -> bool:
-    try:
-        dt.date(int(year) or 2000, int(month), int(day))
-    except ValueError:
-        return False
-    return True
+def _uri_pattern() -> re.Pattern[str]:
+    """RFC 3986's ``URI`` (appendix A), as ajv-formats reads it.
 
-
-def is_date(value: object) -> bool:
-    """A full ``YYYY-MM-DD`` calendar date; year ``0000`` means "no year"."""
-    if not isinstance(value, str):
-        return True
-    match = _DATE_RE.fullmatch(value)
-    return match is not None and _valid_date(*match.group(1, 2, 3))
-
-
-def is_datetime(value: object) -> bool:
-    """An RFC 3339 date-time (``2021-03-04T05:06:07Z``, offsets and fractions allowed)."""
-    if not isinstance(value, str):
-        return True
-    match = _DATETIME_RE.fullmatch(value)
-    if match is None or match.group(1) == "0000":
-        return False
-    hour, minute, second = (int(x) for x in match.group(4, 5, 6))
-    offset_ok = match.group(7) is None or (int(match.group(7)) <= 23 and int(match.group(8)) <= 59)
-    return (
-        _valid_date(*match.group(1, 2, 3))
-        and hour <= 23
-        and minute <= 59
-        and second <= 60
-        and offset_ok
+    Two departures from the RFC are ajv-formats', kept so fbcli accepts what
+    the destination accepts: an authority may follow a single ``/`` as well as
+    ``//``, and the part after the scheme may not be empty (``mailto:`` alone,
+    ``a:?q`` are refused).  Letters match in either case.
+    """
+    hexdig = "[0-9a-f]"
+    pct = f"%{hexdig}{{2}}"
+    unreserved_subdelims = r"a-z0-9\-._~!$&'()*+,;="
+    pchar = f"(?:[{unreserved_subdelims}:@]|{pct})"
+    octet = r"(?:25[0-5]|2[0-4]\d|[01]?\d\d?)"
+    ipv4 = rf"(?:{octet}\.){{3}}{octet}"
+    h16 = f"{hexdig}{{1,4}}"
+    ls32 = f"(?:{h16}:{h16}|{ipv4})"
+    ipv6 = "|".join(
+        (
+            f"(?:{h16}:){{6}}{ls32}",
+            f"::(?:{h16}:){{5}}{ls32}",
+            f"(?:{h16})?::(?:{h16}:){{4}}{ls32}",
+            f"(?:(?:{h16}:){{0,1}}{h16})?::(?:{h16}:){{3}}{ls32}",
+            f"(?:(?:{h16}:){{0,2}}{h16})?::(?:{h16}:){{2}}{ls32}",
+            f"(?:(?:{h16}:){{0,3}}{h16})?::{h16}:{ls32}",
+            f"(?:(?:{h16}:){{0,4}}{h16})?::{ls32}",
+            f"(?:(?:{h16}:){{0,5}}{h16})?::{h16}",
+            f"(?:(?:{h16}:){{0,6}}{h16})?::",
+        )
+    )
+    ip_future = rf"v{hexdig}+\.[{unreserved_subdelims}:]+"
+    host = rf"(?:\[(?:{ipv6}|{ip_future})\]|{ipv4}|(?:[{unreserved_subdelims}]|{pct})*)"
+    userinfo = rf"(?:(?:[{unreserved_subdelims}:]|{pct})*@)?"
+    segment = f"{pchar}*"
+    segment_nz = f"{pchar}+"
+    authority_form = rf"/?/{userinfo}{host}(?::\d*)?(?:/{segment})*"
+    absolute = rf"/(?:{segment_nz}(?:/{segment})*)?"
+    rootless = rf"{segment_nz}(?:/{segment})*"
+    tail = rf"(?:\?(?:{pchar}|[/?])*)?(?:#(?:{pchar}|[/?])*)?"
+    scheme = r"[a-z][a-z0-9+\-.]*:"
+    return re.compile(
+        f"{scheme}(?:{authority_form}|{absolute}|{rootless}){tail}", re.ASCII | re.IGNORECASE
     )
 
 
+_URI_RE: Final = _uri_pattern()
+
+
+def _is_leap(year: int) -> bool:
+    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+
+
+def _calendar_date(text: str) -> bool:
+    match = _DATE_RE.fullmatch(text)
+    if match is None:
+        return False
+    year, month, day = (int(part) for part in match.group(1, 2, 3))
+    return 1 <= month <= 12 and 1 <= day <= (29 if month == 2 and _is_leap(year) else _DAYS[month])
+
+
+def is_date(value: object) -> bool:
+    """A full ``YYYY-MM-DD`` calendar date (year ``0000`` is a leap year); non-strings pass."""
+    return not isinstance(value, str) or _calendar_date(value)
+
+
+def is_datetime(value: object) -> bool:
+    """A date, one ``T``/``t``/white-space separator, a time (zone optional); non-strings pass.
+
+    The time is ``hh:mm:ss`` with an optional fraction and zone (``Z``,
+    ``+hh``, ``+hhmm`` or ``+hh:mm``), at most ``23:59:59`` or the leap
+    second ``23:59:60``.
+    """
+    if not isinstance(value, str):
+        return True
+    parts = _DATE_TIME_SEPARATOR.split(value)
+    if len(parts) != 2 or not _calendar_date(parts[0]):
+        return False
+    match = _TIME_RE.fullmatch(parts[1])
+    if match is None:
+        return False
+    hour, minute, second = (int(part) for part in match.group(1, 2, 3))
+    return (hour <= 23 and minute <= 59 and second <= 59) or (hour, minute, second) == (23, 59, 60)
+
+
 def is_uri(value: object) -> bool:
-    """An absolute URI: a scheme, a colon, and no whitespace or control characters."""
+    """An absolute URI (``_uri_pattern``); non-strings pass."""
     return not isinstance(value, str) or _URI_RE.fullmatch(value) is not None
 
 
@@ -187,30 +264,18 @@ FORMATS: Final[Mapping[str, Callable[[object], bool]]] = {
     "date-time": is_datetime,
     "uri": is_uri,
 }
-"""fbcli's format checks, by JSON Schema format name (jsonschema's and the fast check's)."""
+"""fbcli's format checks, by JSON Schema format name (``settle`` and ``compile_check``)."""
 
 
 @cache
 def format_checker() -> FormatChecker:
     """jsonschema's format checker with fbcli's own formats (jsonschema is imported here)."""
-    from jsonschema import FormatChecker  # noqa: PLC0415 - only the slow path needs jsonschema
+    from jsonschema import FormatChecker  # noqa: PLC0415 - only tests and tools need jsonschema
 
     checker = FormatChecker(formats=())
     for name, check in FORMATS.items():
         checker.checks(name)(check)
     return checker
-
-
-@cache
-def validator_for(action_name: str) -> Draft202012Validator:
-    """A compiled validator for an action's fields; ``required`` is checked separately."""
-    from jsonschema import Draft202012Validator  # noqa: PLC0415 - only the slow path needs it
-
-    return Draft202012Validator(_field_schema(action_name), format_checker=format_checker())
-
-
-def _field_schema(action_name: str) -> dict[str, Any]:
-    return {k: v for k, v in load_schema(action_name).items() if k != "required"}
 
 
 # -- the fast check -------------------------------------------------------------------
@@ -386,178 +451,63 @@ def _compile_object_check(schema: Mapping[str, Any]) -> Check:
     return check_object
 
 
-@cache
-def payload_check(action_name: str) -> Check:
-    """The fast check of an action's payloads (its schema without ``required``)."""
-    return compile_check(_field_schema(action_name))
+# -- step 2: empty values ---------------------------------------------------------------
+
+LIST_TYPES: Final = frozenset({"string_list", "products"})
 
 
-@cache
-def field_checks(action_name: str) -> Mapping[str, Check]:
-    """The fast check of each field of an action, by field name.
+def remove_empty_values(
+    fields: Iterable[ActionField], resolved: Mapping[str, Any]
+) -> dict[str, Any]:
+    """``removeEmptyValues`` at the top level, then list fields made lists (``arrifyFields``).
 
-    A payload passes ``payload_check`` exactly when each of its keys has a
-    check here and every value passes its field's check: the action schemas
-    are closed objects whose ``required`` list is left to ``validate_payload``.
+    A ``null`` or ``""`` field is dropped; a list field loses its ``null`` items
+    (the product list its ``""`` items too: they are not objects); nothing is
+    looked at inside objects or items.  Fields keep the order of ``fields``.
     """
-    schema = _field_schema(action_name)
-    properties = schema.get("properties", {})
-    if schema.get("additionalProperties") is not False or not isinstance(properties, Mapping):
-        return {}
-    return {name: compile_check(sub) for name, sub in properties.items()}
-
-
-# -- empty values and coercion --------------------------------------------------------
-
-_DECIMAL_RE: Final = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
-_INTEGER_TEXT_RE: Final = re.compile(r"[+-]?[0-9]+")
-_RADIX_RE: Final = re.compile(r"0([xX][0-9a-fA-F]+|[oO][0-7]+|[bB][01]+)")
-_JS_SPACE: Final = (
-    " \t\n\v\f\r\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
-    "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
-)
-
-
-def js_number_of(text: str) -> int | float | None:
-    """The number JavaScript's ``+text`` gives for a numeric string, or ``None``.
-
-    Like Ajv's type coercion (``x == +x``): surrounding whitespace is ignored,
-    and decimal (``"12.99"``, ``"1e3"``, ``"007"``, ``"12."``), hex, octal and
-    binary forms are numbers.  Blank text and non-finite results are not.
-    """
-    stripped = text.strip(_JS_SPACE)
-    if not stripped:
-        return None
-    if _INTEGER_TEXT_RE.fullmatch(stripped):
-        return _finite_int(stripped, 10)
-    if _DECIMAL_RE.fullmatch(stripped):
-        number = float(stripped)
-        return normalize_number(number) if math.isfinite(number) else None
-    match = _RADIX_RE.fullmatch(stripped)
-    if match:
-        return _finite_int(stripped, 0)
-    return None
-
-
-def _finite_int(text: str, base: int) -> int | None:
-    """``int(text, base)``, or ``None`` when JavaScript reads it as Infinity (beyond a double)."""
-    try:
-        number = int(text, base)
-        float(number)
-    except (ValueError, OverflowError):  # more digits than int() converts; past a double
-        return None
-    return number
-
-
-Coercer = Callable[[Any], Any]
-
-
-def _to_string(value: Any) -> Any:
-    if type(value) is str:
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return js_string(value)
-    return value
-
-
-def _to_number(value: Any) -> Any:
-    number = js_number_of(value) if isinstance(value, str) else value
-    if isinstance(number, float) and number.is_integer():
-        number = normalize_number(number)
-    return value if number is None else number
-
-
-def _to_integer(value: Any) -> Any:
-    number = js_number_of(value) if isinstance(value, str) else value
-    if isinstance(number, float) and number.is_integer():
-        number = normalize_number(number)
-    return number if isinstance(number, int) else value
-
-
-def _to_boolean(value: Any) -> Any:
-    if value in ("true", "false"):
-        return value == "true"
-    return value
-
-
-def _unchanged(value: Any) -> Any:
-    return value
-
-
-_SCALAR_COERCERS: Final[dict[str, Coercer]] = {
-    "string": _to_string,
-    "date": _to_string,
-    "datetime": _to_string,
-    "uri": _to_string,
-    "number": _to_number,
-    "integer": _to_integer,
-    "boolean": _to_boolean,
-}
-_PRODUCT_COERCERS: Final = tuple(
-    (key, kind == "string", _SCALAR_COERCERS[kind]) for key, kind in PRODUCT_ITEM_FIELDS.items()
-)
-
-
-def _coerce_scalar(kind: str, value: Any) -> Any:
-    return _SCALAR_COERCERS.get(kind, _unchanged)(value)
-
-
-def _clean_product(item: Any) -> Any:
-    if not isinstance(item, dict):
-        return item
-    cleaned: dict[str, Any] = {}
-    for key, is_string, coerce in _PRODUCT_COERCERS:
-        value = item.get(key)
-        if value is None or (value == "" and not is_string):
-            continue
-        cleaned[key] = coerce(value)
-    return cleaned
-
-
-def _to_string_list(value: Any) -> Any:
-    items = value if isinstance(value, list) else [value]
-    return [_to_string(v) for v in items if v is not None]
-
-
-def _to_products(value: Any) -> Any:
-    items = value if isinstance(value, list) else [value]
-    return [_clean_product(v) for v in items if v is not None]
-
-
-_COERCERS: Final[dict[str, Coercer]] = {
-    **_SCALAR_COERCERS,
-    "string_list": _to_string_list,
-    "products": _to_products,
-    "object": _unchanged,
-}
-
-
-def coercer_for(kind: FieldType) -> Coercer:
-    """The function ``coerce_field`` applies to a field of this type."""
-    return _COERCERS[kind]
-
-
-def coerce_field(f: ActionField, value: Any) -> Any:
-    """Coerce one field's value towards its type (best effort; the schema judges)."""
-    return _COERCERS[f.type](value)
-
-
-def prepare_payload(fields: Iterable[ActionField], resolved: Mapping[str, Any]) -> dict[str, Any]:
-    """Drop ``null`` and ``""`` top-level values, then coerce each remaining field."""
     payload: dict[str, Any] = {}
     for f in fields:
-        if f.name not in resolved:
+        value = resolved.get(f.name, MISSING)
+        if value is MISSING or value is None or value == "":
             continue
-        value = resolved[f.name]
-        if value is None or (isinstance(value, str) and value == ""):
-            continue
-        payload[f.name] = _COERCERS[f.type](value)
+        kind = f.type
+        if kind in LIST_TYPES:
+            if isinstance(value, list):
+                value = [
+                    item
+                    for item in value
+                    if item is not None and (kind != "products" or item != "")
+                ]
+            else:
+                value = [value]
+        payload[f.name] = value
     return payload
 
 
-# -- validation -----------------------------------------------------------------------
+# -- step 3: coercion and checks ------------------------------------------------------
+
+
+class _Fail:
+    """The type of ``FAIL``."""
+
+
+FAIL: Final = _Fail()
+"""What a settler returns, when it reports no problems, for a value with a problem."""
+
+Where = tuple[str | int, ...]
+"""A path inside a field: keys and list indexes."""
+Problem = tuple[Where, str, bool]
+"""A problem inside one field: where (a path inside the field), the message (``""``: a
+required key is missing), and whether it is an error (``False``: a quirk)."""
+_EMPTY_REQUIRED: Final = (
+    'a one-element list of null or "" counts as present: the destination accepts the event '
+    "and leaves the field out"
+)
+Settler = Callable[[Any, "list[Problem] | None", Where], Any]
+"""Coerce and check one field's value: the settled value.  With a list, problems are added
+to it (the value as coerced, or as it was where it could not be); with ``None``, ``FAIL`` is
+returned at the first problem, and for an infinite number, which the planner warns about
+(the planner's fast path)."""
 
 _TYPE_WORDS: Final = {
     "string": "a string",
@@ -569,7 +519,7 @@ _TYPE_WORDS: Final = {
 }
 _FORMAT_WORDS: Final = {
     "date": "a date YYYY-MM-DD",
-    "date-time": "an RFC 3339 date-time (e.g. 2024-05-01T12:00:00Z)",
+    "date-time": "a date-time (e.g. 2024-05-01T12:00:00Z)",
     "uri": "an absolute URI (e.g. https://example.com/page)",
 }
 
@@ -592,6 +542,210 @@ def describe_value(value: Any) -> str:
     return text
 
 
+class _Wrong:
+    """The type of ``_WRONG``."""
+
+
+_WRONG: Final = _Wrong()
+"""``_coerce``'s answer for a value Ajv cannot coerce to the type."""
+
+
+def _is_type(kind: str, value: Any) -> bool:
+    """Ajv's type test (``strictNumbers``: numbers are finite)."""
+    if kind == "string":
+        return type(value) is str
+    if kind == "boolean":
+        return type(value) is bool
+    if type(value) is int:
+        return True
+    if type(value) is not float or not math.isfinite(value):
+        return False
+    return kind == "number" or value.is_integer()
+
+
+def _convert(kind: str, value: Any) -> Any:
+    """Ajv's ``coerceTypes`` for one scalar type, or ``_WRONG``."""
+    if kind == "string":
+        if type(value) is bool:
+            return "true" if value else "false"
+        if type(value) is int or type(value) is float:
+            return js_string(value)
+        return "" if value is None else _WRONG
+    if kind == "boolean":
+        if value == "false" or value is None or (type(value) in (int, float) and value == 0):
+            return False
+        if value == "true" or (type(value) in (int, float) and value == 1):
+            return True
+        return _WRONG
+    # number and integer
+    if type(value) is bool:
+        return int(value)
+    if value is None:
+        return 0
+    if type(value) is not str or not value:
+        return _WRONG
+    number = js_to_number(value)
+    if number is None:
+        return _WRONG
+    if kind == "integer" and math.isfinite(number) and not float(number).is_integer():
+        return _WRONG
+    return number
+
+
+def _coerce(kind: str, value: Any) -> Any:
+    """Ajv's coercion of ``value`` to a scalar type: the value, converted, or ``_WRONG``.
+
+    A value of the type is kept; a one-element list is unwrapped first; then
+    ``_convert`` (a converted value is not checked again: ``"1e400"`` becomes
+    an infinite number, as in Ajv).
+    """
+    if _is_type(kind, value):
+        return value
+    if type(value) is list and len(value) == 1:
+        value = value[0]
+        if _is_type(kind, value):
+            return value
+    return _convert(kind, value)
+
+
+def _quirk(kind: str, before: Any, after: Any) -> str | None:
+    """Why a coercion the destination makes is surely not meant, or ``None``."""
+    if type(before) is list:
+        before = before[0]
+    if kind in ("number", "integer"):
+        if type(before) is bool:
+            return f"the boolean {js_json(before)} is sent as the number {js_json(after)}"
+        if before is None:
+            return "null is sent as the number 0"
+        if type(before) is str and not before.strip(_JS_SPACE):
+            return f"the blank text {js_json(before)} is sent as the number 0"
+    elif kind == "boolean" and before is None:
+        return "null is sent as false"
+    return None
+
+
+_SCALAR_KINDS: Final[Mapping[str, tuple[str, Callable[[object], bool] | None, str | None]]] = {
+    "string": ("string", None, None),
+    "number": ("number", None, None),
+    "integer": ("integer", None, None),
+    "boolean": ("boolean", None, None),
+    "date": ("string", is_date, "date"),
+    "datetime": ("string", is_datetime, "date-time"),
+    "uri": ("string", is_uri, "uri"),
+}
+"""Each scalar field type: the JSON type, its format check and format name."""
+
+
+def _scalar_settler(field_type: str) -> Settler:
+    kind, check_format, format_name = _SCALAR_KINDS[field_type]
+    words = _TYPE_WORDS[kind]
+    numeric = kind in ("number", "integer")
+
+    def settle(value: Any, problems: list[Problem] | None, at: Where) -> Any:
+        settled: Any
+        if kind == "string" and type(value) is str:  # the commonest cases, first
+            settled = value
+        elif (numeric and type(value) is int) or (kind == "boolean" and type(value) is bool):
+            return value  # (an int is within 2**53 here: js_view makes wider ones floats)
+        else:
+            settled = _coerce(kind, value)
+            if settled is _WRONG:
+                if problems is None:
+                    return FAIL
+                problems.append((at, f"must be {words}, got {describe_value(value)}", True))
+                return value
+            if settled is not value:
+                quirk = _quirk(kind, value, settled)
+                if quirk is not None:
+                    if problems is None:
+                        return FAIL
+                    problems.append((at, quirk, False))
+            if numeric and type(settled) is float:
+                if problems is None and not math.isfinite(settled):
+                    return FAIL  # JSON writes it as null: the planner warns (a quirk)
+                settled = normalize_number(settled)  # as JSON writes it: 10.0 is 10
+        if check_format is not None and not check_format(settled):
+            if problems is None:
+                return FAIL
+            assert format_name is not None
+            words_format = _FORMAT_WORDS[format_name]
+            problems.append((at, f"must be {words_format}, got {describe_value(settled)}", True))
+        return settled
+
+    return settle
+
+
+def _settle_object(value: Any, problems: list[Problem] | None, at: Where) -> Any:
+    if isinstance(value, dict):
+        return value
+    if problems is None:
+        return FAIL
+    problems.append((at, f"must be an object, got {describe_value(value)}", True))
+    return value
+
+
+_STRING: Final = _scalar_settler("string")
+
+
+def _settle_string_list(value: Any, problems: list[Problem] | None, at: Where) -> Any:
+    items = []
+    for index, item in enumerate(value):
+        settled = _STRING(item, problems, (*at, index))
+        if settled is FAIL:
+            return FAIL
+        items.append(settled)
+    return items
+
+
+_ITEM_SETTLERS: Final = {name: _scalar_settler(kind) for name, kind in PRODUCT_ITEM_FIELDS.items()}
+_ITEM_REQUIRED: Final = ("price",)
+
+
+def _settle_products(value: Any, problems: list[Problem] | None, at: Where) -> Any:
+    items = []
+    for index, item in enumerate(value):
+        where = (*at, index)
+        if not isinstance(item, dict):
+            if problems is None:
+                return FAIL
+            problems.append((where, f"must be an object, got {describe_value(item)}", True))
+            items.append(item)
+            continue
+        settled_item = {}
+        for key, member in item.items():  # keys of no product field are removed
+            settle = _ITEM_SETTLERS.get(key)
+            if settle is not None:
+                settled = settle(member, problems, (*where, key))
+                if settled is FAIL:
+                    return FAIL
+                settled_item[key] = settled
+        for key in _ITEM_REQUIRED:
+            if key not in settled_item:
+                if problems is None:
+                    return FAIL
+                problems.append(((*where, key), "", True))
+        items.append(settled_item)
+    return items
+
+
+_SETTLERS: Final[Mapping[str, Settler]] = {
+    **{field_type: _scalar_settler(field_type) for field_type in _SCALAR_KINDS},
+    "object": _settle_object,
+    "string_list": _settle_string_list,
+    "products": _settle_products,
+}
+
+
+def settler_for(field_type: FieldType) -> Settler:
+    """How a field of this type is coerced and checked (``Settler``)."""
+    return _SETTLERS[field_type]
+
+
+def required_fields(action: Action, mode: Mode) -> tuple[str, ...]:
+    """The fields of ``action`` required in ``mode``, in field order."""
+    return tuple(f.name for f in action.fields if mode in f.modes and mode in f.required)
+
+
 def _pointer(field: str, path: Iterable[str | int]) -> str:
     return "/".join([field, *(str(p) for p in path)])
 
@@ -604,120 +758,47 @@ def _nested_source(source: str | None, path: Iterable[str | int]) -> str | None:
     return source
 
 
-def _message(error: ValidationError, pointer: str) -> str:
-    if error.validator == "type":
-        wanted = error.validator_value
-        words = _TYPE_WORDS.get(wanted, str(wanted)) if isinstance(wanted, str) else str(wanted)
-        return f"'{pointer}' must be {words}, got {describe_value(error.instance)}"
-    if error.validator == "format":
-        words = _FORMAT_WORDS.get(str(error.validator_value), str(error.validator_value))
-        return f"'{pointer}' must be {words}, got {describe_value(error.instance)}"
-    return f"'{pointer}': {error.message}"
-
-
-def validate_payload(
+def settle_payload(
     action: Action,
     payload: Mapping[str, Any],
     *,
     mode: Mode,
     sources: Mapping[str, str | None],
-) -> tuple[list[Violation], list[Violation]]:
-    """Check a prepared payload: ``(errors, warnings)``.
+) -> tuple[dict[str, Any], list[Violation], list[Violation]]:
+    """Step 3 on a step-2 payload: ``(settled payload, errors, quirks)``, in field order.
 
-    Missing required fields are errors in cloud mode and warnings in direct
-    mode (the browser destination pushes such calls anyway).
+    Errors are the values that cannot be coerced or fail their format, and the
+    required fields of ``mode`` that are missing; quirks are the surely-unmeant
+    coercions (module docstring) and required fields that are present but empty
+    (``[""]`` or ``[null]`` unwrapped), which the destination accepts and
+    does not send.
     """
-    errors: list[Violation] = []
-    warnings: list[Violation] = []
-    for name in required_fields(action, mode):
-        if name not in payload:
-            bucket = errors if mode == "cloud" else warnings
-            message = f"required field '{name}' is missing"
-            if mode == "direct":
-                message += " (the browser SDK sends the call anyway)"
-            bucket.append(Violation(name, message, sources.get(name)))
-    checks = field_checks(action.name)
-    failing = {k: v for k, v in payload.items() if not checks.get(k, _never)(v)}
-    if failing:
-        # jsonschema finds nothing in a field that passes its check (see compile_check),
-        # and its errors in one field do not depend on the others (the object's own
-        # errors, which have no field, are not reported): only the failing fields are
-        # given to jsonschema, in the payload's order.  Likewise only the failing items
-        # of a list whose schema is just ``items`` (``products``), renumbered back.
-        kept: dict[str, list[int]] = {}
-        for name, check in item_checks(action.name).items() if checks else ():
-            value = failing.get(name)
-            if isinstance(value, list):
-                kept[name] = [i for i, item in enumerate(value) if not check(item)]
-                failing[name] = [value[i] for i in kept[name]]
-        errors.extend(schema_violations(action, failing if checks else payload, sources, kept))
-    return errors, warnings
-
-
-@cache
-def item_checks(action_name: str) -> Mapping[str, Check]:
-    """The fast check of the items of each list field whose schema is only ``type`` and ``items``.
-
-    Such a list has no error of its own once it is a list: each of its errors
-    is in one item and does not depend on the others.
-    """
-    properties = _field_schema(action_name).get("properties", {})
-    return {
-        name: compile_check(sub["items"])
-        for name, sub in properties.items()
-        if sub.get("type") == "array" and "items" in sub and set(sub) <= _LIST_KEYWORDS
-    }
-
-
-_LIST_KEYWORDS: Final = frozenset({"type", "items"}) | _ANNOTATIONS
-
-
-def required_fields(action: Action, mode: Mode) -> tuple[str, ...]:
-    """The fields of ``action`` required in ``mode``, in field order."""
-    return tuple(f.name for f in action.fields if mode in f.modes and mode in f.required)
-
-
-def schema_violations(
-    action: Action,
-    payload: Mapping[str, Any],
-    sources: Mapping[str, str | None],
-    kept: Mapping[str, list[int]] | None = None,
-) -> list[Violation]:
-    """jsonschema's errors for a payload (``required`` aside), worded, in field order.
-
-    ``kept``: for a list field given with only some of its items, the
-    original index of each item given (errors are renumbered with them).
-    """
-    errors: list[Violation] = []
+    types = {f.name: f.type for f in action.fields}
+    settled: dict[str, Any] = {}
+    problems: list[tuple[str, Where, str, bool]] = []
+    for name, value in payload.items():
+        found: list[Problem] = []
+        settled[name] = _SETTLERS[types[name]](value, found, ())
+        problems.extend((name, path, message, is_error) for path, message, is_error in found)
     order = {f.name: i for i, f in enumerate(action.fields)}
-
-    def path_of(error: ValidationError) -> list[str | int]:
-        path = list(error.absolute_path)
-        indices = kept.get(str(path[0])) if kept and len(path) > 1 else None
-        if indices is not None and isinstance(path[1], int):
-            path[1] = indices[path[1]]
-        return path
-
-    def position(error: ValidationError) -> tuple[int, list[str]]:
-        path = [str(p) for p in path_of(error)]
-        return (order.get(path[0], len(order)) if path else -1, path[1:])
-
-    for error in sorted(validator_for(action.name).iter_errors(payload), key=position):
-        path = path_of(error)
-        if not path:
-            continue
-        field = str(path[0])
-        rest = path[1:]
-        if error.validator == "required":
-            required: list[str] = list(error.schema.get("required", []))
-            rest = [*rest, next(k for k in required if k not in error.instance)]
-            message = f"required field '{_pointer(field, rest)}' is missing"
+    for name in required_fields(action, mode):
+        if name not in settled:
+            problems.append((name, (), "", True))
+        elif settled[name] == "":
+            problems.append((name, (), _EMPTY_REQUIRED, False))
+    errors: list[Violation] = []
+    quirks: list[Violation] = []
+    for name, path, message, is_error in sorted(problems, key=lambda p: order.get(p[0], 0)):
+        pointer = _pointer(name, path)
+        if not message:
+            text = f"required field '{pointer}' is missing"
+        elif is_error:
+            text = f"'{pointer}' {message}"
         else:
-            message = _message(error, _pointer(field, rest))
-        errors.append(
-            Violation(_pointer(field, rest), message, _nested_source(sources.get(field), rest))
-        )
-    return errors
+            text = f"'{pointer}': {message}"
+        violation = Violation(pointer, text, _nested_source(sources.get(name), path), not is_error)
+        (errors if is_error else quirks).append(violation)
+    return settled, errors, quirks
 
 
 def write_schemas(directory: Path) -> list[Path]:

@@ -14,7 +14,15 @@ from fbcli.actions.base import Mode, to_date, to_integer, to_number, to_string
 from fbcli.events import Event
 from fbcli.jsonout import json_line
 from fbcli.mappings import MappingConfig, build_subscription, compile_field
-from fbcli.plan import PlannedCall, Rejection, plan_event, setup_push, to_record
+from fbcli.plan import (
+    PlannedCall,
+    Rejection,
+    compile_subscription,
+    plan_event,
+    plan_subscription,
+    setup_push,
+    to_record,
+)
 from fbcli.validation import build_schema, is_date, is_datetime, is_uri, load_schema
 from fbcli.values import MISSING
 
@@ -267,10 +275,27 @@ def test_product_items_keep_only_known_keys_and_convert() -> None:
     ]
 
 
-def test_product_nulls_are_dropped_and_defaults_apply() -> None:
-    products = [{"sku": None, "name": None, "quantity": None, "price": 1}]
+def test_product_nulls_are_coerced_as_the_destination_does() -> None:
+    """Nulls inside an item reach the validator, which makes text "", numbers 0: a null sku
+    or name still gets its default, a null quantity or price is sent as 0 (a quirk)."""
+    products = [{"sku": None, "name": None, "quantity": None, "price": 1}, {"price": None}]
+    call = plan("trackPurchase", order(products=products))
+    assert isinstance(call, PlannedCall)
+    assert call.body["products"] == [
+        {"sku": "unknown", "name": "unknown", "quantity": 0, "price": 1},
+        {"sku": "unknown", "name": "unknown", "quantity": 1, "price": 0},
+    ]
+    assert [(w.field, w.quirk) for w in call.warnings] == [
+        ("products/0/quantity", True),
+        ("products/1/price", True),
+    ]
+    assert call.warnings[0].message == "'products/0/quantity': null is sent as the number 0"
+
+
+def test_null_and_empty_product_items_are_dropped() -> None:
+    products = [None, "", {"price": 2}]
     assert body("trackPurchase", order(products=products))["products"] == [
-        {"sku": "unknown", "name": "unknown", "quantity": 1, "price": 1}
+        {"sku": "unknown", "name": "unknown", "quantity": 1, "price": 2}
     ]
 
 
@@ -294,13 +319,24 @@ def test_fractional_quantity_is_an_error_at_its_pointer() -> None:
     ]
 
 
-def test_fractional_age_string_is_not_an_integer() -> None:
-    event = {"userId": "u", "traits": {"email": "a@example.com", "age": "1.5"}}
+@pytest.mark.parametrize(("age", "sent"), [("1.5", 1.5), (36.5, 36.5), ("42", 42), (["7"], 7)])
+def test_age_is_a_number_not_an_integer(age: Any, sent: float) -> None:
+    """The destination declares ``age`` a number: 1.5 is sent as 1.5."""
+    event = {"userId": "u", "traits": {"email": "a@example.com", "age": age}}
+    assert body("trackCustomer", event)["age"] == sent
+    assert (
+        body("trackSignUp", {"userId": "u", "properties": {"email": "e", "age": age}})["age"]
+        == sent
+    )
+
+
+def test_a_non_numeric_age_is_an_error() -> None:
+    event = {"userId": "u", "traits": {"email": "a@example.com", "age": "old"}}
     assert errors("trackCustomer", event) == [
         {
             "field": "age",
             "source": "$.traits.age",
-            "message": "'age' must be an integer, got the string \"1.5\"",
+            "message": "'age' must be a number, got the string \"old\"",
         }
     ]
 
@@ -325,8 +361,34 @@ def test_uncoercible_amount_is_an_error() -> None:
     ]
 
 
-def test_boolean_is_not_a_number() -> None:
-    assert errors("trackPurchase", order(total=True))[0]["field"] == "amount"
+def test_a_boolean_amount_is_sent_as_a_number_with_a_quirk() -> None:
+    """The destination's validator coerces true to 1: fbcli sends the same, and warns."""
+    call = plan("trackPurchase", order(total=True))
+    assert isinstance(call, PlannedCall)
+    assert call.body["amount"] == 1
+    assert [w.to_dict() for w in call.warnings] == [
+        {
+            "field": "amount",
+            "source": "$.properties.total",
+            "message": "'amount': the boolean true is sent as the number 1",
+        }
+    ]
+    assert call.warnings[0].quirk
+
+
+def test_strict_makes_a_quirk_an_error() -> None:
+    sub = build_subscription(
+        name="s", action=ACTIONS["trackPurchase"], trigger="type != null", mode="cloud"
+    )
+    event = Event("events.jsonl", 1, {"type": "track", **order(total=True)})
+    strict = plan_subscription(event, sub, mode="cloud", base_url="https://x", strict=True)
+    assert isinstance(strict, Rejection)
+    assert [v.field for v in strict.errors] == ["amount"]
+    assert strict.warnings == ()
+    planned = compile_subscription(sub, mode="cloud", base_url="https://x", strict=True)
+    assert planned(event) == strict
+    lenient = plan_subscription(event, sub, mode="cloud", base_url="https://x")
+    assert isinstance(lenient, PlannedCall)
 
 
 def test_amount_has_no_fallback_to_revenue() -> None:
@@ -364,13 +426,21 @@ def test_birthday_must_be_a_full_date(birthday: str) -> None:
         ("2024-01-15T10:00:00Z", True),
         ("2024-01-15t10:00:00.123+02:00", True),
         ("2024-01-15 10:00:00-05:30", True),
+        ("2024-01-15T10:00:00", True),  # the zone is optional
+        ("2024-01-15T10:00:00+0530", True),
+        ("2024-01-15T10:00:00+05", True),
+        ("2024-01-15T10:00:00+99:99", True),  # the offset is not range-checked
+        ("2024-01-15\u00a010:00:00Z", True),  # any JavaScript white space separates
+        ("2024-01-15T23:59:60Z", True),  # a leap second at 23:59 only
+        ("2024-01-15T10:00:60Z", False),
         ("2024-01-15", False),
         ("2024-01-15T25:00:00Z", False),
+        ("2024-01-15T 10:00:00Z", False),  # two separators
+        ("2024-01-15T10:00Z", False),
         ("yesterday", False),
-        ("2024-01-15T10:00:00", False),
     ],
 )
-def test_customer_since_must_be_rfc3339(value: str, ok: bool) -> None:
+def test_customer_since_is_a_date_time_as_the_destination_reads_it(value: str, ok: bool) -> None:
     assert is_datetime(value) is ok
     event = {"userId": "u", "traits": {"email": "a@example.com", "customerSince": value}}
     result = plan("trackCustomer", event)
@@ -384,6 +454,12 @@ def test_customer_since_must_be_rfc3339(value: str, ok: bool) -> None:
     [
         ("https://shop.example.com/a?b=c", True),
         ("mailto:a@b.c", True),
+        ("http://[::1]:8080/", True),
+        ("http:/[::1]/x", True),  # ajv-formats: one slash may start an authority
+        ("urn:", False),  # ajv-formats: something must follow the scheme
+        ("http://example.com/a b", False),
+        ("http://example.com/%zz", False),
+        ("https://\u00e9.com/", False),  # not ASCII
         ("/cart", False),
         ("no", False),
     ],
@@ -696,10 +772,23 @@ def test_direct_missing_required_field_is_a_warning() -> None:
     assert [w.field for w in call.warnings] == ["email"]
 
 
-def test_direct_type_errors_still_reject() -> None:
-    call = plan("trackCustomer", {"userId": "u", "traits": {"age": "old"}}, mode="direct")
-    assert isinstance(call, Rejection)
-    assert call.errors[0].field == "age"
+def test_direct_mode_pushes_values_as_the_mapping_made_them() -> None:
+    """The browser destination neither drops nor coerces: what the cloud would refuse is
+    pushed as it is, with a warning."""
+    traits = {"age": "old", "firstName": 123, "isNewCustomer": "true", "lastName": None}
+    call = plan("trackCustomer", {"userId": "u", "traits": traits}, mode="direct")
+    assert isinstance(call, PlannedCall)
+    assert call.body == {
+        "id": "u",
+        "age": "old",
+        "firstName": 123,
+        "isNewCustomer": "true",
+        "lastName": None,
+    }
+    assert [w.field for w in call.warnings] == ["email", "age"]
+    assert call.warnings[1].message == (
+        "'age' must be a number, got the string \"old\" (the browser SDK sends the call anyway)"
+    )
 
 
 def test_direct_custom_event() -> None:
@@ -728,10 +817,18 @@ def test_direct_custom_event_without_customer_id_is_pushed_with_a_warning() -> N
     assert [w.field for w in call.warnings] == ["customerId"]
 
 
-def test_direct_custom_event_without_type_is_rejected() -> None:
+def test_direct_custom_event_without_type_is_pushed_with_a_quirk() -> None:
+    """The browser destination pushes ["track", undefined, P]: JSON writes the type as null."""
     call = plan("trackCustomEvent", {"properties": {"a": 1}, "userId": "u"}, mode="direct")
-    assert isinstance(call, Rejection)
-    assert call.errors[0].field == "eventType"
+    assert isinstance(call, PlannedCall)
+    assert call.push == ("track", None, {"a": 1, "customer": {"id": "u"}})
+    assert [(w.field, w.quirk) for w in call.warnings] == [
+        ("eventType", False),
+        ("eventType", True),
+    ]
+    assert call.warnings[1].message == (
+        "the push's event type is missing: the destination pushes it as it is"
+    )
 
 
 def test_direct_sign_up_is_flat_with_id() -> None:
@@ -848,15 +945,18 @@ def test_numeric_strings_are_read_as_javascript_reads_them(total: str, expected:
     assert body("trackPurchase", order(total=total))["amount"] == expected
 
 
+@pytest.mark.parametrize("total", ["1,5", "12abc", "1_000", "+0x10", "infinity", ""])
+def test_text_javascript_does_not_read_as_a_number_is_an_error(total: str) -> None:
+    result = errors("trackPurchase", order(total=total))[0]
+    assert result["field"] == "amount"
+
+
 @pytest.mark.parametrize(
     "total",
     [
-        "  ",
-        "1,5",
         "Infinity",
+        "-Infinity",
         "1e999",
-        "12abc",
-        "1_000",
         # Found by fuzzing: too many digits for int() raised; beyond a double is Infinity.
         "1" * 5000,
         "1" * 400,
@@ -866,36 +966,60 @@ def test_numeric_strings_are_read_as_javascript_reads_them(total: str, expected:
     ],
     ids=lambda total: total if len(total) < 20 else f"{total[:4]}...({len(total)})",
 )
-def test_non_numeric_strings_are_not_numbers(total: str) -> None:
-    assert errors("trackPurchase", order(total=total))[0]["field"] == "amount"
-    assert errors("trackCustomer", {"userId": "u", "traits": {"email": "a@b.c", "age": total}})
+def test_text_beyond_a_double_is_sent_as_null_with_a_quirk(total: str) -> None:
+    """The validator reads it as an infinite number and JSON writes that as null."""
+    call = plan("trackPurchase", order(total=total))
+    assert isinstance(call, PlannedCall)
+    assert call.body["amount"] is None
+    assert [(w.field, w.quirk) for w in call.warnings] == [("amount", True)]
+    assert json.loads(json_line(to_record(call)))["request"]["body"]["amount"] is None
 
 
-def test_integer_strings_within_a_double_are_numbers() -> None:
-    assert body("trackPurchase", order(total="9" * 300))["amount"] == int("9" * 300)
-    assert body("trackPurchase", order(total="0x" + "f" * 200))["amount"] == 16**200 - 1
+@pytest.mark.parametrize("total", [" ", "  ", "\t\n"])
+def test_blank_text_is_sent_as_zero_with_a_quirk(total: str) -> None:
+    call = plan("trackPurchase", order(total=total))
+    assert isinstance(call, PlannedCall)
+    assert call.body["amount"] == 0
+    assert [(w.field, w.quirk) for w in call.warnings] == [("amount", True)]
 
 
-def test_free_form_numbers_too_long_for_the_converters_stay_text() -> None:
-    """Found by fuzzing: to-integer raised on 5000 digits; to-number made an Infinity that
-    no JSON output can write (friendbuyAttributes members are converted, not validated)."""
+def test_integer_text_beyond_2_53_is_the_nearest_double() -> None:
+    assert body("trackPurchase", order(total="9" * 300))["amount"] == 1e300
+    assert body("trackPurchase", order(total="0x" + "f" * 200))["amount"] == float(16**200 - 1)
+    assert body("trackPurchase", order(total="9007199254740993"))["amount"] == 9007199254740992
+
+
+def test_integers_beyond_2_53_are_read_as_javascript_reads_them() -> None:
+    """JSON.parse gives the nearest double: the destination sends its shortest digits."""
+    call = plan("trackCustomer", {"userId": 12345678901234567890123, "traits": {"email": "e"}})
+    assert isinstance(call, PlannedCall)
+    assert call.body["customerId"] == "1.2345678901234568e+22"
+    assert [(w.field, w.quirk) for w in call.warnings] == [("customerId", True)]
+    amount = body("trackPurchase", order(total=12345678901234567890))["amount"]
+    assert json_line(amount) == "12345678901234567000\n"
+
+
+def test_free_form_numbers_too_long_for_the_converters_become_null() -> None:
+    """Found by fuzzing: to-integer raised on 5000 digits (friendbuyAttributes members are
+    converted, not validated).  parseInt and parseFloat make Infinity of them: null."""
     digits = "1" * 5000
     customer = {"userId": "u", "traits": {"email": "a@b.c", "friendbuyAttributes": {"age": digits}}}
-    assert body("trackCustomer", customer)["age"] == digits
+    assert body("trackCustomer", customer)["age"] is None
     products = [{"price": "1" * 400}, {"price": "2.5", "quantity": digits}]
     call = plan("trackPurchase", order(friendbuyAttributes={"products": products}))
     assert isinstance(call, PlannedCall)
     assert [(p["price"], p["quantity"]) for p in call.body["products"]] == [
-        ("1" * 400, 1),
-        (2.5, digits),
+        (None, 1),
+        (2.5, None),
     ]
+    assert [w.field for w in call.warnings] == ["products/0/price", "products/1/quantity"]
     assert json.loads(json_line(to_record(call)))["request"]["body"] == call.body
     event = {"event": "E", "userId": "u", "properties": {"age": digits}}
     direct = plan("trackCustomEvent", event, mode="direct")
     assert isinstance(direct, PlannedCall)
-    assert direct.body["customer"]["age"] == digits
+    assert direct.body["customer"]["age"] is None
 
 
-def test_large_integral_amounts_are_written_without_exponent() -> None:
+def test_large_integral_amounts_are_written_as_javascript_writes_them() -> None:
     assert json.dumps(body("trackPurchase", order(total=1e16))["amount"]) == "10000000000000000"
     assert json.dumps(body("trackPurchase", order(total=1e21))["amount"]) == "1e+21"

@@ -78,7 +78,9 @@ def literal(value: Any) -> dict[str, Any]:
         ("properties.currency", "USD"),
         ("$.products[1].productId", "p2"),
         ("$.products.1.productId", "p2"),
-        ("products[0][productId]", "p1"),
+        ("products[0][productId]", MISSING),  # mapping-kit: "[productId]" is one key
+        ('products[0]["productId"]', "p1"),  # a bracket next to a quote cuts
+        ("products['0'].productId", "p1"),
         ("$.integrations.Actions Amplitude.session_id", "s1"),
         ("$.properties.tags", ["a", "b"]),
         ("$.zero.x", 0),
@@ -98,8 +100,7 @@ def literal(value: Any) -> dict[str, Any]:
         ("$.products.length", MISSING),
         ("$.nope", MISSING),
         ("$.nope.deeper", MISSING),
-        ("..", MISSING),
-        ("[]", MISSING),
+        ("[]", MISSING),  # one key, "[]"
         ("$", {"a": "dollar"}),
         ("$.$.a", "dollar"),
     ],
@@ -109,8 +110,9 @@ def test_path(argument: str, expected: Any) -> None:
     assert get_path(EVENT, argument) == expected
 
 
-@pytest.mark.parametrize("argument", ["", "$.", "."])
+@pytest.mark.parametrize("argument", ["", "$.", ".", "..", "$..."])
 def test_path_to_the_whole_event(argument: str) -> None:
+    """Also a path made only of dots: mapping-kit skips empty keys, and none is left."""
     assert resolve(path(argument)) is EVENT
 
 
@@ -994,3 +996,10 @@ def test_compile_either_succeeds_or_raises_directive_error(
     result = resolver(event)
     assert result is MISSING or is_json_like(result)
     source_paths(mapping)
+
+
+def test_a_proto_member_of_an_object_mapping_has_no_effect() -> None:
+    """mapping-kit assigns it (a prototype) and then copies the object without it."""
+    mapping = {"__proto__": {"a": 1}, "b": {"__proto__": [1], "c": path("$.userId")}}
+    assert resolve(mapping) == {"b": {"c": "u1"}}
+    assert resolve({"@literal": {"__proto__": 1}}) == {}

@@ -497,8 +497,9 @@ def test_unusual_landings() -> None:
         },
         config,
     )
+    # The browser destination lifts only an object: text stays, a key of its own.
     assert field(explanation, "eventProperties").landing == Landing(
-        None, "not sent (not an object)"
+        ("eventProperties",), "top level"
     )
     assert field(explanation, "category", 1).landing == Landing(("category",), None)
     assert field(explanation, "friendbuyAttributes", 2).landing == Landing(
@@ -517,13 +518,8 @@ def test_spreading_an_empty_friendbuy_attributes_sends_nothing() -> None:
 
 
 def test_a_converted_field_names_its_converter_even_when_invalid() -> None:
-    config = config_of(
-        "version: 1\nmode: direct\nmerchant_id: " + MERCHANT + "\nsubscriptions:\n"
-        "  - {name: C, action: trackCustomer, trigger: 'type = \"identify\"'}\n"
-    )
     explanation = explain(
-        {"type": "identify", "userId": "u", "traits": {"email": "e@x", "birthday": {"x": 1}}},
-        config,
+        {"type": "identify", "userId": "u", "traits": {"email": "e@x", "birthday": {"x": 1}}}
     )
     assert explanation.status == "invalid"
     assert field(explanation, "birthday").landing == Landing(("birthday",), "date")
@@ -610,8 +606,7 @@ def test_a_missing_product_price_points_at_the_item() -> None:
         ("1,234.50", '"1,234.50" has thousands separators; a number has none: 1234.50'),
         ("$10", '"$10" has a currency sign or code; send the number alone: 10'),
         ("10 USD", '"10 USD" has a currency sign or code; send the number alone: 10'),
-        (True, "a boolean is not a number"),
-        ([1], None),
+        ([1, 2], None),
         ({"a": 1}, "the mapping gives an object (keys: a); point it at one of its keys"),
     ],
 )
@@ -625,7 +620,7 @@ def test_a_bad_amount_mentions_numeric_synonyms() -> None:
     assert applied(explanation).errors[0].hint == (
         '"n/a" is a string that is not a number; the event also has properties.revenue = 119.9'
     )
-    listed = explain(order(total=[1], revenue=2))
+    listed = explain(order(total=[1, 2], revenue=2))
     assert applied(listed).errors[0].hint == "the event also has properties.revenue = 2"
 
 
@@ -648,7 +643,7 @@ def test_a_bad_amount_mentions_numeric_synonyms() -> None:
         (
             {"customerSince": "2024-01-15"},
             "customerSince",
-            "add a time and a time zone, e.g. 2024-01-15T00:00:00Z",
+            "add a time, e.g. 2024-01-15T00:00:00Z",
         ),
         ({"customerSince": "yesterday"}, "customerSince", None),
         (
@@ -656,11 +651,9 @@ def test_a_bad_amount_mentions_numeric_synonyms() -> None:
             "isNewCustomer",
             'only true and false (or the strings "true" and "false") are booleans',
         ),
-        ({"isNewCustomer": 1}, "isNewCustomer", None),
-        ({"age": "36.5"}, "age", '"36.5" is not a whole number, and age must be one'),
-        ({"age": 36.5}, "age", "36.5 is not a whole number, and age must be one"),
-        ({"age": [36]}, "age", None),
-        ({"age": "1,5"}, "age", '"1,5" is a string that is not a number'),
+        ({"isNewCustomer": 2}, "isNewCustomer", None),
+        ({"age": [36, 37]}, "age", None),
+        ({"age": "1,5"}, "age", '"1,5" has a decimal comma; a number uses a dot: 1.5'),
         (
             {"email": {"home": "h@x"}},
             "email",

@@ -4,9 +4,9 @@ Each fast path of the planning path is checked against the slow path it
 stands for:
 
 - the JSON Lines reader: orjson against the standard library's ``json``;
-- the compiled schema checks against jsonschema, and ``validate_payload``
-  (fast check, then jsonschema on the failing fields) against jsonschema on
-  the whole payload;
+- the compiled schema checks against jsonschema; each field's settler asked to
+  fail fast against the same settler listing its problems, and what settles
+  without an error against jsonschema on the shipped schema;
 - the compiled planner of a subscription against ``plan_subscription``
   (``map_fields`` then ``build_call``), record for record;
 - the compiled body builder against the interpreted ``build_body`` it replaced;
@@ -35,11 +35,15 @@ from hypothesis import strategies as st
 
 from fbcli import events as events_module
 from fbcli import jsonout
+from fbcli import plan as plan_module
 from fbcli.actions import ACTIONS
 from fbcli.actions.base import (
+    PROTOTYPE_NAMES,
+    ActionCrashError,
     BodyMap,
     JsonObject,
     Mode,
+    Notes,
     _set_at,
     build_body,
     is_non_empty,
@@ -64,15 +68,14 @@ from fbcli.plan import (
 )
 from fbcli.triggers import compile_trigger, evaluate_trigger, parse_trigger
 from fbcli.validation import (
+    FAIL,
+    Problem,
     compile_check,
-    field_checks,
     format_checker,
     load_schema,
-    payload_check,
     required_fields,
-    schema_violations,
-    validate_payload,
-    validator_for,
+    settle_payload,
+    settler_for,
 )
 from fbcli.values import MISSING
 
@@ -270,12 +273,44 @@ def jsonschema_finds_nothing(schema: Mapping[str, Any], value: Any) -> bool:
 
 @SLOW
 @given(action=st.sampled_from(ACTION_NAMES), data=st.data())
-def test_a_passing_field_check_means_jsonschema_finds_nothing(action: str, data: Any) -> None:
+def test_a_settler_fails_fast_exactly_when_it_finds_a_problem(action: str, data: Any) -> None:
+    """The fast path's answer (``FAIL`` or the value) is the listing settler's, problem-free
+    (an infinite number fails too: the planner warns about it)."""
+    fields = {f.name: f for f in ACTIONS[action].fields}
+    name = data.draw(st.sampled_from(sorted(fields)))
+    value = data.draw(PRODUCTS if name == "products" else VALUES)
+    if fields[name].type in ("products", "string_list") and not isinstance(value, list):
+        value = [value]  # step 2 made it a list
+    settle = settler_for(fields[name].type)
+    problems: list[Problem] = []
+    listed = settle(value, problems, ())
+    fast = settle(value, None, ())
+    if problems or _holds_infinity(listed):
+        assert fast is FAIL
+    else:
+        assert repr(fast) == repr(listed)
+
+
+@SLOW
+@given(action=st.sampled_from(ACTION_NAMES), data=st.data())
+def test_what_settles_without_an_error_the_shipped_schema_accepts(action: str, data: Any) -> None:
+    """The shipped schemas document the types: a settled value jsonschema refuses would make
+    them wrong.  (Ajv does not check a coerced value again: an infinite number, from text
+    such as "1e400", is left out; JSON writes it as null.)"""
     properties = load_schema(action)["properties"]
     name = data.draw(st.sampled_from(sorted(properties)))
     value = data.draw(PRODUCTS if name == "products" else VALUES)
-    if field_checks(action)[name](value):
-        assert jsonschema_finds_nothing(properties[name], value)
+    payload, errors, _ = settle_payload(ACTIONS[action], {name: value}, mode="direct", sources={})
+    if not errors and not _holds_infinity(payload):
+        assert jsonschema_finds_nothing(properties[name], payload[name])
+
+
+def _holds_infinity(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(_holds_infinity(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_holds_infinity(v) for v in value)
+    return isinstance(value, float) and math.isinf(value)
 
 
 @SLOW
@@ -393,52 +428,8 @@ def _holds_float(value: Any) -> bool:
 
 def test_the_subset_compiles_the_shipped_schemas() -> None:
     for action in ACTION_NAMES:
-        checks = field_checks(action)
-        assert set(checks) == set(load_schema(action)["properties"])
-        assert payload_check(action)({}) is True
-
-
-def reference_validate(
-    action_name: str, payload: Mapping[str, Any], mode: Mode, sources: Mapping[str, str | None]
-) -> tuple[list[Any], list[Any]]:
-    """``validate_payload`` as it was: required fields, then jsonschema on the whole payload."""
-    action = ACTIONS[action_name]
-    errors: list[Any] = []
-    warnings: list[Any] = []
-    for f in action.fields_in(mode):
-        if mode in f.required and f.name not in payload:
-            bucket = errors if mode == "cloud" else warnings
-            message = f"required field '{f.name}' is missing"
-            if mode == "direct":
-                message += " (the browser SDK sends the call anyway)"
-            from fbcli.validation import Violation
-
-            bucket.append(Violation(f.name, message, sources.get(f.name)))
-    errors.extend(schema_violations(action, payload, sources))
-    return errors, warnings
-
-
-@SLOW
-@given(
-    action=st.sampled_from(ACTION_NAMES), mode=st.sampled_from(["cloud", "direct"]), data=st.data()
-)
-def test_validate_payload_matches_jsonschema_on_the_whole_payload(
-    action: str, mode: Mode, data: Any
-) -> None:
-    fields = ACTIONS[action].fields_in(mode)
-    names = data.draw(st.lists(st.sampled_from([f.name for f in fields] or ["x"]), unique=True))
-    payload = {
-        name: data.draw(PRODUCTS if name == "products" else VALUES)
-        for name in names
-        if any(f.name == name for f in fields)
-    }
-    sources = {name: f"$.properties.{name}" for name in payload}
-    assert validate_payload(ACTIONS[action], payload, mode=mode, sources=sources) == (
-        reference_validate(action, payload, mode, sources)
-    )
-    fast_ok = payload_check(action)(payload)
-    if fast_ok:
-        assert not list(validator_for(action).iter_errors(payload))
+        schema = load_schema(action)
+        assert compile_check({k: v for k, v in schema.items() if k != "required"})({}) is True
 
 
 def test_required_fields_are_those_of_the_mode() -> None:
@@ -449,12 +440,26 @@ def test_required_fields_are_those_of_the_mode() -> None:
 # -- the compiled body builder ----------------------------------------------------------
 
 
-def reference_build_body(body_map: BodyMap, payload: Mapping[str, Any]) -> JsonObject | None:
-    """``build_body`` as it was, interpreting the rules for every key."""
+def reference_build_body(
+    body_map: BodyMap, payload: Mapping[str, Any], notes: Notes
+) -> JsonObject | None:
+    """``build_body`` interpreted: the destination's ``mapEventHelper``, line by line."""
+    if body_map.custom is not None:
+        return body_map.custom(payload, notes)
+    if body_map.prepare is not None:
+        payload = body_map.prepare(dict(payload), notes)
     values = spread_attributes(payload)
     body: JsonObject = dict(body_map.defaults)
     for key, raw in values.items():
         rule = body_map.rules.get(key)
+        if rule is None and key in PROTOTYPE_NAMES:
+            name = "Object" if key == "constructor" else key
+            if is_non_empty(raw):
+                if key != "__proto__":
+                    body[name] = raw
+                if body_map.unmapped != "root" or name != key or key == "__proto__":
+                    notes.append((key, "prototype"))
+            continue
         if rule is None:
             if body_map.unmapped == "drop" or not is_non_empty(raw):
                 continue
@@ -468,20 +473,43 @@ def reference_build_body(body_map: BodyMap, payload: Mapping[str, Any]) -> JsonO
             continue
         if rule.target is None:
             continue
-        value = rule.convert(raw) if rule.convert is not None else raw
-        if rule.items is not None and isinstance(value, list):
-            built = (
-                reference_build_body(rule.items, item) if isinstance(item, dict) else None
-                for item in value
-            )
-            value = [item for item in built if item is not None]
-        if value is not MISSING and is_non_empty(value):
-            _set_at(body, rule.target, value)
-    if "additionalProperties" in body:
-        body["additionalProperties"] = body.pop("additionalProperties")
+        try:
+            value = rule.convert(raw) if rule.convert is not None else raw
+        except ActionCrashError as crash:
+            raise ActionCrashError(key, crash.message) from None
+        if rule.items is not None:
+            if not isinstance(value, list):
+                raise ActionCrashError(key, "not a list")
+            items = []
+            for index, item in enumerate(value):
+                if item is None:
+                    raise ActionCrashError(f"{key}/{index}", "null")
+                if isinstance(item, dict):
+                    built = reference_build_body(rule.items, item, notes)
+                else:
+                    built = dict(rule.items.defaults) or None
+                    notes.append((f"{key}/{index}", "defaults"))
+                if built is not None:
+                    items.append(built)
+            value = items
+        if is_non_empty(value):
+            _set_at(body, rule.target, value, notes)
     if body_map.finalize is not None:
         body = body_map.finalize(body)
     return body if body else None
+
+
+def built(body_map: BodyMap, payload: Mapping[str, Any], reference: bool) -> str:
+    """The body and how many notes, or the crash, as one text."""
+    notes: Notes = []
+    try:
+        if reference:
+            body = reference_build_body(body_map, payload, notes)
+        else:
+            body = build_body(body_map, payload, notes)
+    except ActionCrashError as crash:
+        return f"crash at {crash.field}"
+    return f"{body!r} {[where for where, _ in notes]}"
 
 
 BODY_MAPS = [
@@ -492,6 +520,7 @@ BODY_MAPS = [
 BODY_KEYS = sorted(
     {key for _, body_map in BODY_MAPS for key in body_map.rules}
     | {"friendbuyAttributes", "additionalProperties", "unknown", "customer"}
+    | {"constructor", "toString", "__proto__"}
 )
 
 
@@ -512,7 +541,8 @@ BODY_KEYS = sorted(
 def test_compiled_body_builder_is_the_interpreted_one(
     body_map: BodyMap, payload: dict[str, Any]
 ) -> None:
-    assert repr(build_body(body_map, payload)) == repr(reference_build_body(body_map, payload))
+    payload = {k: v for k, v in payload.items() if v is not MISSING}
+    assert built(body_map, payload, reference=False) == built(body_map, payload, reference=True)
 
 
 # -- the compiled planner ---------------------------------------------------------------
@@ -741,8 +771,10 @@ def test_compiled_planner_is_plan_subscription(data: dict[str, Any], which: int)
         assert json_line(to_record(fast)) == json_line(to_record(slow))
 
 
-def test_the_planner_takes_the_fast_path_for_valid_events() -> None:
-    """Valid events never reach jsonschema (the point of the fast path)."""
+def test_the_planner_takes_the_fast_path_for_valid_events(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Valid events never reach ``plan_subscription`` (the point of the fast path)."""
     config = load_mappings((REPO / "mappings.yaml").read_bytes(), path="mappings.yaml")
     purchases = next(s for s in config.subscriptions if s.action.name == "trackPurchase")
     planner = compile_subscription(purchases, mode="cloud", base_url=DEFAULT_BASE_URL)
@@ -762,9 +794,12 @@ def test_the_planner_takes_the_fast_path_for_valid_events() -> None:
             },
         },
     )
-    validator_for.cache_clear()
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the slow path was taken")
+
+    monkeypatch.setattr(plan_module, "plan_subscription", refuse)
     call = planner(event)
-    assert validator_for.cache_info().currsize == 0
     assert isinstance(call, PlannedCall)
     assert call.body["amount"] == 10.5
     assert call.body["products"] == [{"sku": "1", "name": "unknown", "quantity": 1, "price": 2}]
@@ -1142,8 +1177,31 @@ def test_actions_the_fast_path_cannot_finish_take_the_slow_path() -> None:
     data = {"type": "track", "userId": "u", "properties": {"email": "a@b.c"}}
     fast, slow = planned_both_ways(untyped, "direct", data)
     assert fast == slow
-    assert "a custom event needs a type" in fast
+    assert "the push's event type is missing" in fast
 
     no_path = replace(ACTIONS["trackSignUp"], cloud_path=None)
     with pytest.raises(AssertionError):
         planned_both_ways(no_path, "cloud", data)
+
+
+def test_the_reader_marks_the_lines_javascript_reads_the_same(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``Event.js_exact`` lets the fast path skip looking for integers beyond 2**53."""
+    lines = (
+        b'{"a":1,"b":"123456789012345"}\n{"a":12345678901234567}\n'
+        b'{"__proto__":{}}\n{"\\u005f_proto__":1}\n{"a":"1234567890123456"}\n'
+    )
+    fast = [e.js_exact for e in read_events(io.BytesIO(lines), "f.jsonl") if isinstance(e, Event)]
+    assert fast == [True, False, False, False, False]
+    monkeypatch.setattr(events_module, "_fast_loads", None)
+    slow = [e.js_exact for e in read_events(io.BytesIO(lines), "f.jsonl") if isinstance(e, Event)]
+    assert slow == fast
+
+
+def test_an_event_not_known_exact_is_looked_through() -> None:
+    data = {"type": "identify", "userId": 12345678901234567890, "traits": {"email": "e"}}
+    fast, slow = planned_both_ways(ACTIONS["trackCustomer"], "cloud", data)
+    assert fast == slow
+    assert "12345678901234567000" in fast
+    assert "beyond 2**53" in fast

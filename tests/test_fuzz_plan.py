@@ -12,23 +12,27 @@ awkward values.  Planning the event with the default fields must:
 
 - never raise, and give the same record on the compiled path and on
   ``plan_subscription`` (the reference), written as one JSON line;
-- give a ``PlannedCall`` whose validated payload jsonschema accepts against the
-  action's schema (``required`` only in cloud mode), and whose body meets MAPI's
-  documented body rules (the emulator's checks, from ``friendbuy-mapi.md``) in
-  cloud mode, or is a well-formed push in direct mode;
+- give a ``PlannedCall``: in cloud mode, unless it carries a quirk warning (the
+  destination sends such a body too), one whose validated payload jsonschema
+  accepts against the action's schema and whose body meets MAPI's documented
+  body rules (the emulator's checks, from ``friendbuy-mapi.md``); in direct
+  mode, a well-formed push;
 - or give a ``Rejection`` with at least one error, each a one-line message;
-- and plan every unspoiled event whose required fields are not blank.
+- and plan every unspoiled event whose required fields are not blank and whose
+  numbers JavaScript reads as finite.
 
-Two ways a planned cloud body breaks MAPI's documented rules are known and kept
-(fbcli sends what the Customer.io/Segment destination sends, actions.md): the
-members of a free-form object land in the body unchecked, and ``loyaltyStatus``
-is validated as any string where MAPI lists ``in``, ``out`` and ``blocked``.  The
-body check leaves those values out; ``test_known_gap_*`` pin each one down.
+Three ways a planned cloud body breaks MAPI's documented rules are known and
+kept (fbcli sends what the Customer.io/Segment destination sends): the members
+of a free-form object land in the body unchecked, ``loyaltyStatus`` is
+validated as any string where MAPI lists ``in``, ``out`` and ``blocked``, and
+``age`` is any number where MAPI lists an integer.  The body check leaves those
+values out; ``test_known_gap_*`` pin each one down.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import pytest
@@ -49,6 +53,7 @@ from fbcli.directives import source_paths
 from fbcli.emulator import _ENDPOINTS, _check_fields
 from fbcli.events import Event
 from fbcli.jsonout import json_line
+from fbcli.jsvalues import js_int, js_truthy
 from fbcli.mappings import MappingConfig, Subscription, load_mappings
 from fbcli.plan import (
     DEFAULT_BASE_URL,
@@ -223,6 +228,10 @@ def check_cloud_body(action: Action, call: PlannedCall, payload: dict[str, Any])
     if body.get("loyaltyStatus", "in") not in LOYALTY_STATUSES:
         event("gap: loyaltyStatus outside in, out, blocked")
         del body["loyaltyStatus"]
+    age = body.get("age", 0)
+    if isinstance(age, float) and not age.is_integer():
+        event("gap: age a number with a fraction")
+        del body["age"]
     assert call.url is not None
     endpoint = _ENDPOINTS[call.url.removeprefix(DEFAULT_BASE_URL)]
     assert _check_fields(body, endpoint.required, endpoint.optional) is None
@@ -238,15 +247,24 @@ def check_push(action: Action, call: PlannedCall, payload: dict[str, Any]) -> No
         action, payload
     ):
         customer = call.body.get("customer")  # a purchase's customer goes without an id
-        assert customer is None or isinstance(customer.get("id"), str)
-    if action.name == "trackPage":
-        assert isinstance(call.body["name"], str)
+        assert customer is None or js_truthy(customer.get("id"))
+    if action.name == "trackPage":  # the name, or "undefined" when it is falsy
+        assert js_truthy(call.body["name"])
 
 
 def blank_required(action: Action, mode: Mode, payload: dict[str, Any]) -> bool:
     return any(
         payload.get(f.name) == "" for f in action.fields if mode in f.required and mode in f.modes
     )
+
+
+def beyond_a_double(value: Any) -> bool:
+    """An integer JavaScript reads as infinite: the destination's validator refuses it."""
+    if isinstance(value, dict):
+        return any(beyond_a_double(v) for v in value.values())
+    if isinstance(value, list):
+        return any(beyond_a_double(v) for v in value)
+    return isinstance(value, int) and math.isinf(js_int(value))
 
 
 def check_planning(
@@ -271,21 +289,21 @@ def check_planning(
         for violation in record.errors:
             assert violation.message
             assert "\n" not in violation.message
-        assert spoiled or blank_required(action, mode, payload)
+        assert spoiled or blank_required(action, mode, payload) or beyond_a_double(payload)
         return
     assert isinstance(record, PlannedCall)
     event(f"{mode}: planned")
     mapped = map_fields(subscription, item.data, mode)
     assert not mapped.errors
-    schema = load_schema(action.name)
-    if mode == "direct":  # missing required fields are warnings in direct mode
-        schema = {k: v for k, v in schema.items() if k != "required"}
-    validator = Draft202012Validator(schema, format_checker=format_checker())
-    assert [e.message for e in validator.iter_errors(mapped.payload)] == []
-    if mode == "cloud":
-        check_cloud_body(action, record, mapped.payload)
-    else:
+    if mode == "direct":  # pushed as the mapping made it: what the cloud refuses is a warning
         check_push(action, record, mapped.payload)
+        return
+    if any(w.quirk for w in record.warnings):
+        event("cloud: planned with a quirk (as the destination sends it)")
+        return
+    validator = Draft202012Validator(load_schema(action.name), format_checker=format_checker())
+    assert [e.message for e in validator.iter_errors(mapped.payload)] == []
+    check_cloud_body(action, record, mapped.payload)
 
 
 @settings(max_examples=examples(300), deadline=None, suppress_health_check=list(HealthCheck))
@@ -371,5 +389,16 @@ def test_known_gap_loyalty_status_is_any_string() -> None:
         "trackCustomer",
         "cloud",
         {"userId": "u1", "traits": {"email": "a@b.c", "loyaltyStatus": "gold"}},
+    )
+    assert meets_mapi_rules(record)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known gap: age is any number (as the destination declares it), MAPI lists an integer",
+)
+def test_known_gap_age_is_any_number() -> None:
+    record = plan_one(
+        "trackCustomer", "cloud", {"userId": "u1", "traits": {"email": "a@b.c", "age": 36.5}}
     )
     assert meets_mapi_rules(record)

@@ -10,7 +10,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fbcli.jsvalues import js_json, js_number, js_string, js_truthy
+from fbcli.jsvalues import (
+    Inheriting,
+    JsTypeError,
+    js_int,
+    js_items,
+    js_json,
+    js_number,
+    js_string,
+    js_to_number,
+    js_truthy,
+    js_view,
+)
 from fbcli.values import MISSING
 
 
@@ -183,3 +194,102 @@ def test_js_json_is_json_with_the_same_value(value: Any) -> None:
 )
 def test_js_truthy(value: Any, truthy: bool) -> None:
     assert js_truthy(value) is truthy
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [
+        ("", 0),
+        (" \t\n", 0),
+        ("12.50", 12.5),
+        (" 7 ", 7),
+        ("1e3", 1000),
+        ("-2.5E-3", -0.0025),
+        ("12.", 12),
+        (".5", 0.5),
+        ("+5", 5),
+        ("0x1F", 31),
+        ("0o17", 15),
+        ("0b101", 5),
+        ("\u00a05", 5),
+        ("Infinity", math.inf),
+        ("-Infinity", -math.inf),
+        ("1e400", math.inf),
+        ("1" * 400, math.inf),
+        ("9007199254740993", 9007199254740992.0),
+        ("+0x1F", None),
+        ("1_000", None),
+        ("1,5", None),
+        ("infinity", None),
+        ("--1", None),
+        ("1e", None),
+        (".", None),
+        ("\u0663", None),
+    ],
+)
+def test_js_to_number_is_javascripts_number(text: str, number: Any) -> None:
+    result = js_to_number(text)
+    assert result == number
+    assert type(result) is type(number) or isinstance(number, float)
+
+
+def test_js_to_number_keeps_the_sign_of_zero() -> None:
+    zero = js_to_number("-0")
+    assert isinstance(zero, float)
+    assert math.copysign(1, zero) == -1
+
+
+def test_js_json_writes_index_keys_first_as_javascript_orders_them() -> None:
+    assert (
+        js_json({"b": 1, "10": 2, "2": 3, "01": 4, "a": 5}) == '{"2":3,"10":2,"b":1,"01":4,"a":5}'
+    )
+    assert js_json({"4294967295": 1, "4294967294": 2}) == '{"4294967294":2,"4294967295":1}'
+    assert js_items({"x": 1}) == [("x", 1)]
+
+
+def test_js_int_is_the_nearest_double_beyond_2_53() -> None:
+    assert js_int(2**53) == 2**53
+    assert type(js_int(2**53 + 1)) is float
+    assert js_int(2**53 + 1) == 2.0**53
+    assert js_int(10**400) == math.inf
+    assert js_int(-(10**400)) == -math.inf
+
+
+def test_js_view_converts_wide_integers_and_leaves_the_rest_alone() -> None:
+    plain = {"a": [1, {"b": "c"}]}
+    assert js_view(plain) is plain
+    inner: dict[str, Any] = {"b": 12345678901234567890}
+    wide: dict[str, Any] = {"a": [1, inner], "c": {"d": 1}}
+    viewed = js_view(wide)
+    assert viewed == {"a": [1, {"b": 1.2345678901234567e19}], "c": {"d": 1}}
+    assert viewed["c"] is wide["c"]  # untouched branches are shared
+    assert inner["b"] == 12345678901234567890  # the original is not changed
+
+
+def test_js_view_of_resolved_values_drops_proto_members() -> None:
+    value = {"a": {"__proto__": {"x": 1}, "b": 2}, "__proto__": None}
+    assert js_view(value) is value
+    resolved = js_view(value, resolved=True)
+    assert resolved == {"a": {"b": 2}}
+    assert type(resolved["a"]) is Inheriting  # its prototype has members: never empty
+    assert type(resolved) is dict  # a null prototype has none
+
+
+def test_an_object_with_a_to_string_member_cannot_be_text() -> None:
+    with pytest.raises(JsTypeError):
+        js_string({"toString": "x"})
+    with pytest.raises(JsTypeError):
+        js_string([1, [{"toString": 1}]])
+    assert js_string({"valueOf": 1}) == "[object Object]"
+
+
+def test_an_object_that_inherits_is_written_through_its_prototype() -> None:
+    """String() of it finds toString on the prototype: a list's join, or a member's."""
+    listed = js_view({"x": {"__proto__": [".-_", "b"], "plan": 1, "1": "own"}}, resolved=True)
+    assert js_string(listed["x"]) == ".-_,own"
+    assert js_json(listed["x"]) == '{"1":"own","plan":1}'
+    broken = js_view({"x": {"__proto__": {"toString": 1}}}, resolved=True)
+    with pytest.raises(JsTypeError):
+        js_string(broken["x"])
+    plain = js_view({"x": {"__proto__": {"a": 1}}}, resolved=True)
+    assert js_string(plain["x"]) == "[object Object]"

@@ -2,18 +2,31 @@
 
 An action (``trackPurchase`` ...) is data: its fields (name, type, default
 mapping, which modes require it) and, per mode, a table of *key rules* saying
-where each key of the resolved payload lands in the request body.  Building a
-body follows the Customer.io/Segment Friendbuy destination step by step:
+where each key of the payload lands in the request body.  Building a body is
+the destination's ``mapEvent`` (``@segment/actions-shared``), step by step:
 
-1. ``friendbuyAttributes`` (an object) is spread into the payload; a key that
-   is already there wins, and ``friendbuyAttributes`` itself goes.
-2. Each key with a rule is converted and put at its target (``None``: dropped).
-3. Each key without a rule goes to ``additionalProperties`` as a string
-   (cloud) or to the top level unchanged (direct).
-4. A value is set only when it is non-empty: ``""``, ``{}``, ``[]`` are never
-   sent; ``0``, ``false`` and ``null`` are.
-5. A ``finalize`` step per mode (direct: derive ``name``, drop a ``customer``
-   without an id).
+1. ``prepare`` (direct mode: ``name`` is derived from ``firstName`` and
+   ``lastName`` when it is missing, on the payload as the mapping made it).
+2. ``friendbuyAttributes``, when JavaScript-truthy, goes; when it is an object
+   (or a list: its indexes are keys) its members are spread in first, so a
+   key already in the payload wins.
+3. Each key, in order: with a rule, it is converted and put at its target
+   (``None``: dropped); a list with an item map is built item by item.
+   Without a rule it goes to ``additionalProperties`` as text (cloud), to the
+   top level unchanged (direct), or nowhere (product items).  The rules are
+   looked up in a JavaScript object, so a key named like a member of
+   ``Object.prototype`` (``constructor``, ``toString`` ...) finds one: the
+   value goes to the top level as it is, under that member's name (``Object``
+   for ``constructor``; ``__proto__`` is lost).
+4. A value is set only when it is non-empty: ``""``, ``{}``, ``[]`` and
+   missing values are never sent; ``0``, ``false`` and ``null`` are.
+5. ``finalize`` (direct purchases: a ``customer`` without an id goes); a body
+   with nothing left is ``None`` ("no supported fields").
+
+Where the destination's code throws (it reads a member of ``null``, or sets
+one on text), ``ActionCrashError`` is raised: the destination sends nothing.  What
+it does that is surely not meant, and fbcli does the same, is noted (``Note``)
+for the planner to warn about.
 """
 
 from __future__ import annotations
@@ -24,7 +37,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
-from fbcli.jsvalues import js_json, js_string, js_truthy
+from fbcli.jsvalues import (
+    MAX_EXACT_INTEGER,
+    Inheriting,
+    JsTypeError,
+    js_int,
+    js_json,
+    js_number,
+    js_string,
+    js_truthy,
+)
 from fbcli.values import MISSING
 
 Mode = Literal["cloud", "direct"]
@@ -49,6 +71,18 @@ FieldType = Literal[
 
 Converter = Callable[[Any], Any]
 JsonObject = dict[str, Any]
+Note = tuple[str, str]
+"""A quirk of the destination met while building a body: the key path and what happened."""
+Notes = list[Note]
+
+
+class ActionCrashError(Exception):
+    """The destination's code throws on this payload, so it sends nothing."""
+
+    def __init__(self, field: str | None, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +110,11 @@ class KeyRule:
     """The key path in the body; ``None`` drops the key."""
     convert: Converter | None = None
     items: BodyMap | None = None
-    """For arrays of objects: how each item is built."""
+    """For lists of objects: how each item is built."""
+
+
+Builder = Callable[[Mapping[str, Any], Notes], "JsonObject | None"]
+"""Build a body from a payload (raises ``ActionCrashError``); quirks met are added to the notes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,14 +124,17 @@ class BodyMap:
     rules: Mapping[str, KeyRule]
     unmapped: Literal["additionalProperties", "root", "drop"]
     defaults: Mapping[str, Any] = field(default_factory=dict)
+    prepare: Callable[[JsonObject, Notes], JsonObject] | None = None
+    """Run on the payload before it is mapped (direct mode: derive ``name``)."""
     finalize: Callable[[JsonObject], JsonObject] | None = None
-    build: Callable[[Mapping[str, Any]], JsonObject | None] = field(
-        init=False, repr=False, compare=False
-    )
+    custom: Builder | None = None
+    """A builder of the action's own instead of ``mapEvent`` (trackPage); the rules are then
+    only what the docs show."""
+    build: Builder = field(init=False, repr=False, compare=False)
     """``build_body`` for this map, compiled once from the rules (``compile_body_map``)."""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "build", compile_body_map(self))
+        object.__setattr__(self, "build", self.custom or compile_body_map(self))
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,46 +174,52 @@ _INTEGER_RE: Final = re.compile(r"-?(?:0|[1-9][0-9]*)")
 _NUMBER_RE: Final = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?")
 # re.ASCII: \d as in JavaScript (not other scripts' digits).
 _DATE_RE: Final = re.compile(r"(?:(\d\d\d\d)-)?(\d\d)-(\d\d)(?:\D|$)", re.ASCII)
+_LONGEST_FINITE: Final = 309
+"""Digits beyond which an integer is past the largest double (about 1.8e308)."""
 
 
 def to_string(value: Any) -> Any:
-    """Numbers become their text; anything else is unchanged."""
+    """``enjoinString``: numbers become their JavaScript text; anything else is unchanged."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         return js_string(value)
     return value
 
 
 def to_integer(value: Any) -> Any:
-    """Strings of the form ``-?(0|[1-9][0-9]*)`` become ints; anything else is unchanged.
+    """``enjoinInteger``: text of the form ``-?(0|[1-9][0-9]*)`` becomes a number.
 
-    A digit run longer than ``int()`` converts (``sys.get_int_max_str_digits()``) stays
-    unchanged too.
+    The number JavaScript's ``parseInt`` makes of it: beyond 2**53 the nearest
+    double, beyond the largest double an infinity.  Anything else is unchanged.
     """
     if isinstance(value, str) and _INTEGER_RE.fullmatch(value):
-        try:
-            return int(value)
-        except ValueError:  # more digits than int() converts
-            return value
+        if len(value.lstrip("-")) > _LONGEST_FINITE:
+            return -math.inf if value.startswith("-") else math.inf
+        number = js_int(int(value))
+        return normalize_number(number) if isinstance(number, float) else number
     return value
 
 
 def to_number(value: Any) -> Any:
-    """Strings of the form ``-?(0|[1-9][0-9]*)(\\.[0-9]+)?`` become numbers; else unchanged.
+    """``enjoinNumber``: text of the form ``-?(0|[1-9][0-9]*)(\\.[0-9]+)?`` becomes a number.
 
-    A number too large for a double (``"1" * 400``) stays unchanged too: JSON has no infinity.
+    As ``parseFloat`` reads it (a number past the largest double is an
+    infinity, which JSON writes as ``null``); anything else is unchanged.
     """
     if isinstance(value, str) and _NUMBER_RE.fullmatch(value):
-        number = float(value)
-        return normalize_number(number) if math.isfinite(number) else value
+        return normalize_number(float(value))
     return value
 
 
 def to_date(value: Any) -> Any:
-    """``YYYY-MM-DD`` (or ``MM-DD``) → ``{"year", "month", "day"}``; year ``0000`` is left out.
+    """``parseDate``: ``YYYY-MM-DD`` (or ``MM-DD``) → ``{"month", "day", "year"}``.
 
-    A date object that already has numeric ``month`` and ``day`` passes through;
-    anything else gives ``MISSING``, which is not sent.
+    Year ``0000`` is left out.  An object that already has numeric ``month``
+    and ``day`` (and ``year``, if any) passes through; ``null`` makes the
+    destination's code throw (``ActionCrashError``); anything else gives ``MISSING``,
+    which is not sent.
     """
+    if value is None:
+        raise ActionCrashError(None, "null is not a date: the destination's parseDate fails on it")
     if isinstance(value, dict):
         month, day, year = value.get("month"), value.get("day"), value.get("year", 0)
         if _is_number(month) and _is_number(day) and ("year" not in value or _is_number(year)):
@@ -194,27 +241,54 @@ def _is_number(value: Any) -> bool:
 
 
 def normalize_number(value: float) -> int | float:
-    """An integral float below 1e21 becomes an int (``10.0`` → ``10``, ``1e16`` → ``10…0``).
+    """An integral float below 1e21 becomes the int ``JSON.stringify`` writes for it.
 
-    JavaScript has one number type and ``JSON.stringify`` writes integral
-    numbers below 1e21 without a fraction or exponent; this keeps fbcli's
-    bodies byte-identical.
+    JavaScript has one number type and writes integral numbers below 1e21
+    without a fraction or exponent: ``10.0`` → ``10``.  Beyond 2**53 a double
+    is written with its shortest digits and zeros (``1.2345678901234567e19`` →
+    ``12345678901234567000``, not the double's exact ``...168``): the int is
+    that one, which reads back as the same double.  This keeps fbcli's bodies
+    byte-identical to the destination's.
     """
     if value.is_integer() and abs(value) < 1e21:
-        return int(value)
+        if -MAX_EXACT_INTEGER <= value <= MAX_EXACT_INTEGER:
+            return int(value)
+        return int(js_number(value))
     return value
 
 
 # -- body building ------------------------------------------------------------------
 
+PROTOTYPE_NAMES: Final = frozenset(
+    {
+        "constructor",
+        "__defineGetter__",
+        "__defineSetter__",
+        "hasOwnProperty",
+        "__lookupGetter__",
+        "__lookupSetter__",
+        "isPrototypeOf",
+        "propertyIsEnumerable",
+        "toString",
+        "valueOf",
+        "__proto__",
+        "toLocaleString",
+    }
+)
+"""The members of JavaScript's ``Object.prototype``: every object "has" them."""
+
 
 def is_non_empty(value: Any) -> bool:
-    """The destination's ``isNonEmpty``: ``""``, ``{}`` and ``[]`` are empty; ``null`` is not."""
+    """The destination's ``isNonEmpty``: missing, ``""``, ``{}`` and ``[]`` are empty.
+
+    An object with inherited members (``Inheriting``) is not empty, as ``for ... in``
+    sees them.
+    """
     if isinstance(value, str):
         return value != ""
     if isinstance(value, dict | list):
-        return len(value) > 0
-    return True
+        return len(value) > 0 or type(value) is Inheriting
+    return value is not MISSING
 
 
 def stringify(value: Any) -> str:
@@ -227,78 +301,149 @@ def stringify(value: Any) -> str:
 
 
 def spread_attributes(payload: Mapping[str, Any]) -> JsonObject:
-    """Spread ``friendbuyAttributes`` into the payload; keys already present win."""
-    attributes = payload.get("friendbuyAttributes")
+    """``friendbuyAttributes`` spread into the payload (keys already there win), then gone.
+
+    Only when it is JavaScript-truthy: ``null``, ``0``, ``false`` and ``""``
+    stay in the payload as they are.  A list spreads its items under their
+    indexes (``"0"``, ``"1"`` ...); other truthy values just go.
+    """
+    attributes = payload.get("friendbuyAttributes", MISSING)
     if not js_truthy(attributes):
         return dict(payload)
-    rest = {k: v for k, v in payload.items() if k != "friendbuyAttributes"}
     if isinstance(attributes, dict):
-        return {**attributes, **rest}
-    return rest
+        merged = {**attributes, **payload}
+    elif isinstance(attributes, list):
+        merged = {**{str(i): v for i, v in enumerate(attributes)}, **payload}
+    else:
+        merged = dict(payload)
+    del merged["friendbuyAttributes"]  # its own member of that name is gone with it
+    return merged
 
 
-def build_body(body_map: BodyMap, payload: Mapping[str, Any]) -> JsonObject | None:
+def build_body(
+    body_map: BodyMap, payload: Mapping[str, Any], notes: Notes | None = None
+) -> JsonObject | None:
     """Build a body object from a payload object, or ``None`` when nothing remains.
 
     Steps 1-5 of the module docstring; the work is done by ``body_map.build``,
-    the map compiled once by ``compile_body_map``.
+    the map compiled once by ``compile_body_map``.  Raises ``ActionCrashError``.
     """
-    return body_map.build(payload)
+    return body_map.build(payload, [] if notes is None else notes)
 
 
-_Placer = Callable[[JsonObject, Any], None]
+_Placer = Callable[[JsonObject, Any, Notes], None]
 """Converts one payload value and puts it into the body (or drops it)."""
 
 
-def _drop(body: JsonObject, raw: Any) -> None:
+def _drop(body: JsonObject, raw: Any, notes: Notes) -> None:
     return None
 
 
-def _placer(rule: KeyRule) -> _Placer:
-    """Step 2 for one key rule: convert, build array items, set when non-empty.
-
-    Specialized by the rule's shape; each variant does what the general one
-    (the last) does for that shape.  A non-empty string is tested inline:
-    ``is_non_empty`` is true exactly for the strings that are truthy.
-    """
+def _placer(key: str, rule: KeyRule) -> _Placer:
+    """Step 3 for one key rule: convert, build list items, set when non-empty."""
     target = rule.target
     if target is None:
         return _drop
     convert, items = rule.convert, rule.items
+    path = target
     if convert is not None and items is None and len(target) == 1:
         name, to = target[0], convert
 
-        def place_converted(body: JsonObject, raw: Any) -> None:
-            value = to(raw)
+        def place_converted(body: JsonObject, raw: Any, notes: Notes) -> None:
+            """The commonest converted rule (one key, no items): what ``place`` does."""
+            try:
+                value = to(raw)
+            except ActionCrashError as crash:
+                raise ActionCrashError(key, f"'{key}': {crash.message}") from None
             if type(value) is str:
                 if value:
                     body[name] = value
-            elif value is not MISSING and is_non_empty(value):
+            elif is_non_empty(value):
                 body[name] = value
 
         return place_converted
-    path = target
 
-    def place(body: JsonObject, raw: Any) -> None:
-        value = convert(raw) if convert is not None else raw
-        if items is not None and isinstance(value, list):
-            built = (items.build(item) if isinstance(item, dict) else None for item in value)
-            value = [item for item in built if item is not None]
-        if value is not MISSING and is_non_empty(value):
-            _set_at(body, path, value)
+    def place(body: JsonObject, raw: Any, notes: Notes) -> None:
+        try:
+            value = convert(raw) if convert is not None else raw
+        except ActionCrashError as crash:
+            raise ActionCrashError(key, f"'{key}': {crash.message}") from None
+        if items is not None:
+            value = _build_items(key, items, value, notes)
+        if is_non_empty(value):
+            _set_at(body, path, value, notes)
 
     return place
 
 
-def compile_body_map(body_map: BodyMap) -> Callable[[Mapping[str, Any]], JsonObject | None]:
+def _build_items(key: str, items: BodyMap, value: Any, notes: Notes) -> list[Any]:
+    """A list built item by item with the item map (the destination's ``reduce``)."""
+    if not isinstance(value, list):
+        raise ActionCrashError(
+            key, f"'{key}' is {_kind(value)}, not a list: the destination's code fails on it"
+        )
+    built: list[Any] = []
+    for index, item in enumerate(value):
+        if isinstance(item, dict):
+            one = items.build(item, notes)
+        elif item is None:
+            raise ActionCrashError(
+                f"{key}/{index}",
+                f"'{key}/{index}' is null: the destination's code fails on it",
+            )
+        else:  # its JavaScript keys (indexes, if any) have no rule: the defaults only
+            one = dict(items.defaults) or None
+            message = f"is {_kind(item)}, not an object: the destination sends {js_json(one)}"
+            notes.append((f"{key}/{index}", message))
+        if one is not None:
+            built.append(one)
+    return built
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"the boolean {js_json(value)}"
+    if isinstance(value, int | float):
+        return f"the number {js_json(value)}"
+    if isinstance(value, str):
+        return "text"
+    return "a list" if isinstance(value, list) else "an object"
+
+
+def _prototype_placer(key: str, *, unmapped: str) -> _Placer:
+    """A key named like a member of ``Object.prototype``: the lookup finds that member.
+
+    Its value goes to the top level unconverted, under the member's ``name``
+    (``Object`` for ``constructor``); ``__proto__`` sets the body's prototype
+    and is not in the JSON.  Noted wherever a key without a rule would have
+    landed elsewhere.
+    """
+    name = "Object" if key == "constructor" else key
+    differs = unmapped != "root" or name != key
+
+    def place(body: JsonObject, raw: Any, notes: Notes) -> None:
+        if not is_non_empty(raw):
+            return
+        if key == "__proto__":
+            notes.append((key, "is lost: the destination makes it the body's prototype"))
+            return
+        body[name] = raw
+        if differs:
+            where = f"the top-level key '{name}'" if name != key else "the top level"
+            message = f"is a name JavaScript objects inherit: the destination sends it to {where}"
+            notes.append((key, message))
+
+    return place
+
+
+def compile_body_map(body_map: BodyMap) -> Builder:
     """Compile a body map into the function ``build_body`` runs for it.
 
     Each key's rule becomes a small function (``_placer``), looked up by key,
-    or, for the commonest rule, a plain copy under a name, a name set inline;
-    so building a body does no attribute look-ups on rules.  The steps and
-    their order are those of the module docstring.  Without
-    ``friendbuyAttributes`` the payload is read as it is (``spread_attributes``
-    would only copy it).
+    or, for the commonest rule, a plain copy under a name, a name set inline.
+    The steps and their order are those of the module docstring.
     """
     copies = {
         key: rule.target[0]
@@ -308,14 +453,18 @@ def compile_body_map(body_map: BodyMap) -> Callable[[Mapping[str, Any]], JsonObj
         and rule.convert is None
         and rule.items is None
     }
-    placers = {key: _placer(rule) for key, rule in body_map.rules.items() if key not in copies}
+    placers = {key: _placer(key, rule) for key, rule in body_map.rules.items() if key not in copies}
     unmapped = body_map.unmapped
+    for key in PROTOTYPE_NAMES - set(body_map.rules):
+        placers[key] = _prototype_placer(key, unmapped=unmapped)
     defaults = dict(body_map.defaults)
-    finalize = body_map.finalize
+    prepare, finalize = body_map.prepare, body_map.finalize
     to_extra = unmapped == "additionalProperties"
     keep_unmapped = unmapped != "drop"
 
-    def build(payload: Mapping[str, Any]) -> JsonObject | None:
+    def build(payload: Mapping[str, Any], notes: Notes) -> JsonObject | None:
+        if prepare is not None:
+            payload = prepare(dict(payload), notes)
         values = spread_attributes(payload) if "friendbuyAttributes" in payload else payload
         body: JsonObject = dict(defaults) if defaults else {}
         for key, raw in values.items():
@@ -324,12 +473,12 @@ def compile_body_map(body_map: BodyMap) -> Callable[[Mapping[str, Any]], JsonObj
                 if type(raw) is str:
                     if raw:
                         body[name] = raw
-                elif raw is not MISSING and is_non_empty(raw):
+                elif is_non_empty(raw):
                     body[name] = raw
                 continue
             placer = placers.get(key)
             if placer is not None:
-                placer(body, raw)
+                placer(body, raw, notes)
             elif keep_unmapped and is_non_empty(raw):
                 if to_extra:
                     extra = body.get("additionalProperties")
@@ -338,8 +487,6 @@ def compile_body_map(body_map: BodyMap) -> Callable[[Mapping[str, Any]], JsonObj
                     extra[key] = stringify(raw)
                 else:
                     body[key] = raw
-        if "additionalProperties" in body:
-            body["additionalProperties"] = body.pop("additionalProperties")
         if finalize is not None:
             body = finalize(body)
         return body if body else None
@@ -347,37 +494,77 @@ def compile_body_map(body_map: BodyMap) -> Callable[[Mapping[str, Any]], JsonObj
     return build
 
 
-def _set_at(body: JsonObject, target: tuple[str, ...], value: Any) -> None:
+def _set_at(body: JsonObject, target: tuple[str, ...], value: Any, notes: Notes) -> None:
+    """Set ``value`` at a key path, as the destination does.
+
+    An intermediate key that is missing becomes ``{}``; one that holds an
+    object is set inside (a copy: the payload's objects are never changed);
+    a list takes the value as a property JSON does not show; anything else
+    makes the destination's code throw.
+    """
+    if len(target) == 1:
+        body[target[0]] = value
+        return
     node = body
     for key in target[:-1]:
-        child = node.get(key)
-        if not isinstance(child, dict):
+        child = node.get(key, MISSING)
+        if child is MISSING:
             child = node[key] = {}
+        elif isinstance(child, dict):
+            child = node[key] = dict(child)
+        elif isinstance(child, list):
+            where = ".".join(target)
+            notes.append((where, f"is set on '{key}', a list: JSON does not show it"))
+            held = node[key] = ListWithProperties(child)
+            held.properties.update(getattr(child, "properties", {}))
+            held.properties[target[-1]] = value
+            return
+        else:
+            where = ".".join(target)
+            raise ActionCrashError(
+                key,
+                f"'{key}' is {_kind(child)}: the destination's code fails to set '{where}' on it",
+            )
         node = child
     node[target[-1]] = value
 
 
-def add_name(obj: Any) -> None:
-    """Direct mode: ``name = "<firstName> <lastName>"`` when missing and both parts exist."""
-    if not isinstance(obj, dict) or obj.get("name"):
-        return
-    first, last = obj.get("firstName"), obj.get("lastName")
-    if first and last:
-        obj["name"] = f"{js_string(first)} {js_string(last)}"
+class ListWithProperties(list[Any]):
+    """A JavaScript array that was given named properties: JSON shows only its items."""
+
+    def __init__(self, items: list[Any]) -> None:
+        super().__init__(items)
+        self.properties: dict[str, Any] = {}
 
 
-def finalize_flat(body: JsonObject) -> JsonObject:
-    """Direct mode for flat payloads (customer, sign-up): derive ``name``."""
-    add_name(body)
-    return body
+def add_name(payload: JsonObject, notes: Notes) -> JsonObject:
+    """Direct mode, before mapping: ``name = "<firstName> <lastName>"`` when ``name`` is falsy.
+
+    Both parts must be JavaScript-truthy; they are written as JavaScript writes
+    them in a template (``[object Object]`` for an object: noted).
+    """
+    if js_truthy(payload.get("name", MISSING)):
+        return payload
+    first, last = payload.get("firstName", MISSING), payload.get("lastName", MISSING)
+    if js_truthy(first) and js_truthy(last):
+        try:
+            payload["name"] = f"{js_string(first)} {js_string(last)}"
+        except JsTypeError as exc:
+            raise ActionCrashError(
+                "name", f"'name' is derived from firstName and lastName: {exc}"
+            ) from None
+        if not (isinstance(first, str) and isinstance(last, str)):
+            derived = js_json(payload["name"])
+            notes.append(("name", f"is made of a first or last name that is not text: {derived}"))
+    return payload
 
 
 def flat_body_maps(common: Mapping[str, KeyRule]) -> tuple[BodyMap, BodyMap]:
     """Cloud and direct body maps of a flat customer payload (customer, sign-up).
 
     Cloud: ``customerId`` as text, the context fields, unknown keys into
-    ``additionalProperties``.  Direct: ``customerId`` becomes ``id``, unknown
-    keys stay at the top level, and ``name`` is derived.
+    ``additionalProperties``.  Direct: ``name`` is derived, ``customerId``
+    becomes ``id``, unknown keys stay at the top level.
     """
     cloud = BodyMap(
         rules={**common, "customerId": KeyRule(("customerId",), to_string), **CONTEXT_RULES},
@@ -386,24 +573,25 @@ def flat_body_maps(common: Mapping[str, KeyRule]) -> tuple[BodyMap, BodyMap]:
     direct = BodyMap(
         rules={**common, "customerId": KeyRule(("id",), to_string)},
         unmapped="root",
-        finalize=finalize_flat,
+        prepare=add_name,
     )
     return cloud, direct
 
 
-def finalize_customer_name(body: JsonObject) -> JsonObject:
-    """Direct mode for custom events: derive the nested customer's ``name``."""
-    add_name(body.get("customer"))
-    return body
+def remove_customer_without_id(body: JsonObject) -> JsonObject:
+    """Direct purchases: a ``customer`` (an object) without a truthy ``id`` goes.
 
-
-def finalize_with_customer(body: JsonObject) -> JsonObject:
-    """Direct mode for payloads with a nested ``customer``: derive its name, drop it without id."""
-    customer = body.get("customer")
-    add_name(customer)
-    if isinstance(customer, dict) and not customer.get("id"):
-        body = {k: v for k, v in body.items() if k != "customer"}
-    return body
+    A ``null`` customer makes the destination's code throw (``ActionCrashError``).
+    """
+    customer = body.get("customer", MISSING)
+    if customer is None:
+        raise ActionCrashError("customer", "'customer' is null: the destination's code fails on it")
+    if not isinstance(customer, dict | list):
+        return body
+    held = customer if isinstance(customer, dict) else getattr(customer, "properties", {})
+    if js_truthy(held.get("id", MISSING)):
+        return body
+    return {k: v for k, v in body.items() if k != "customer"}
 
 
 # -- the rule tables shared by several actions ----------------------------------------

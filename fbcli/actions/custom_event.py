@@ -4,7 +4,9 @@ Every member of ``eventProperties`` is lifted to the top of the payload first
 (a resolved field wins over an event property of the same name).  In cloud
 mode only a few keys are then sent by name and EVERYTHING else, ``customerId``
 included, goes into ``additionalProperties`` as strings: that is what the
-Customer.io/Segment destination sends, and fbcli sends the same body.
+Customer.io/Segment destination sends, and fbcli sends the same body.  In
+direct mode the customer's fields nest under ``customer`` (which stays even
+without an id) and every other key, ``coupon`` too, stays as it is.
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ from fbcli.actions.base import (
     ActionField,
     BodyMap,
     KeyRule,
+    add_name,
     context_fields,
-    finalize_customer_name,
     rules,
 )
 
@@ -57,33 +59,28 @@ FIELDS = (
     *context_fields(),
 )
 
-_SHARED = rules(
-    deduplicationId=COPY,
-    attributionId=COPY,
-    referralCode=COPY,
-    coupon="couponCode",
-    eventProperties=KeyRule(None),
-)
-
 CLOUD_MAP = BodyMap(
     rules={
-        **_SHARED,
-        **rules(eventType=COPY, email=COPY, firstName=COPY, lastName=COPY, isNewCustomer=COPY),
+        **rules(
+            eventType=COPY,
+            deduplicationId=COPY,
+            coupon="couponCode",
+            attributionId=COPY,
+            referralCode=COPY,
+            email=COPY,
+            firstName=COPY,
+            lastName=COPY,
+            isNewCustomer=COPY,
+        ),
         **CONTEXT_RULES,
     },
     unmapped="additionalProperties",
 )
 
 DIRECT_MAP = BodyMap(
-    rules={
-        **_SHARED,
-        **rules(
-            eventType=KeyRule(None),
-        ),
-        **DIRECT_CUSTOMER_RULES,
-    },
+    rules={**rules(eventType=KeyRule(None), deduplicationId=COPY), **DIRECT_CUSTOMER_RULES},
     unmapped="root",
-    finalize=finalize_customer_name,
+    prepare=add_name,
 )
 
 ACTION = Action(

@@ -28,7 +28,7 @@ FIELDS = (
     ActionField("firstName", "string", _traits("firstName"), "The customer's first name."),
     ActionField("lastName", "string", _traits("lastName"), "The customer's last name."),
     ActionField("name", "string", _traits("name"), "The customer's full name."),
-    ActionField("age", "integer", _traits("age"), "The customer's age."),
+    ActionField("age", "number", _traits("age"), "The customer's age."),
     ActionField("birthday", "date", _traits("birthday"), "Birthday, YYYY-MM-DD (year 0000: none)."),
     ActionField("language", "string", _traits("language"), "The customer's language."),
     ActionField(

@@ -1,13 +1,29 @@
 """trackPage: a page view (direct mode only: ``["track", "page", P, true]``).
 
-The payload always has ``name``: when the event has none it is the literal
-string ``"undefined"`` (as the browser destination sends), so widgets can
-still be targeted.
+The browser destination builds this payload itself, not with ``mapEvent``:
+``name`` is the field's value when it is JavaScript-truthy and otherwise the
+literal string ``"undefined"`` (so widgets can still be targeted); ``category``
+and ``title`` are left out only when missing or ``""`` (``null``, ``{}`` or
+``0`` are pushed as they are).
 """
 
 from __future__ import annotations
 
-from fbcli.actions.base import COPY, DIRECT, Action, ActionField, BodyMap, JsonObject, rules
+from collections.abc import Mapping
+from typing import Any
+
+from fbcli.actions.base import (
+    COPY,
+    DIRECT,
+    Action,
+    ActionField,
+    BodyMap,
+    JsonObject,
+    Notes,
+    rules,
+)
+from fbcli.jsvalues import js_truthy
+from fbcli.values import MISSING
 
 FIELDS = (
     ActionField("name", "string", {"@path": "$.name"}, "The page name.", modes=DIRECT),
@@ -18,16 +34,21 @@ FIELDS = (
 )
 
 
-def _finalize(body: JsonObject) -> JsonObject:
-    if "name" not in body:
-        body = {"name": "undefined", **body}
+def build_page(payload: Mapping[str, Any], notes: Notes) -> JsonObject:
+    """The page payload: ``name`` (or ``"undefined"``), then ``category`` and ``title``."""
+    name = payload.get("name", MISSING)
+    body: JsonObject = {"name": name if js_truthy(name) else "undefined"}
+    for key in ("category", "title"):
+        value = payload.get(key, MISSING)
+        if value is not MISSING and value != "":
+            body[key] = value
     return body
 
 
 DIRECT_MAP = BodyMap(
     rules=rules(name=COPY, category=COPY, title=COPY),
     unmapped="drop",
-    finalize=_finalize,
+    custom=build_page,
 )
 
 ACTION = Action(

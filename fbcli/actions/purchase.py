@@ -14,8 +14,9 @@ from fbcli.actions.base import (
     ActionField,
     BodyMap,
     KeyRule,
+    add_name,
     context_fields,
-    finalize_with_customer,
+    remove_customer_without_id,
     rules,
     to_number,
     to_string,
@@ -45,7 +46,7 @@ FIELDS = (
     ActionField("firstName", "string", _props("firstName"), "The customer's first name."),
     ActionField("lastName", "string", _props("lastName"), "The customer's last name."),
     ActionField("name", "string", _props("name"), "The customer's full name."),
-    ActionField("age", "integer", _props("age"), "The customer's age (direct mode only)."),
+    ActionField("age", "number", _props("age"), "The customer's age (direct mode only)."),
     ActionField("birthday", "date", _props("birthday"), "Birthday, YYYY-MM-DD (direct mode only)."),
     ActionField(
         "friendbuyAttributes",
@@ -72,7 +73,7 @@ CLOUD_MAP = BodyMap(
         **_ORDER,
         **rules(
             orderId=KeyRule(("orderId",), to_string),
-            customerId=KeyRule(("customerId",), to_string),
+            customerId=COPY,
             email=COPY,
             firstName=COPY,
             lastName=COPY,
@@ -94,7 +95,8 @@ DIRECT_MAP = BodyMap(
         **DIRECT_CUSTOMER_RULES,
     },
     unmapped="root",
-    finalize=finalize_with_customer,
+    prepare=add_name,
+    finalize=remove_customer_without_id,
 )
 
 ACTION = Action(

@@ -32,7 +32,7 @@ FIELDS = (
     ActionField("firstName", "string", _props("firstName"), "The customer's first name."),
     ActionField("lastName", "string", _props("lastName"), "The customer's last name."),
     ActionField("name", "string", _props("name"), "The customer's full name."),
-    ActionField("age", "integer", _props("age"), "The customer's age."),
+    ActionField("age", "number", _props("age"), "The customer's age."),
     ActionField("birthday", "date", _props("birthday"), "Birthday, YYYY-MM-DD (year 0000: none)."),
     ActionField("coupon", "string", _props("coupon"), "The coupon code used."),
     ActionField("attributionId", "string", _props("attributionId"), "Friendbuy attribution ID."),
