@@ -46,6 +46,8 @@ import codecs
 import copy
 import difflib
 import json
+import os
+import pathlib
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -54,9 +56,17 @@ from typing import Any, Final, Literal, TypeGuard
 import yaml
 
 from fbcli.actions import ACTIONS
-from fbcli.errors import CaseFileError, MappingFileError
+from fbcli.errors import CaseFileError, ConfigError, MappingFileError
 from fbcli.events import Event
-from fbcli.mappings import MappingConfig, YamlPositions, parse_yaml
+from fbcli.inputs import read_bounded
+from fbcli.mappings import (
+    MAX_FILE_BYTES,
+    MappingConfig,
+    YamlPositions,
+    load_mapping_file,
+    load_mappings,
+    parse_yaml,
+)
 from fbcli.plan import DEFAULT_BASE_URL, PlannedCall, Rejection, Unmatched, plan_event
 from fbcli.validation import Violation
 
@@ -866,3 +876,75 @@ def _splice(text: str, expects: dict[int, Any]) -> str:
     for start, end, new in sorted(edits, reverse=True):
         text = text[:start] + new + text[end:]
     return text
+
+
+# -- finding case files and their mapping files --------------------------------------------
+
+CASES_DIR: Final = pathlib.Path("fbcli-tests")
+"""Where ``fbcli test`` looks when it is given no case file."""
+
+
+def find_case_files(
+    given: Sequence[pathlib.Path] | None, *, default: pathlib.Path = CASES_DIR
+) -> list[tuple[pathlib.Path, bytes]]:
+    """The case files given, and under each directory every ``*.yaml``/``*.yml`` with a
+    top-level ``cases:`` (hidden folders left out), each once, with its bytes."""
+    if not given:
+        if not default.is_dir():
+            raise ConfigError(
+                f"no case files given, and there is no ./{default}/ directory",
+                hint="fbcli test CASES... (case files or directories holding them)",
+            )
+        given = [default]
+    found: dict[pathlib.Path, tuple[pathlib.Path, bytes]] = {}
+    for root in given:
+        if not root.is_dir():
+            found.setdefault(root.resolve(), (root, _read_case_file(root)))
+            continue
+        members = [
+            (path, _read_case_file(path))
+            for path in sorted(root.rglob("*"))
+            if path.suffix in (".yaml", ".yml")
+            and path.is_file()
+            and not any(part.startswith(".") for part in path.relative_to(root).parts)
+        ]
+        cases = [(path, data) for path, data in members if is_case_file(data)]
+        if not cases:
+            raise ConfigError(
+                "no case files here: no *.yaml or *.yml file with a top-level 'cases:' key",
+                where=str(root),
+            )
+        for path, data in cases:
+            found.setdefault(path.resolve(), (path, data))
+    return list(found.values())
+
+
+def _read_case_file(path: pathlib.Path) -> bytes:
+    return read_bounded(path, "case file", limit=MAX_FILE_BYTES)
+
+
+class CaseConfigs:
+    """The mapping file of each case file: its own ``mappings:`` (relative to it), else
+    ``-m``, else the default; each file loaded once."""
+
+    def __init__(self, mappings: pathlib.Path | None, *, merchant_id: str | None) -> None:
+        self._given = mappings
+        self._merchant_id = merchant_id
+        self._loaded: dict[str | None, MappingConfig] = {}
+
+    def of(self, path: pathlib.Path, case_file: CaseFile) -> MappingConfig:
+        """The mapping file of ``case_file`` (read from ``path``)."""
+        if case_file.mappings is None:
+            if None not in self._loaded:
+                self._loaded[None] = load_mapping_file(self._given, merchant_id=self._merchant_id)
+            return self._loaded[None]
+        target = path.parent / case_file.mappings
+        key = os.path.normpath(target)
+        if key not in self._loaded:
+            try:
+                data = read_bounded(target, "mapping file", limit=MAX_FILE_BYTES)
+            except ConfigError as exc:
+                where = f"{case_file.path}:{case_file.mappings_line}"
+                raise ConfigError(exc.message, where=key, hint=f"named in {where}") from None
+            self._loaded[key] = load_mappings(data, path=key, merchant_id_env=self._merchant_id)
+        return self._loaded[key]

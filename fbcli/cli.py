@@ -16,14 +16,12 @@ import contextlib
 import functools
 import json
 import os
-import re
 import signal
-import stat
 import sys
 from collections.abc import Callable, Iterator
 from enum import StrEnum
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Annotated, Any, NoReturn, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, ParamSpec, TypeVar
 
 import typer
 
@@ -35,14 +33,10 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from fbcli.events import Event, LineError
-    from fbcli.lock import Holder
     from fbcli.mapi import Credentials
     from fbcli.mappings import MappingConfig
     from fbcli.parallel import Render
     from fbcli.plan import PlanFilter, PlanRecord, PlanTally
-    from fbcli.replay import Preflight, ReplaySummary
-    from fbcli.report import ReplayProgress
-    from fbcli.session import ReplayResult
 
 DEFAULT_BASE_URL = "https://mapi.fbot.me"
 """``plan.DEFAULT_BASE_URL``, written out so that start-up does not import the planner."""
@@ -162,95 +156,20 @@ def _report_bug(exc: BaseException) -> None:
     )
 
 
-class _ClosedPipeSafe:
-    """A standard stream that survives its reader going away (``fbcli validate … | head``).
-
-    Python ignores SIGPIPE, so a write to a closed pipe raises ``BrokenPipeError``
-    wherever it happens; a full disk (``> /dev/full``) raises ``OSError``.  This
-    stream catches both, points the file descriptor at ``/dev/null`` and goes
-    on, so the command runs to its end and its exit code still says what it
-    found (a replay goes on sending and recording, too).  An error other than a
-    closed pipe is told on standard error at the end (``failure``).
-    """
-
-    def __init__(self, stream: IO[str] | None, fd: int) -> None:
-        self._stream: IO[str] = stream if stream is not None else _devnull_text(fd)
-        self._fd = fd
-        self.failure: OSError | None = None
-
-    def _lost(self, exc: OSError) -> None:
-        if not isinstance(exc, BrokenPipeError) and self.failure is None:
-            self.failure = exc
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        try:
-            os.dup2(devnull, self._fd)
-        finally:
-            os.close(devnull)
-        with contextlib.suppress(OSError, ValueError):
-            self._stream.flush()  # what was buffered goes to /dev/null now
-
-    def write(self, text: str) -> int:
-        try:
-            return self._stream.write(text)
-        except OSError as exc:
-            self._lost(exc)
-            return len(text)
-
-    def flush(self) -> None:
-        try:
-            self._stream.flush()
-        except OSError as exc:
-            self._lost(exc)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._stream, name)
-
-
-def _devnull_text(fd: int) -> IO[str]:
-    """A text stream on ``fd`` pointed at ``/dev/null`` (a stream closed before fbcli ran)."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    if devnull != fd:
-        os.dup2(devnull, fd)
-        os.close(devnull)
-    return open(fd, "w", encoding="utf-8", closefd=False)
-
-
 MAX_YAML_BYTES = 1_048_576
 """``mappings.MAX_FILE_BYTES``, written out so that start-up does not import YAML."""
 
 
 def _read_file(path: Path, what: str, *, limit: int = MAX_YAML_BYTES) -> bytes:
-    """The file's bytes; over ``limit`` bytes is an error, found without reading the rest
-    (so ``/dev/zero`` or a huge file costs no memory)."""
-    try:
-        with path.open("rb") as stream:
-            data = stream.read(limit + 1)
-            if len(data) > limit:
-                size = os.fstat(stream.fileno()).st_size
-                told = f"{size:,} bytes, " if size > limit else ""
-                raise ConfigError(
-                    f"the {what} is too large: {told}over the limit of {limit:,}", where=str(path)
-                )
-            return data
-    except FileNotFoundError:
-        raise ConfigError(f"{what} not found", where=str(path)) from None
-    except IsADirectoryError:
-        raise ConfigError(f"{what} is a directory", where=str(path)) from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read {what}: {exc.strerror}", where=str(path)) from None
+    from fbcli.inputs import read_bounded
+
+    return read_bounded(path, what, limit=limit)
 
 
 def _load_config(mappings: Path | None) -> MappingConfig:
-    from fbcli.mappings import default_mappings, load_mappings
+    from fbcli.mappings import load_mapping_file
 
-    merchant_env = os.environ.get("FRIENDBUY_MERCHANT_ID")
-    if mappings is None:
-        local = Path("mappings.yaml")
-        if not local.is_file():
-            return default_mappings()
-        mappings = local
-    data = _read_file(mappings, "mapping file")
-    return load_mappings(data, path=str(mappings), merchant_id_env=merchant_env)
+    return load_mapping_file(mappings, merchant_id=os.environ.get("FRIENDBUY_MERCHANT_ID"))
 
 
 def _read_inputs(files: list[str]) -> Iterator[Event | LineError]:
@@ -296,46 +215,10 @@ def _plan_outputs(
         yield from take_groups(groups, tally, limit=limit, max_errors=max_errors)
 
 
-def _parse_lines(text: str | None) -> tuple[int, int] | None:
-    if text is None:
-        return None
-    if not text.strip():
-        raise ConfigError("--lines must look like 10-20, 10-, -20 or 15, not an empty value")
-    start, sep, end = text.partition("-")
-    try:
-        first = int(start) if start.strip() else 1
-        last = (int(end) if end.strip() else sys.maxsize) if sep else first
-    except ValueError:
-        raise ConfigError(f"--lines must look like 10-20, 10-, -20 or 15, not '{text}'") from None
-    if first < 1 or last < first:
-        raise ConfigError(f"--lines range '{text}' is empty")
-    return first, last
-
-
 def _selection(actions: list[str] | None, where: str | None, lines: str | None) -> PlanFilter:
-    from fbcli.actions import ACTIONS
     from fbcli.plan import PlanFilter
 
-    if actions:
-        unknown = [a for a in actions if a not in ACTIONS]
-        if unknown:
-            raise ConfigError(
-                f"unknown action '{unknown[0]}'", hint=f"actions: {', '.join(ACTIONS)}"
-            )
-    return PlanFilter(
-        actions=frozenset(actions) if actions else None,
-        where=_compile_expression(where, "--where") if where else None,
-        lines=_parse_lines(lines),
-    )
-
-
-def _compile_expression(text: str, option: str) -> Callable[[Any], bool]:
-    from fbcli.triggers import TriggerSyntaxError, compile_trigger, parse_trigger
-
-    try:
-        return compile_trigger(parse_trigger(text))
-    except TriggerSyntaxError as exc:
-        raise ConfigError(f"bad trigger in {option}: {exc}") from None
+    return PlanFilter.parse(actions=actions, where=where, lines=lines)
 
 
 def _check_base_url(url: str) -> str:
@@ -618,10 +501,9 @@ def eval_command(
     Example: fbcli eval --mapping '{"@path": "$.properties.total"}' events.jsonl
     """
     from fbcli.events import LineError
+    from fbcli.playground import evaluator
 
-    if (trigger is None) == (mapping is None):
-        raise ConfigError("give exactly one of --trigger or --mapping")
-    evaluate = _evaluator(trigger, mapping)
+    evaluate = evaluator(trigger, mapping)
     malformed = False
     several = len(files) > 1
     for item in _read_inputs(files):
@@ -637,24 +519,6 @@ def eval_command(
         )
     sys.stdout.flush()
     _finish(ExitCode.DATA if malformed else ExitCode.OK)
-
-
-def _evaluator(trigger: str | None, mapping: str | None) -> Callable[[Any], dict[str, Any]]:
-    if trigger is not None:
-        matches = _compile_expression(trigger, "--trigger")
-        return lambda data: {"match": matches(data)}
-    from fbcli.mappings import load_field_mapping
-    from fbcli.plan import normalize_json
-    from fbcli.values import MISSING
-
-    assert mapping is not None
-    resolve = load_field_mapping(mapping, path="--mapping").resolve
-
-    def evaluate(data: Any) -> dict[str, Any]:
-        value = resolve(data)
-        return {} if value is MISSING else {"value": normalize_json(value)}
-
-    return evaluate
 
 
 RateOpt = Annotated[
@@ -835,188 +699,40 @@ def replay_command(
         selection=_selection(action, where, lines),
         protected=(secret_file,) if secret_file is not None else (),
     )
-    observer = _ReplayObserver(_console(stderr=True))
-    switch = _SWITCH
-    run = ReplayRun(files, config, target, settings, observer=observer, switch=switch)
+    from fbcli.report.replay import ConsoleObserver, render_replay_result
+
+    observer = ConsoleObserver(_console(stderr=True))
+    run = ReplayRun(files, config, target, settings, observer=observer, switch=_SWITCH)
     try:
         result = run.run()
     finally:
         observer.close()
-    _finish(_render_replay(result, output))
-
-
-def _render_replay(result: ReplayResult, output: OutputFormat) -> int:
-    """Print a replay's summary (stdout) and its last words (stderr); its exit code."""
-    from fbcli.report import print_error, render_arrivals, render_replay_summary
-
-    err = _console(stderr=True)
-    summary = result.summary
-    if summary is None:  # the pre-flight refused the input
-        return result.exit_code
-    if output is OutputFormat.json:
-        sys.stdout.write(json.dumps(summary.to_dict(), ensure_ascii=False) + "\n")
-    else:
-        render_replay_summary(_console(), summary, target=result.base_url, ledger=result.ledger)
-        if result.arrivals is not None:
-            render_arrivals(_console(), result.arrivals)
-    if summary.skipped_unknown:
-        from fbcli.report import print_warning
-
-        count = summary.skipped_unknown
-        print_warning(
-            err,
-            f"{count} call{' is' if count == 1 else 's are'} still unknown from earlier runs "
-            "(may have reached MAPI): check in Friendbuy, then fbcli ledger resolve KEY "
-            "--as delivered or --as not-delivered (fbcli ledger list --status unknown)",
-        )
-    if result.auth_error is not None:
-        print_error(err, result.auth_error)
-    return result.exit_code
-
-
-class _ReplayObserver:
-    """What a replay tells, on stderr: notes, the pre-flight's problems, progress."""
-
-    def __init__(self, console: Console) -> None:
-        self.console = console
-        self._progress: ReplayProgress | None = None
-
-    def note(self, message: str) -> None:
-        from fbcli.report import print_note
-
-        print_note(self.console, message)
-
-    def waiting(self, holder: Holder) -> None:
-        from fbcli.report import print_note
-
-        print_note(self.console, f"waiting for the ledger: in use by {holder.describe()}")
-
-    def rejected(self, check: Preflight, config: MappingConfig, sources: int) -> None:
-        from fbcli.report import print_error, render_plan
-
-        tally = check.tally
-        render_plan(
-            self.console,
-            check.problems,
-            tally,
-            config,
-            base_url=DEFAULT_BASE_URL,
-            sources=sources,
-        )
-        print_error(
-            self.console,
-            f"{tally.count('invalid')} invalid and {tally.count('malformed')} malformed: "
-            "nothing was sent",
-            hint="fix them, or add --skip-invalid to send the valid calls",
-        )
-
-    def progress(self, summary: ReplaySummary) -> None:
-        from fbcli.report import ReplayProgress
-
-        if self._progress is None:
-            self._progress = ReplayProgress(self.console, summary.to_send).__enter__()
-        self._progress.update(summary)
-
-    def close(self) -> None:
-        if self._progress is not None:
-            self._progress.__exit__(None, None, None)
-            self._progress = None
+    as_json = output is OutputFormat.json
+    render_replay_result(_console(), _console(stderr=True), sys.stdout, result, as_json=as_json)
+    _finish(result.exit_code)
 
 
 def _state_dir() -> Path:
-    """fbcli's state folder: ``FBCLI_STATE_DIR``, else the user's state folder for fbcli."""
-    given = os.environ.get("FBCLI_STATE_DIR")
-    if given:
-        if not Path(given).is_absolute():
-            raise ConfigError(
-                f"FBCLI_STATE_DIR must be an absolute path, not '{given}' (a relative one "
-                "would give each working folder ledgers of its own)"
-            )
-        return Path(given)
-    import platformdirs
+    from fbcli.ledger import state_dir
 
-    return Path(platformdirs.user_state_dir("fbcli", appauthor=False))
-
-
-MAX_SECRET_BYTES = 65_536
-"""A secret file larger than this is not a secret file."""
-ENVIRONMENT_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
-"""The ``ENV`` of an ``ENV:SECRET`` secret: one DNS label, so it can only pick
-``mapi.fbot-ENV.me`` (``evil.example/x:...`` would otherwise choose the host)."""
+    return state_dir(os.environ)
 
 
 def _credentials(
     key: str | None, secret_file: Path | None, base_url: str | None
 ) -> tuple[Credentials, str]:
-    """MAPI credentials and base URL: the key from ``--key`` or the environment, the secret
-    from ``--secret-file``, the environment or, in a terminal, a hidden prompt (never a flag).
-
-    The secret is registered with ``redact.hide`` as soon as it is read.
-    """
-    from fbcli.mapi import Credentials, base_url_for, split_secret
-    from fbcli.redact import hide
-
-    key = key or os.environ.get("FRIENDBUY_MAPI_KEY")
-    if not key:
-        raise ConfigError(
-            "no MAPI credentials: set FRIENDBUY_MAPI_KEY and FRIENDBUY_MAPI_SECRET "
-            "(or --key and --secret-file)",
-            hint="try --emulator to replay against the built-in MAPI emulator",
-        )
-    if secret_file is not None:
-        secret = _read_secret_file(secret_file)
-    elif os.environ.get("FRIENDBUY_MAPI_SECRET"):
-        secret = os.environ["FRIENDBUY_MAPI_SECRET"]
-    elif sys.stdin.isatty():
-        secret = _prompt_secret(key)
-    else:
-        raise ConfigError(
-            "no MAPI secret: set FRIENDBUY_MAPI_SECRET or give --secret-file PATH",
-            hint="in a terminal, fbcli asks for the secret; try --emulator to replay "
-            "against the built-in MAPI emulator",
-        )
-    hide(secret)
-    environment, secret = split_secret(secret)
-    hide(secret)
-    if base_url is None and environment is not None and not ENVIRONMENT_RE.fullmatch(environment):
-        raise ConfigError(
-            "the secret has the form ENV:SECRET, but its ENV is not a host name label "
-            "(letters, digits and '-'), so it cannot pick https://mapi.fbot-ENV.me",
-            hint="give the MAPI host with --base-url",
-        )
-    url = _check_base_url(base_url or base_url_for(environment))
-    return Credentials(key, secret), url
-
-
-def _read_secret_file(path: Path) -> str:
-    """The secret in ``path``; warns (as ssh does) when other users may read the file.
-
-    Only a warning, not a refusal: secret stores (Kubernetes, Docker secrets)
-    often mount files readable by all.  A missing file is not named: the
-    argument may be the secret itself, given by mistake.
-    """
+    """The MAPI credentials and base URL (``fbcli.credentials``), asking in a terminal."""
+    from fbcli.credentials import read_credentials
     from fbcli.report import print_warning
 
-    try:
-        mode = path.stat().st_mode
-    except FileNotFoundError:
-        raise ConfigError(
-            "the secret file does not exist (its name is not repeated: it may be the secret)",
-            hint="--secret-file takes the path of a file that holds the secret",
-        ) from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read the secret file: {exc.strerror}") from None
-    if os.name == "posix" and stat.S_ISREG(mode) and mode & 0o077:
-        print_warning(
-            _console(stderr=True),
-            f"the secret file {path} can be read by other users (mode "
-            f"{stat.S_IMODE(mode):04o}): chmod 600 it",
-        )
-    raw = _read_file(path, "secret file", limit=MAX_SECRET_BYTES)
-    secret = raw.decode("utf-8", "replace").strip()
-    if not secret:
-        raise ConfigError("the secret file is empty", where=str(path))
-    return secret
+    return read_credentials(
+        key,
+        secret_file,
+        base_url,
+        environ=os.environ,
+        prompt=_prompt_secret if sys.stdin.isatty() else None,
+        warn=lambda text: print_warning(_console(stderr=True), text),
+    )
 
 
 def _prompt_secret(key: str) -> str:
@@ -1024,13 +740,9 @@ def _prompt_secret(key: str) -> str:
     import getpass
 
     try:
-        secret = getpass.getpass(f"MAPI secret for key {key} (input hidden): ", stream=sys.stderr)
+        return getpass.getpass(f"MAPI secret for key {key} (input hidden): ", stream=sys.stderr)
     except EOFError:
-        secret = ""
-    secret = secret.strip()
-    if not secret:
-        raise ConfigError("no MAPI secret given")
-    return secret
+        return ""
 
 
 @app.command("emulator")
@@ -1405,75 +1117,6 @@ def init_command(
 
 # -- test -----------------------------------------------------------------------------
 
-if TYPE_CHECKING:
-    from fbcli.casefile import CaseFile
-
-CASES_DIR = Path("fbcli-tests")
-
-
-def _case_files(given: list[Path] | None) -> list[tuple[Path, bytes]]:
-    """The case files given, and under each directory every *.yaml/*.yml with 'cases:'."""
-    from fbcli.casefile import is_case_file
-
-    if not given:
-        if not CASES_DIR.is_dir():
-            raise ConfigError(
-                "no case files given, and there is no ./fbcli-tests/ directory",
-                hint="fbcli test CASES... (case files or directories holding them)",
-            )
-        given = [CASES_DIR]
-    found: dict[Path, tuple[Path, bytes]] = {}
-    for root in given:
-        if not root.is_dir():
-            found.setdefault(root.resolve(), (root, _read_file(root, "case file")))
-            continue
-        members = [
-            (path, _read_file(path, "case file"))
-            for path in sorted(root.rglob("*"))
-            if path.suffix in (".yaml", ".yml")
-            and path.is_file()
-            and not any(part.startswith(".") for part in path.relative_to(root).parts)
-        ]
-        cases = [(path, data) for path, data in members if is_case_file(data)]
-        if not cases:
-            raise ConfigError(
-                "no case files here: no *.yaml or *.yml file with a top-level 'cases:' key",
-                where=str(root),
-            )
-        for path, data in cases:
-            found.setdefault(path.resolve(), (path, data))
-    return list(found.values())
-
-
-def _case_config(
-    path: Path, case_file: CaseFile, mappings: Path | None, loaded: dict[str | None, MappingConfig]
-) -> MappingConfig:
-    """The case file's own 'mappings:' (relative to it), else -m, else the default."""
-    if case_file.mappings is None:
-        if None not in loaded:
-            loaded[None] = _load_config(mappings)
-        return loaded[None]
-    target = path.parent / case_file.mappings
-    key = os.path.normpath(target)
-    if key not in loaded:
-        try:
-            data = _read_file(target, "mapping file")
-        except ConfigError as exc:
-            where = f"{case_file.path}:{case_file.mappings_line}"
-            raise ConfigError(exc.message, where=key, hint=f"named in {where}") from None
-        from fbcli.mappings import load_mappings
-
-        merchant_env = os.environ.get("FRIENDBUY_MERCHANT_ID")
-        loaded[key] = load_mappings(data, path=key, merchant_id_env=merchant_env)
-    return loaded[key]
-
-
-def _write_file(path: Path, data: bytes) -> None:
-    try:
-        path.write_bytes(data)
-    except OSError as exc:
-        raise ConfigError(f"cannot write: {exc.strerror}", where=str(path)) from None
-
 
 @app.command("test")
 @_guarded
@@ -1517,7 +1160,16 @@ def run_tests_command(
 
     Example: fbcli test fbcli-tests/ --junit test-results.xml
     """
-    from fbcli.casefile import SuiteResult, load_case_file, plan_update, run_case_file
+    from fbcli.casefile import (
+        CASES_DIR,
+        CaseConfigs,
+        SuiteResult,
+        find_case_files,
+        load_case_file,
+        plan_update,
+        run_case_file,
+    )
+    from fbcli.inputs import write_file
     from fbcli.report.casefile import (
         junit_xml,
         render_results,
@@ -1528,16 +1180,15 @@ def run_tests_command(
 
     if update and junit is not None:
         raise ConfigError("--update rewrites expectations; it does not go with --junit")
-    files = [(path, load_case_file(data, path=str(path))) for path, data in _case_files(cases)]
-    configs: dict[str | None, MappingConfig] = {}
-    suite = SuiteResult(
-        tuple(run_case_file(cf, _case_config(path, cf, mappings, configs)) for path, cf in files)
-    )
+    found = find_case_files(cases, default=CASES_DIR)
+    files = [(path, load_case_file(data, path=str(path))) for path, data in found]
+    configs = CaseConfigs(mappings, merchant_id=os.environ.get("FRIENDBUY_MERCHANT_ID"))
+    suite = SuiteResult(tuple(run_case_file(cf, configs.of(path, cf)) for path, cf in files))
     if update:
         updates = [plan_update(result) for result in suite.files]
         for (path, _), change in zip(files, updates, strict=True):
             if change.data is not None:
-                _write_file(path, change.data)
+                write_file(path, change.data)
         if output is OutputFormat.json:
             summary = updates_json(updates, cases=suite.total)
             sys.stdout.write(json.dumps(summary, ensure_ascii=False) + "\n")
@@ -1545,7 +1196,7 @@ def run_tests_command(
             render_updates(_console(), updates, cases=suite.total)
         _finish(ExitCode.OK)
     if junit is not None:
-        _write_file(junit, junit_xml(suite))
+        write_file(junit, junit_xml(suite))
     if output is OutputFormat.json:
         sys.stdout.write(json.dumps(results_json(suite), ensure_ascii=False) + "\n")
     else:
@@ -1813,8 +1464,10 @@ def ledger_merge_command(
 
 def main() -> None:
     """Run the app, the standard streams kept safe from readers that go away."""
-    stdout = _ClosedPipeSafe(sys.stdout, 1)
-    stderr = _ClosedPipeSafe(sys.stderr, 2)
+    from fbcli.streams import ClosedPipeSafe
+
+    stdout = ClosedPipeSafe(sys.stdout, 1)
+    stderr = ClosedPipeSafe(sys.stderr, 2)
     sys.stdout, sys.stderr = stdout, stderr
     try:
         app()

@@ -139,3 +139,33 @@ class Spool:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def read_bounded(path: Path, what: str, *, limit: int) -> bytes:
+    """The bytes of a small file (a mapping, case or secret file); over ``limit`` bytes is an
+    error found without reading the rest (so ``/dev/zero`` or a huge file costs no memory).
+    ``what`` names the file in messages."""
+    try:
+        with path.open("rb") as stream:
+            data = stream.read(limit + 1)
+            if len(data) > limit:
+                size = os.fstat(stream.fileno()).st_size
+                told = f"{size:,} bytes, " if size > limit else ""
+                raise ConfigError(
+                    f"the {what} is too large: {told}over the limit of {limit:,}", where=str(path)
+                )
+            return data
+    except FileNotFoundError:
+        raise ConfigError(f"{what} not found", where=str(path)) from None
+    except IsADirectoryError:
+        raise ConfigError(f"{what} is a directory", where=str(path)) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what}: {exc.strerror}", where=str(path)) from None
+
+
+def write_file(path: Path, data: bytes) -> None:
+    """Write a file the user named (a report, a case file); ``ConfigError`` names it."""
+    try:
+        path.write_bytes(data)
+    except OSError as exc:
+        raise ConfigError(f"cannot write: {exc.strerror}", where=str(path)) from None

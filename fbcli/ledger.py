@@ -156,6 +156,22 @@ def ledger_target(base_url: str) -> str:
     return f"{scheme}://{host}{'' if path in ('/', '.') else path.rstrip('/')}"
 
 
+def state_dir(environ: Mapping[str, str]) -> Path:
+    """fbcli's state folder: ``FBCLI_STATE_DIR`` (an absolute path), else the user's state
+    folder for fbcli (``$XDG_STATE_HOME/fbcli`` or ``~/.local/state/fbcli`` on Linux)."""
+    given = environ.get("FBCLI_STATE_DIR")
+    if given:
+        if not Path(given).is_absolute():
+            raise ConfigError(
+                f"FBCLI_STATE_DIR must be an absolute path, not '{given}' (a relative one "
+                "would give each working folder ledgers of its own)"
+            )
+        return Path(given)
+    import platformdirs  # noqa: PLC0415 - only replays and the ledger command need it
+
+    return Path(platformdirs.user_state_dir("fbcli", appauthor=False))
+
+
 def default_ledger_path(target: str, state_dir: Path) -> Path:
     """The default ledger of a target: ``<state>/ledgers/<readable name>-<hash>.sqlite``.
 

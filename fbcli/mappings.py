@@ -33,6 +33,7 @@ import codecs
 import difflib
 import json
 import math
+import pathlib
 import re
 from bisect import bisect_left
 from collections.abc import Callable, Mapping
@@ -47,6 +48,7 @@ from fbcli.actions import ACTIONS
 from fbcli.actions.base import Action, Mode
 from fbcli.directives import DirectiveError, Resolver, compile_mapping, source_paths
 from fbcli.errors import ConfigError, MappingFileError
+from fbcli.inputs import read_bounded
 from fbcli.triggers import Node, TriggerSyntaxError, compile_trigger, parse_trigger
 from fbcli.validation import Check, compile_check
 
@@ -930,6 +932,21 @@ def _is_json(text: str) -> bool:
     except (ValueError, RecursionError):  # deep nesting is refused by the YAML step
         return False
     return True
+
+
+def load_mapping_file(
+    path: pathlib.Path | None = None, *, merchant_id: str | None = None
+) -> MappingConfig:
+    """The mapping file at ``path``; without one, ``./mappings.yaml`` when there is one, else
+    the built-in default (``default_mappings``).  ``merchant_id``: the direct-mode merchant ID
+    when the file has none (``FRIENDBUY_MERCHANT_ID``)."""
+    if path is None:
+        local = pathlib.Path("mappings.yaml")
+        if not local.is_file():
+            return default_mappings()
+        path = local
+    data = read_bounded(path, "mapping file", limit=MAX_FILE_BYTES)
+    return load_mappings(data, path=str(path), merchant_id_env=merchant_id)
 
 
 def load_field_mapping(text: str, *, path: str) -> FieldMapping:

@@ -31,11 +31,13 @@ rejections and warnings are worded in one place.
 from __future__ import annotations
 
 import math
+import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Generic, Literal, NamedTuple, TypeVar
 
+from fbcli.actions import ACTIONS
 from fbcli.actions.base import (
     Action,
     ActionCrashError,
@@ -47,8 +49,10 @@ from fbcli.actions.base import (
     normalize_number,
 )
 from fbcli.directives import path_keys
+from fbcli.errors import ConfigError
 from fbcli.events import Event, LineError
 from fbcli.jsvalues import MAX_EXACT_INTEGER, JsTypeError, js_json, js_view
+from fbcli.triggers import compile_option
 from fbcli.validation import (
     FAIL,
     LIST_TYPES,
@@ -644,6 +648,45 @@ class PlanFilter:
     def keeps_line(self, line: int) -> bool:
         """Whether ``--lines`` keeps this line number."""
         return self.lines is None or self.lines[0] <= line <= self.lines[1]
+
+    @classmethod
+    def parse(
+        cls,
+        *,
+        actions: Iterable[str] | None = None,
+        where: str | None = None,
+        lines: str | None = None,
+    ) -> PlanFilter:
+        """The filter of ``--action`` (names), ``--where`` (a trigger) and ``--lines``
+        (``10-20``, ``10-``, ``-20`` or ``15``); ``ConfigError`` names a bad one."""
+        names = list(actions or [])
+        unknown = [a for a in names if a not in ACTIONS]
+        if unknown:
+            raise ConfigError(
+                f"unknown action '{unknown[0]}'", hint=f"actions: {', '.join(ACTIONS)}"
+            )
+        return cls(
+            actions=frozenset(names) if names else None,
+            where=compile_option(where, "--where") if where else None,
+            lines=_parse_lines(lines),
+        )
+
+
+def _parse_lines(text: str | None) -> tuple[int, int] | None:
+    """``--lines``: a range of line numbers, both ends included."""
+    if text is None:
+        return None
+    if not text.strip():
+        raise ConfigError("--lines must look like 10-20, 10-, -20 or 15, not an empty value")
+    start, sep, end = text.partition("-")
+    try:
+        first = int(start) if start.strip() else 1
+        last = (int(end) if end.strip() else sys.maxsize) if sep else first
+    except ValueError:
+        raise ConfigError(f"--lines must look like 10-20, 10-, -20 or 15, not '{text}'") from None
+    if first < 1 or last < first:
+        raise ConfigError(f"--lines range '{text}' is empty")
+    return first, last
 
 
 def plan_event(

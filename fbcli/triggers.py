@@ -76,6 +76,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal, TypeAlias, assert_never
 
+from fbcli.errors import ConfigError
 from fbcli.values import MISSING
 
 __all__ = [
@@ -846,3 +847,12 @@ def trace_trigger(node: Node, event: Mapping[str, Any]) -> list[TraceStep]:
             result = _call(leaf.func, actual, leaf.arg)
         steps.append(TraceStep(format_trigger(leaf), result, actual))
     return steps
+
+
+def compile_option(text: str, option: str) -> Predicate:
+    """A trigger given on the command line (``--where``, ``--trigger``), compiled;
+    ``ConfigError`` says which option holds the mistake."""
+    try:
+        return compile_trigger(parse_trigger(text))
+    except TriggerSyntaxError as exc:
+        raise ConfigError(f"bad trigger in {option}: {exc}") from None

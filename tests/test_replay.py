@@ -673,7 +673,7 @@ def test_the_summary_counts_capped_retry_afters_and_rounds_the_rate() -> None:
     from rich.console import Console
 
     from fbcli.replay import CallOutcome
-    from fbcli.report import ReplayProgress, rate_text, render_replay_summary
+    from fbcli.report.replay import ReplayProgress, rate_text, render_replay_summary
 
     call = _planned(purchase(1))
     summary = ReplaySummary(to_send=3, sent=2, failed=1, elapsed=2.0, rate_limited=3)
@@ -962,7 +962,7 @@ def test_summary_lists_failed_and_unknown_calls_apart() -> None:
     from rich.console import Console
 
     from fbcli.replay import CallOutcome, ReplaySummary
-    from fbcli.report import render_replay_summary
+    from fbcli.report.replay import render_replay_summary
 
     call = _planned(purchase(1))
     summary = ReplaySummary(sent=1, failed=1, unknown=1, elapsed=2.0)
