@@ -1,8 +1,9 @@
 """The command line: options → settings → one core call → render → exit code.
 
-The only module that imports typer, and the only one that opens paths or
-reads the environment.  Every ``FbcliError`` becomes a one-line message and
-an exit code in ``_guarded``; anything else is a bug and is not swallowed.
+With ``fbcli/commands/`` (the other command groups, which register on ``app``
+below), the only module that imports typer, and the only one that reads the
+environment.  Every ``FbcliError`` becomes a one-line message and
+an exit code in ``guarded``; anything else is a bug and is not swallowed.
 
 Start-up time matters (``fbcli --help``, ``validate`` of a small file), so
 only typer and the small ``errors`` module are imported up front; each
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from fbcli.events import Event, LineError
-    from fbcli.mapi import Credentials
     from fbcli.mappings import MappingConfig
     from fbcli.parallel import Render
     from fbcli.plan import PlanFilter, PlanRecord, PlanTally
@@ -75,7 +75,8 @@ class OutputFormat(StrEnum):
 _STATE: dict[str, bool] = {}
 
 
-def _console(*, stderr: bool = False) -> Console:
+def console(*, stderr: bool = False) -> Console:
+    """A console on standard output (or error), with the colours and width asked for."""
     from fbcli.report import make_console
 
     stream = sys.stderr if stderr else sys.stdout
@@ -91,7 +92,7 @@ def _exit_code_for(error: FbcliError) -> ExitCode:
     return ExitCode.DATA
 
 
-def _guarded(command: Callable[P, R]) -> Callable[P, R]:
+def guarded(command: Callable[P, R]) -> Callable[P, R]:
     """Turn fbcli's errors into a one-line message and an exit code (the one place).
 
     Any other exception is a bug: it is reported, not swallowed, by
@@ -109,7 +110,7 @@ def _guarded(command: Callable[P, R]) -> Callable[P, R]:
         except FbcliError as exc:
             from fbcli.report import print_error
 
-            print_error(_console(stderr=True), exc)
+            print_error(console(stderr=True), exc)
             raise typer.Exit(_exit_code_for(exc)) from None
         except KeyboardInterrupt as exc:
             # Plain words, nothing imported: the signal may have landed inside an import.
@@ -128,7 +129,7 @@ def _guarded(command: Callable[P, R]) -> Callable[P, R]:
 
 
 _SWITCH = StopSwitch()
-"""The stop switch of the command running now (``_guarded`` makes a new one for each)."""
+"""The stop switch of the command running now (``guarded`` makes a new one for each)."""
 
 
 def _report_bug(exc: BaseException) -> None:
@@ -149,7 +150,7 @@ def _report_bug(exc: BaseException) -> None:
     sys.stderr.write("".join(safe(line) + "\n" for line in text.splitlines()))
     sys.stderr.flush()
     print_error(
-        _console(stderr=True),
+        console(stderr=True),
         f"unexpected {type(exc).__name__}: this is a bug in fbcli",
         hint="please report it with the traceback above (secrets and tokens are hidden "
         "in it; check it for customer data first)",
@@ -160,19 +161,19 @@ MAX_YAML_BYTES = 1_048_576
 """``mappings.MAX_FILE_BYTES``, written out so that start-up does not import YAML."""
 
 
-def _read_file(path: Path, what: str, *, limit: int = MAX_YAML_BYTES) -> bytes:
+def read_file(path: Path, what: str, *, limit: int = MAX_YAML_BYTES) -> bytes:
     from fbcli.inputs import read_bounded
 
     return read_bounded(path, what, limit=limit)
 
 
-def _load_config(mappings: Path | None) -> MappingConfig:
+def load_config(mappings: Path | None) -> MappingConfig:
     from fbcli.mappings import load_mapping_file
 
     return load_mapping_file(mappings, merchant_id=os.environ.get("FRIENDBUY_MERCHANT_ID"))
 
 
-def _read_inputs(files: list[str]) -> Iterator[Event | LineError]:
+def read_inputs(files: list[str]) -> Iterator[Event | LineError]:
     """Every event of every input, in order; unreadable inputs become ``LineError``s."""
     from fbcli.inputs import read_inputs
 
@@ -215,19 +216,19 @@ def _plan_outputs(
         yield from take_groups(groups, tally, limit=limit, max_errors=max_errors)
 
 
-def _selection(actions: list[str] | None, where: str | None, lines: str | None) -> PlanFilter:
+def selection(actions: list[str] | None, where: str | None, lines: str | None) -> PlanFilter:
     from fbcli.plan import PlanFilter
 
     return PlanFilter.parse(actions=actions, where=where, lines=lines)
 
 
-def _check_base_url(url: str) -> str:
+def check_base_url(url: str) -> str:
     from fbcli.hosts import check_base_url
 
     return check_base_url(url)
 
 
-def _finish(code: int) -> NoReturn:
+def finish(code: int) -> NoReturn:
     raise typer.Exit(code)
 
 
@@ -337,7 +338,7 @@ VALIDATE_ROWS = 200
 
 
 @app.command("validate")
-@_guarded
+@guarded
 def validate_command(
     files: FilesArg,
     *,
@@ -363,8 +364,8 @@ def validate_command(
     """
     from fbcli.plan import PlannedCall, PlanTally, status_of
 
-    config = _load_config(mappings)
-    url = _check_base_url(base_url)
+    config = load_config(mappings)
+    url = check_base_url(base_url)
     tally = PlanTally()
     shown = {"invalid", "malformed"} | ({"unmatched"} if strict else set())
 
@@ -392,7 +393,7 @@ def validate_command(
         from fbcli.report import render_plan
 
         render_plan(
-            _console(),
+            console(),
             noteworthy,
             tally,
             config,
@@ -400,7 +401,7 @@ def validate_command(
             sources=len(files),
             max_rows=None if show_all else VALIDATE_ROWS,
         )
-    _finish(_outcome(tally, strict=strict))
+    finish(_outcome(tally, strict=strict))
 
 
 def _outcome(tally: PlanTally, *, strict: bool) -> ExitCode:
@@ -411,7 +412,7 @@ def _outcome(tally: PlanTally, *, strict: bool) -> ExitCode:
 
 
 @app.command("dry-run")
-@_guarded
+@guarded
 def dry_run_command(
     files: FilesArg,
     *,
@@ -438,9 +439,9 @@ def dry_run_command(
     from fbcli.jsonout import record_line, write_lines
     from fbcli.plan import PlanTally
 
-    config = _load_config(mappings)
-    selection = _selection(action, where, lines)
-    url = _check_base_url(base_url)
+    config = load_config(mappings)
+    chosen = selection(action, where, lines)
+    url = check_base_url(base_url)
     tally = PlanTally()
     as_json = output is OutputFormat.json
     records = _plan_outputs(
@@ -451,7 +452,7 @@ def dry_run_command(
         base_url=url,
         tally=tally,
         jobs=jobs,
-        selection=selection,
+        selection=chosen,
         limit=limit,
         max_errors=max_errors,
         strict=strict,
@@ -462,16 +463,16 @@ def dry_run_command(
         if tally.stopped:
             from fbcli.report import print_warning
 
-            print_warning(_console(stderr=True), tally.stopped)
+            print_warning(console(stderr=True), tally.stopped)
     else:
         from fbcli.report import render_plan
 
-        render_plan(_console(), records, tally, config, base_url=url, sources=len(files))
-    _finish(_outcome(tally, strict=strict))
+        render_plan(console(), records, tally, config, base_url=url, sources=len(files))
+    finish(_outcome(tally, strict=strict))
 
 
 @app.command("eval")
-@_guarded
+@guarded
 def eval_command(
     files: FilesArg,
     *,
@@ -506,7 +507,7 @@ def eval_command(
     evaluate = evaluator(trigger, mapping)
     malformed = False
     several = len(files) > 1
-    for item in _read_inputs(files):
+    for item in read_inputs(files):
         record: dict[str, Any] = {"source": item.source} if several else {}
         record["line"] = item.line
         if isinstance(item, LineError):
@@ -518,321 +519,25 @@ def eval_command(
             json.dumps(record, ensure_ascii=False, allow_nan=False, separators=(",", ":")) + "\n"
         )
     sys.stdout.flush()
-    _finish(ExitCode.DATA if malformed else ExitCode.OK)
+    finish(ExitCode.DATA if malformed else ExitCode.OK)
 
 
-RateOpt = Annotated[
-    float, typer.Option("--rate", min=0.01, help="Calls per second at most (a token bucket).")
-]
-
-
-@app.command("replay")
-@_guarded
-def replay_command(
-    files: FilesArg,
-    *,
-    mappings: MappingsOpt = None,
-    output: FormatOpt = OutputFormat.table,
-    rate: RateOpt = 10.0,
-    burst: Annotated[
-        int, typer.Option("--burst", min=1, help="Calls allowed at once above the rate.")
-    ] = 1,
-    concurrency: Annotated[
-        int, typer.Option("--concurrency", "-c", min=1, max=64, help="Calls in flight at once.")
-    ] = 4,
-    ledger: Annotated[
-        Path | None,
-        typer.Option(
-            "--ledger",
-            help="The ledger file. Default: the target's own ledger in fbcli's state folder "
-            "(FBCLI_STATE_DIR, else the user's state folder), shared by every input.",
-            show_default=False,
-        ),
-    ] = None,
-    wait: Annotated[
-        bool,
-        typer.Option(
-            "--wait", help="If another fbcli holds the ledger, wait for it instead of refusing."
-        ),
-    ] = False,
-    failed: Annotated[
-        Path | None,
-        typer.Option(
-            "--failed",
-            help="Write calls not delivered here (JSONL, replayable).",
-            show_default=False,
-        ),
-    ] = None,
-    only_failed: Annotated[
-        bool, typer.Option("--only-failed", help="Send only calls the ledger shows as failed.")
-    ] = False,
-    force: Annotated[
-        bool, typer.Option("--force", help="Ignore the ledger: send every call again.")
-    ] = False,
-    retry_unknown: Annotated[
-        bool,
-        typer.Option(
-            "--retry-unknown",
-            help="Also resend calls whose outcome is unknown (may double-count purchases).",
-        ),
-    ] = False,
-    skip_invalid: Annotated[
-        bool,
-        typer.Option(
-            "--skip-invalid",
-            help="Send the valid calls even if some events are invalid (exit 4 when all of "
-            "those were delivered).",
-        ),
-    ] = False,
-    key: Annotated[
-        str | None,
-        typer.Option("--key", help="MAPI key (default: FRIENDBUY_MAPI_KEY).", show_default=False),
-    ] = None,
-    secret_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--secret-file",
-            help="A file holding the MAPI secret (default: FRIENDBUY_MAPI_SECRET; in a "
-            "terminal, fbcli asks for it).",
-            show_default=False,
-        ),
-    ] = None,
-    secret: Annotated[
-        str | None,
-        typer.Option(
-            "--secret",
-            hidden=True,
-            help="Refused: a secret on the command line shows in ps and in the shell history.",
-            show_default=False,
-        ),
-    ] = None,
-    base_url: Annotated[
-        str | None,
-        typer.Option(
-            "--base-url",
-            help="MAPI base URL (default https://mapi.fbot.me; an ENV:SECRET secret picks "
-            "https://mapi.fbot-ENV.me). Plain http only to this machine.",
-            show_default=False,
-        ),
-    ] = None,
-    emulator: Annotated[
-        bool,
-        typer.Option("--emulator", help="Replay to a built-in MAPI emulator (no account needed)."),
-    ] = False,
-    max_attempts: Annotated[
-        int, typer.Option("--max-attempts", min=1, max=100, help="Attempts per call at most.")
-    ] = 6,
-    max_call_time: Annotated[
-        float,
-        typer.Option(
-            "--max-call-time",
-            min=1,
-            help="Seconds one call may take, waits and retries included; each attempt ends by "
-            "then, whatever the server does.",
-        ),
-    ] = 300.0,
-    max_retry_after: Annotated[
-        float,
-        typer.Option(
-            "--max-retry-after",
-            min=0,
-            help="Honour a Retry-After up to this many seconds (a longer one is capped, and "
-            "the summary says so).",
-        ),
-    ] = 60.0,
-    connect_timeout: Annotated[
-        float, typer.Option("--connect-timeout", min=0.1, help="Seconds to connect.")
-    ] = 5.0,
-    read_timeout: Annotated[
-        float, typer.Option("--read-timeout", min=0.1, help="Seconds to wait for an answer.")
-    ] = 30.0,
-    action: ActionOpt = None,
-    where: WhereOpt = None,
-    lines: LinesOpt = None,
-) -> None:
-    """Send the planned calls to MAPI: rate limited, retried, recorded in a ledger.
-
-    Exactly the calls dry-run shows. The whole input is checked first; a rerun skips
-    what the ledger shows as delivered. Exit 4: --skip-invalid left invalid events out
-    and every other call was delivered; 143/129: stopped by SIGTERM/SIGHUP.
-
-    Example: fbcli replay sample_events/events.jsonl --emulator --skip-invalid
-    """
-    from fbcli.mapi import Timeouts
-    from fbcli.replay import ReplayOptions
-    from fbcli.retry import RetryPolicy
-    from fbcli.session import ReplayRun, ReplaySettings, Target
-
-    if secret is not None:
-        raise ConfigError(
-            "--secret is not accepted: a secret on the command line shows in ps and in the "
-            "shell history (the value given is not repeated here)",
-            hint="set FRIENDBUY_MAPI_SECRET, give --secret-file PATH, or run fbcli in a "
-            "terminal without either to be asked for it",
-        )
-    config = _load_config(mappings)
-    if emulator:
-        target = Target(emulator=True)
-    else:
-        credentials, url = _credentials(key, secret_file, base_url)
-        target = Target(url, credentials)
-    settings = ReplaySettings(
-        rate=rate,
-        burst=burst,
-        options=ReplayOptions(
-            concurrency=concurrency,
-            retry_unknown=retry_unknown,
-            force=force,
-            only_failed=only_failed,
-            policy=RetryPolicy(
-                max_attempts=max_attempts,
-                max_total=max_call_time,
-                max_retry_after=max_retry_after,
-            ),
-        ),
-        timeouts=Timeouts(connect=connect_timeout, read=read_timeout),
-        ledger=ledger,
-        state_dir=_state_dir(),
-        failed=failed,
-        wait=wait,
-        skip_invalid=skip_invalid,
-        selection=_selection(action, where, lines),
-        protected=(secret_file,) if secret_file is not None else (),
-    )
-    from fbcli.report.replay import ConsoleObserver, render_replay_result
-
-    observer = ConsoleObserver(_console(stderr=True))
-    run = ReplayRun(files, config, target, settings, observer=observer, switch=_SWITCH)
-    try:
-        result = run.run()
-    finally:
-        observer.close()
-    as_json = output is OutputFormat.json
-    render_replay_result(_console(), _console(stderr=True), sys.stdout, result, as_json=as_json)
-    _finish(result.exit_code)
-
-
-def _state_dir() -> Path:
+def state_folder() -> Path:
     from fbcli.ledger import state_dir
 
     return state_dir(os.environ)
 
 
-def _credentials(
-    key: str | None, secret_file: Path | None, base_url: str | None
-) -> tuple[Credentials, str]:
-    """The MAPI credentials and base URL (``fbcli.credentials``), asking in a terminal."""
-    from fbcli.credentials import read_credentials
-    from fbcli.report import print_warning
-
-    return read_credentials(
-        key,
-        secret_file,
-        base_url,
-        environ=os.environ,
-        prompt=_prompt_secret if sys.stdin.isatty() else None,
-        warn=lambda text: print_warning(_console(stderr=True), text),
-    )
-
-
-def _prompt_secret(key: str) -> str:
-    """Ask for the secret without echoing it (``getpass``: the terminal, else stdin)."""
-    import getpass
-
-    try:
-        return getpass.getpass(f"MAPI secret for key {key} (input hidden): ", stream=sys.stderr)
-    except EOFError:
-        return ""
-
-
-@app.command("emulator")
-@_guarded
-def emulator_command(
-    *,
-    host: Annotated[
-        str,
-        typer.Option("--host", help="Address to listen on (a warning when it is not loopback)."),
-    ] = "127.0.0.1",
-    port: Annotated[
-        int, typer.Option("--port", "-p", min=0, max=65535, help="Port (0: any free port).")
-    ] = 8080,
-    rate_limit: Annotated[
-        float | None,
-        typer.Option(
-            "--rate-limit", min=0.01, help="Requests per second before 429s.", show_default=False
-        ),
-    ] = None,
-    burst: Annotated[int, typer.Option("--burst", min=1, help="Leaky-bucket size.")] = 1,
-    token_ttl: Annotated[
-        float, typer.Option("--token-ttl", min=1, help="Seconds a token stays valid.")
-    ] = 3600.0,
-    faults: Annotated[
-        str,
-        typer.Option(
-            "--faults",
-            help="Faults to inject, e.g. 5xx=0.05,429=0.01,slow=0.1@2,drop-before=0.01,"
-            "drop-after=0.01,storm=0.001@2,revoke=0.002",
-        ),
-    ] = "none",
-    seed: Annotated[
-        int | None, typer.Option("--seed", help="Seed for the faults.", show_default=False)
-    ] = None,
-    log: Annotated[
-        Path | None,
-        typer.Option(
-            "--log", help="Append each accepted call to this JSONL file.", show_default=False
-        ),
-    ] = None,
-) -> None:
-    """Run a local Friendbuy MAPI emulator: tokens, validation, rate limits, faults.
-
-    Accepted calls are listed at GET /_emulator/calls. Any key and secret are accepted.
-
-    Example: fbcli emulator --port 8080 --rate-limit 50 --faults 5xx=0.05 --seed 1
-    """
-    from fbcli.emulator import Emulator, EmulatorConfig, parse_faults
-    from fbcli.hosts import is_loopback
-    from fbcli.report import print_note, print_warning
-
-    try:
-        config = EmulatorConfig(
-            host=host,
-            port=port,
-            rate_limit=rate_limit,
-            burst=burst,
-            token_ttl=token_ttl,
-            faults=parse_faults(faults),
-            seed=seed,
-            log_path=log,
-        )
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
-    err = _console(stderr=True)
-    if not is_loopback(host):
-        print_warning(
-            err,
-            f"listening on {host}, not only on this machine: others can reach the emulator, "
-            "which accepts any credentials and lists the calls it received (customer data) "
-            "at /_emulator/calls",
-        )
-    emulator = Emulator(config)
-    try:
-        url = emulator.start()
-    except OSError as exc:
-        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    print_note(err, f"MAPI emulator listening on {url} (Ctrl-C to stop)")
-    print_note(err, f"try: fbcli replay sample_events/events.jsonl --base-url {url} --skip-invalid")
-    try:
-        emulator.serve_forever()
-    finally:
-        emulator.stop()
+def stop_switch() -> StopSwitch:
+    """The stop switch of the command running now (``guarded`` makes one for each)."""
+    return _SWITCH
 
 
 # -- explain ------------------------------------------------------------------------
 
 
 @app.command("explain")
-@_guarded
+@guarded
 def explain_command(
     file: Annotated[
         str,
@@ -876,28 +581,28 @@ def explain_command(
 
     if (line is None) == (message_id is None):
         raise ConfigError("give exactly one of --line or --message-id")
-    config = _load_config(mappings)
-    url = _check_base_url(base_url)
-    item = find_event(_read_inputs([file]), source=file, line=line, message_id=message_id)
+    config = load_config(mappings)
+    url = check_base_url(base_url)
+    item = find_event(read_inputs([file]), source=file, line=line, message_id=message_id)
     if isinstance(item, LineError):
         if output is OutputFormat.json:
             sys.stdout.write(json.dumps(to_record(item), ensure_ascii=False) + "\n")
         else:
-            render_line_error(_console(), item)
-        _finish(ExitCode.DATA)
+            render_line_error(console(), item)
+        finish(ExitCode.DATA)
     explanation = explain_event(item, config, base_url=url)
     if output is OutputFormat.json:
         sys.stdout.write(json.dumps(explanation_to_dict(explanation), ensure_ascii=False) + "\n")
     else:
-        render_explanation(_console(), explanation)
-    _finish(ExitCode.DATA if explanation.status == "invalid" else ExitCode.OK)
+        render_explanation(console(), explanation)
+    finish(ExitCode.DATA if explanation.status == "invalid" else ExitCode.OK)
 
 
 # -- diff ---------------------------------------------------------------------------
 
 
 @app.command("diff")
-@_guarded
+@guarded
 def diff_command(
     files: FilesArg,
     *,
@@ -935,531 +640,23 @@ def diff_command(
             f"give -m exactly twice, not {len(mappings or [])} times",
             hint="fbcli diff EVENTS -m OLD.yaml -m NEW.yaml",
         )
-    old, new = _load_config(mappings[0]), _load_config(mappings[1])
+    old, new = load_config(mappings[0]), load_config(mappings[1])
     tally = DiffTally()
-    diffs = diff_events(_read_inputs(files), old, new, tally=tally)
+    diffs = diff_events(read_inputs(files), old, new, tally=tally)
     if output is OutputFormat.json:
         write_diff_json(sys.stdout, diffs, tally)
         sys.stdout.flush()
     else:
-        render_diff(_console(), diffs, tally, old=old, new=new, examples=examples)
+        render_diff(console(), diffs, tally, old=old, new=new, examples=examples)
     for error in tally.unreadable:
-        print_error(_console(stderr=True), f"{error.message} ({error.source})")
+        print_error(console(stderr=True), f"{error.message} ({error.source})")
     if tally.unreadable:
-        _finish(ExitCode.USAGE)
-    _finish(ExitCode.DATA if tally.differs else ExitCode.OK)
+        finish(ExitCode.USAGE)
+    finish(ExitCode.DATA if tally.differs else ExitCode.OK)
 
 
-# -- actions and init -----------------------------------------------------------------
-
-
-class ModeChoice(StrEnum):
-    """``--mode`` values of ``actions`` and ``init``."""
-
-    cloud = "cloud"
-    direct = "direct"
-
-
-@app.command("actions")
-@_guarded
-def actions_command(
-    name: Annotated[
-        str | None,
-        typer.Argument(help="An action, e.g. trackPurchase; none: list them.", show_default=False),
-    ] = None,
-    *,
-    mode: Annotated[
-        ModeChoice | None,
-        typer.Option("--mode", help="Only this mode: cloud or direct.", show_default=False),
-    ] = None,
-    schema: Annotated[
-        bool, typer.Option("--schema", help="Print the action's JSON schema (needs NAME).")
-    ] = False,
-    markdown: Annotated[
-        bool, typer.Option("--markdown", help="Print the field reference as Markdown.")
-    ] = False,
-    output: FormatOpt = OutputFormat.table,
-) -> None:
-    """List the actions, or one action's fields: type, default mapping, where each lands.
-
-    Rendered from the definitions the code runs on. --markdown prints the README's field
-    reference; --schema the JSON schema fbcli validates the action's fields against.
-
-    Example: fbcli actions trackPurchase --mode cloud
-    """
-    from fbcli.actions import ACTIONS
-    from fbcli.actions.base import MODES
-    from fbcli.catalog import (
-        describe_action,
-        describe_actions,
-        markdown_action,
-        markdown_reference,
-        suggest_action_name,
-    )
-    from fbcli.report.actions import render_action, render_action_list
-    from fbcli.validation import load_schema
-
-    if schema and markdown:
-        raise ConfigError("give --schema or --markdown, not both")
-    if markdown and output is OutputFormat.json:
-        raise ConfigError("--markdown prints Markdown: leave out --format json")
-    action = None
-    if name is not None:
-        action = ACTIONS.get(name)
-        if action is None:
-            close = suggest_action_name(name)
-            raise ConfigError(
-                f"unknown action '{name}'" + (f" (did you mean '{close}'?)" if close else ""),
-                hint=f"actions: {', '.join(ACTIONS)}",
-            )
-    wanted = next((m for m in MODES if m == mode), None)
-    if action is not None and wanted is not None and wanted not in action.modes:
-        raise ConfigError(
-            f"{action.name} does not exist in {wanted} mode",
-            hint=f"it exists in {' and '.join(sorted(action.modes))} mode",
-        )
-    if schema:
-        if action is None:
-            raise ConfigError("--schema needs an action NAME", hint="fbcli actions NAME --schema")
-        sys.stdout.write(json.dumps(load_schema(action.name), indent=2) + "\n")
-    elif markdown:
-        text = (
-            markdown_reference(wanted)
-            if action is None
-            else markdown_action(describe_action(action, wanted))
-        )
-        sys.stdout.write(text)
-    elif action is None:
-        docs = describe_actions(wanted)
-        if output is OutputFormat.json:
-            sys.stdout.write(json.dumps({"actions": [d.summary() for d in docs]}) + "\n")
-        else:
-            render_action_list(_console(), docs)
-    elif output is OutputFormat.json:
-        sys.stdout.write(json.dumps(describe_action(action, wanted).to_dict()) + "\n")
-    else:
-        render_action(_console(), describe_action(action, wanted))
-
-
-@app.command("init")
-@_guarded
-def init_command(
-    files: FilesArg,
-    *,
-    output: Annotated[
-        str,
-        typer.Option("--output", "-o", help="The mapping file to write; - prints it instead."),
-    ] = "mappings.yaml",
-    mode: Annotated[
-        ModeChoice, typer.Option("--mode", help="cloud (MAPI requests) or direct (web SDK).")
-    ] = ModeChoice.cloud,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
-) -> None:
-    """Start a mapping file from an event export.
-
-    Subscribes the standard actions whose suggested trigger the events match (identify,
-    Order Completed, Signed Up; page views in direct mode) and lists every other track
-    event name, with its count, as a commented-out custom-event subscription. Never
-    overwrites a file without --force. Malformed lines are counted and skipped.
-
-    Example: fbcli init sample_events/events.jsonl -o mappings.yaml
-    """
-    import shlex
-
-    from fbcli.actions.base import MODES
-    from fbcli.init import (
-        count_events,
-        describe_counts,
-        render_suggestion,
-        suggest_subscriptions,
-        summary_lines,
-    )
-    from fbcli.report import print_note, print_warning
-
-    target = None if output == "-" else Path(output)
-
-    def check_target() -> None:
-        if target is not None and target.is_dir():
-            raise ConfigError("the output is a directory", where=str(target))
-        if target is not None and target.exists() and not force:
-            raise ConfigError(
-                "the file already exists",
-                where=str(target),
-                hint="add --force to overwrite it, or write elsewhere with -o PATH",
-            )
-
-    check_target()
-    err = _console(stderr=True)
-    counts = count_events(_read_inputs(files))
-    first = counts.problems[0] if counts.problems else None
-    if not counts.events:
-        hint = f"{first.where}: {first.message}" if first else None
-        raise ConfigError("no events to start from", hint=hint)
-    suggestion = suggest_subscriptions(counts, mode=next(m for m in MODES if m == mode))
-    text = render_suggestion(suggestion, counts)
-    print_note(err, f"Found {describe_counts(counts)}.")
-    if first is not None:
-        print_warning(err, f"skipped {first.where}: {first.message}")
-    if target is None:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-    else:
-        check_target()
-        try:
-            target.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"cannot write: {exc.strerror}", where=str(target)) from None
-    what = "; ".join(summary_lines(suggestion))
-    print_note(err, f"{'Printed' if target is None else f'Wrote {target}'}: {what}.")
-    if target is not None:
-        print_note(err, f"Next: {shlex.join(['fbcli', 'validate', *files, '-m', str(target)])}")
-
-
-# -- test -----------------------------------------------------------------------------
-
-
-@app.command("test")
-@_guarded
-def run_tests_command(
-    cases: Annotated[
-        list[Path] | None,
-        typer.Argument(
-            help="Case files (YAML) or directories to search for them. Default: ./fbcli-tests/",
-            metavar="CASES",
-            show_default=False,
-        ),
-    ] = None,
-    *,
-    mappings: Annotated[
-        Path | None,
-        typer.Option(
-            "--mappings",
-            "-m",
-            help="The mapping file for case files without a 'mappings:' key. Default: "
-            "./mappings.yaml if present, else the built-in mapping.",
-            show_default=False,
-        ),
-    ] = None,
-    output: FormatOpt = OutputFormat.table,
-    junit: Annotated[
-        Path | None,
-        typer.Option("--junit", help="Also write the results as JUnit XML.", show_default=False),
-    ] = None,
-    update: Annotated[
-        bool,
-        typer.Option(
-            "--update",
-            help="Rewrite failing and missing expectations from the current output (exit 0).",
-        ),
-    ] = False,
-) -> None:
-    """Run mapping test cases: each event must become what its case expects.
-
-    A case file (YAML) holds events and, for each, the expected status and body (a
-    subset) or error fields, or 'unmatched'. Failures show a field-level diff.
-
-    Example: fbcli test fbcli-tests/ --junit test-results.xml
-    """
-    from fbcli.casefile import (
-        CASES_DIR,
-        CaseConfigs,
-        SuiteResult,
-        find_case_files,
-        load_case_file,
-        plan_update,
-        run_case_file,
-    )
-    from fbcli.inputs import write_file
-    from fbcli.report.casefile import (
-        junit_xml,
-        render_results,
-        render_updates,
-        results_json,
-        updates_json,
-    )
-
-    if update and junit is not None:
-        raise ConfigError("--update rewrites expectations; it does not go with --junit")
-    found = find_case_files(cases, default=CASES_DIR)
-    files = [(path, load_case_file(data, path=str(path))) for path, data in found]
-    configs = CaseConfigs(mappings, merchant_id=os.environ.get("FRIENDBUY_MERCHANT_ID"))
-    suite = SuiteResult(tuple(run_case_file(cf, configs.of(path, cf)) for path, cf in files))
-    if update:
-        updates = [plan_update(result) for result in suite.files]
-        for (path, _), change in zip(files, updates, strict=True):
-            if change.data is not None:
-                write_file(path, change.data)
-        if output is OutputFormat.json:
-            summary = updates_json(updates, cases=suite.total)
-            sys.stdout.write(json.dumps(summary, ensure_ascii=False) + "\n")
-        else:
-            render_updates(_console(), updates, cases=suite.total)
-        _finish(ExitCode.OK)
-    if junit is not None:
-        write_file(junit, junit_xml(suite))
-    if output is OutputFormat.json:
-        sys.stdout.write(json.dumps(results_json(suite), ensure_ascii=False) + "\n")
-    else:
-        render_results(_console(), suite)
-    _finish(ExitCode.DATA if suite.failed else ExitCode.OK)
-
-
-# -- fbcli ledger ----------------------------------------------------------------------
-
-ledger_app = typer.Typer(
-    name="ledger",
-    help="Look at the replay ledgers, and decide by hand what a replay could not.\n\n"
-    "Each MAPI target has its own ledger in fbcli's state folder (FBCLI_STATE_DIR, else "
-    "the user's state folder); --ledger PATH names another.\n\n"
-    "Example: fbcli ledger list --status unknown\n\n" + EXIT_CODES_HELP,
-    no_args_is_help=True,
-    rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-app.add_typer(ledger_app)
-
-LedgerPathOpt = Annotated[
-    Path | None,
-    typer.Option("--ledger", help="A ledger file (default: the target's own).", show_default=False),
-]
-TargetOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--target",
-        help="The MAPI base URL whose ledger to use (https://mapi.fbot.me, ...).",
-        show_default=False,
-    ),
-]
-EmulatorTargetOpt = Annotated[
-    bool, typer.Option("--emulator", help="The ledger of replay --emulator.")
-]
-KeysArg = Annotated[
-    list[str] | None,
-    typer.Argument(
-        help="Event keys (messageId, or sha256:... for events without one), as ledger list "
-        "shows them.",
-        metavar="KEY...",
-        show_default=False,
-    ),
-]
-SubscriptionOpt = Annotated[
-    str | None,
-    typer.Option("--subscription", help="Only calls of this subscription.", show_default=False),
-]
-
-
-class LedgerStatusChoice(StrEnum):
-    """``ledger list --status`` values."""
-
-    sent = "sent"
-    unknown = "unknown"
-    failed = "failed"
-
-
-class ResolutionChoice(StrEnum):
-    """``ledger resolve --as`` values."""
-
-    delivered = "delivered"
-    not_delivered = "not-delivered"
-
-
-def _ledger_choice(ledger: Path | None, target: str | None, emulator: bool) -> Any:
-    from fbcli.ledgers import choose
-
-    if target is not None:
-        _check_base_url(target)
-    (choice,) = choose(state_dir=_state_dir(), ledger=ledger, target=target, emulator=emulator)
-    return choice
-
-
-def _changed(output: OutputFormat, count: int, what: str) -> None:
-    if output is OutputFormat.json:
-        sys.stdout.write(json.dumps({"changed": count}) + "\n")
-    else:
-        from fbcli.report import print_note
-
-        print_note(_console(), f"{count} call{'s' if count != 1 else ''} {what}")
-
-
-@ledger_app.command("status")
-@_guarded
-def ledger_status_command(
-    *,
-    ledger: LedgerPathOpt = None,
-    target: TargetOpt = None,
-    emulator: EmulatorTargetOpt = False,
-    output: FormatOpt = OutputFormat.table,
-) -> None:
-    """Count the calls of each ledger and target: sent, unknown, failed.
-
-    Example: fbcli ledger status --format json
-    """
-    from fbcli.ledgers import choose, status_rows
-
-    if target is not None:
-        _check_base_url(target)
-    choices = choose(
-        state_dir=_state_dir(), ledger=ledger, target=target, emulator=emulator, every=True
-    )
-    rows = status_rows(choices)
-    if output is OutputFormat.json:
-        sys.stdout.write(json.dumps({"ledgers": rows}, ensure_ascii=False) + "\n")
-    else:
-        from fbcli.report.ledger import render_status
-
-        render_status(_console(), rows)
-    _finish(ExitCode.OK)
-
-
-@ledger_app.command("list")
-@_guarded
-def ledger_list_command(
-    keys: KeysArg = None,
-    *,
-    status: Annotated[
-        list[LedgerStatusChoice] | None,
-        typer.Option(
-            "--status", help="Only calls with this status (repeatable).", show_default=False
-        ),
-    ] = None,
-    subscription: SubscriptionOpt = None,
-    ledger: LedgerPathOpt = None,
-    target: TargetOpt = None,
-    emulator: EmulatorTargetOpt = False,
-    limit: Annotated[int, typer.Option("--limit", min=1, help="Rows drawn at most.")] = 200,
-    output: FormatOpt = OutputFormat.table,
-) -> None:
-    """List recorded calls, oldest first (JSON Lines with --format json).
-
-    Example: fbcli ledger list --status unknown
-    """
-    from fbcli.ledgers import list_entries
-
-    choice = _ledger_choice(ledger, target, emulator)
-    entries = list_entries(
-        choice,
-        statuses=[s.value for s in status or []],
-        keys=keys or [],
-        subscription=subscription,
-    )
-    if output is OutputFormat.json:
-        for entry in entries:
-            sys.stdout.write(json.dumps(entry.to_dict(), ensure_ascii=False) + "\n")
-    else:
-        from fbcli.report.ledger import render_entries
-
-        render_entries(_console(), entries, limit=limit)
-    _finish(ExitCode.OK)
-
-
-@ledger_app.command("resolve")
-@_guarded
-def ledger_resolve_command(
-    keys: KeysArg = None,
-    *,
-    resolution: Annotated[
-        ResolutionChoice,
-        typer.Option(
-            "--as",
-            help="delivered: never send again; not-delivered: the next replay sends it.",
-            show_default=False,
-        ),
-    ],
-    subscription: SubscriptionOpt = None,
-    ledger: LedgerPathOpt = None,
-    target: TargetOpt = None,
-    emulator: EmulatorTargetOpt = False,
-    output: FormatOpt = OutputFormat.table,
-) -> None:
-    """Say what became of calls you checked in Friendbuy (unknown ones, usually).
-
-    Example: fbcli ledger resolve m-123 --as delivered
-    """
-    from fbcli.ledgers import resolve
-
-    if not keys:
-        raise ConfigError("say which calls: give their KEYs (fbcli ledger list shows them)")
-    choice = _ledger_choice(ledger, target, emulator)
-    count = resolve(choice, keys, resolution.value, subscription=subscription)
-    _changed(output, count, f"marked {resolution.value}")
-    _finish(ExitCode.OK if count else ExitCode.DATA)
-
-
-@ledger_app.command("forget")
-@_guarded
-def ledger_forget_command(
-    keys: KeysArg = None,
-    *,
-    subscription: SubscriptionOpt = None,
-    ledger: LedgerPathOpt = None,
-    target: TargetOpt = None,
-    emulator: EmulatorTargetOpt = False,
-    output: FormatOpt = OutputFormat.table,
-) -> None:
-    """Delete calls from the ledger: the next replay sends them as new ones.
-
-    Example: fbcli ledger forget m-123 --subscription Purchases
-    """
-    from fbcli.ledgers import forget
-
-    choice = _ledger_choice(ledger, target, emulator)
-    count = forget(choice, keys or [], subscription=subscription)
-    _changed(output, count, "forgotten")
-    _finish(ExitCode.OK if count else ExitCode.DATA)
-
-
-@ledger_app.command("rename")
-@_guarded
-def ledger_rename_command(
-    old: Annotated[str, typer.Argument(help="The subscription's old name.")],
-    new: Annotated[str, typer.Argument(help="Its name in the mapping file now.")],
-    *,
-    ledger: LedgerPathOpt = None,
-    target: TargetOpt = None,
-    emulator: EmulatorTargetOpt = False,
-    output: FormatOpt = OutputFormat.table,
-) -> None:
-    """Tell the ledger a subscription was renamed, so its calls are not sent again.
-
-    Example: fbcli ledger rename "Purchases" "Track Purchase"
-    """
-    from fbcli.ledgers import rename
-
-    choice = _ledger_choice(ledger, target, emulator)
-    count = rename(choice, old, new)
-    _changed(output, count, f"moved from '{old}' to '{new}'")
-    _finish(ExitCode.OK if count else ExitCode.DATA)
-
-
-@ledger_app.command("merge")
-@_guarded
-def ledger_merge_command(
-    other: Annotated[Path, typer.Argument(help="Another ledger file to take in.")],
-    *,
-    ledger: LedgerPathOpt = None,
-    target: TargetOpt = None,
-    emulator: EmulatorTargetOpt = False,
-    output: FormatOpt = OutputFormat.table,
-) -> None:
-    """Take in the calls of another ledger (one kept with --ledger, or by fbcli 0.1).
-
-    A call recorded in both keeps the status that forbids sending it more.
-
-    Example: fbcli ledger merge events.jsonl.fbcli-ledger.sqlite --target https://mapi.fbot.me
-    """
-    from fbcli.ledgers import choose, merge
-
-    if target is not None:
-        _check_base_url(target)
-    (choice,) = choose(state_dir=_state_dir(), ledger=ledger, target=target, emulator=emulator)
-    if ledger is None:
-        from fbcli.ledger import private_dir
-
-        private_dir(_state_dir())
-        private_dir(_state_dir() / "ledgers")
-    count = merge(choice, other)
-    _changed(output, count, f"taken from {other}")
-    _finish(ExitCode.OK)
+# The other commands register themselves on ``app`` as they are imported.
+from fbcli.commands import authoring, ledger, replay  # noqa: E402, F401
 
 
 def main() -> None:
