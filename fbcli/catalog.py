@@ -40,6 +40,7 @@ from fbcli.actions.base import (
     to_number,
     to_string,
 )
+from fbcli.errors import ConfigError
 from fbcli.validation import build_schema
 
 MARKERS: Final = ("<!-- fields:start -->", "<!-- fields:end -->")
@@ -390,6 +391,27 @@ def suggest_action_name(word: str) -> str | None:
         return close[0]
     folded = [n for n in names if n.lower() == word.lower()]
     return folded[0] if folded else None
+
+
+def choose_action(name: str | None, mode: str | None) -> tuple[Action | None, Mode | None]:
+    """``fbcli actions [NAME] [--mode MODE]``: the action (``None``: all) and mode asked for;
+    ``ConfigError`` for an unknown action (with the closest name) or one of another mode."""
+    action = None
+    if name is not None:
+        action = ACTIONS.get(name)
+        if action is None:
+            close = suggest_action_name(name)
+            raise ConfigError(
+                f"unknown action '{name}'" + (f" (did you mean '{close}'?)" if close else ""),
+                hint=f"actions: {', '.join(ACTIONS)}",
+            )
+    wanted = next((m for m in MODES if m == mode), None)
+    if action is not None and wanted is not None and wanted not in action.modes:
+        raise ConfigError(
+            f"{action.name} does not exist in {wanted} mode",
+            hint=f"it exists in {' and '.join(sorted(action.modes))} mode",
+        )
+    return action, wanted
 
 
 # -- text shared by the terminal and the README ----------------------------------------

@@ -27,6 +27,7 @@ holds the exact name.
 from __future__ import annotations
 
 import json
+import pathlib
 import re
 import shlex
 from collections import Counter
@@ -406,3 +407,29 @@ def suggest_mapping(counts: EventCounts, *, mode: Mode = "cloud") -> str:
     Raises ``ConfigError`` when nothing in the events can be subscribed to.
     """
     return render_suggestion(suggest_subscriptions(counts, mode=mode), counts)
+
+
+def check_output(target: pathlib.Path | None, *, force: bool) -> None:
+    """``fbcli init -o PATH`` never overwrites a file without ``--force``, nor a folder."""
+    if target is not None and target.is_dir():
+        raise ConfigError("the output is a directory", where=str(target))
+    if target is not None and target.exists() and not force:
+        raise ConfigError(
+            "the file already exists",
+            where=str(target),
+            hint="add --force to overwrite it, or write elsewhere with -o PATH",
+        )
+
+
+def start_mapping(
+    items: Iterable[Event | LineError], *, mode: Mode
+) -> tuple[str, EventCounts, MappingSuggestion]:
+    """A starting mapping file (its text) from an export, with the counts and the
+    suggestion it was made from; ``ConfigError`` when there is no event to start from."""
+    counts = count_events(items)
+    if not counts.events:
+        first = counts.problems[0] if counts.problems else None
+        hint = f"{first.where}: {first.message}" if first else None
+        raise ConfigError("no events to start from", hint=hint)
+    suggestion = suggest_subscriptions(counts, mode=mode)
+    return render_suggestion(suggestion, counts), counts, suggestion

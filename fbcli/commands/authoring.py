@@ -60,14 +60,12 @@ def actions_command(
 
     Example: fbcli actions trackPurchase --mode cloud
     """
-    from fbcli.actions import ACTIONS
-    from fbcli.actions.base import MODES
     from fbcli.catalog import (
+        choose_action,
         describe_action,
         describe_actions,
         markdown_action,
         markdown_reference,
-        suggest_action_name,
     )
     from fbcli.report.actions import render_action, render_action_list
     from fbcli.validation import load_schema
@@ -76,21 +74,7 @@ def actions_command(
         raise ConfigError("give --schema or --markdown, not both")
     if markdown and output is OutputFormat.json:
         raise ConfigError("--markdown prints Markdown: leave out --format json")
-    action = None
-    if name is not None:
-        action = ACTIONS.get(name)
-        if action is None:
-            close = suggest_action_name(name)
-            raise ConfigError(
-                f"unknown action '{name}'" + (f" (did you mean '{close}'?)" if close else ""),
-                hint=f"actions: {', '.join(ACTIONS)}",
-            )
-    wanted = next((m for m in MODES if m == mode), None)
-    if action is not None and wanted is not None and wanted not in action.modes:
-        raise ConfigError(
-            f"{action.name} does not exist in {wanted} mode",
-            hint=f"it exists in {' and '.join(sorted(action.modes))} mode",
-        )
+    action, wanted = choose_action(name, mode)
     if schema:
         if action is None:
             raise ConfigError("--schema needs an action NAME", hint="fbcli actions NAME --schema")
@@ -140,48 +124,24 @@ def init_command(
     import shlex
 
     from fbcli.actions.base import MODES
-    from fbcli.init import (
-        count_events,
-        describe_counts,
-        render_suggestion,
-        suggest_subscriptions,
-        summary_lines,
-    )
+    from fbcli.init import check_output, describe_counts, start_mapping, summary_lines
+    from fbcli.inputs import write_file
     from fbcli.report import print_note, print_warning
 
     target = None if output == "-" else Path(output)
-
-    def check_target() -> None:
-        if target is not None and target.is_dir():
-            raise ConfigError("the output is a directory", where=str(target))
-        if target is not None and target.exists() and not force:
-            raise ConfigError(
-                "the file already exists",
-                where=str(target),
-                hint="add --force to overwrite it, or write elsewhere with -o PATH",
-            )
-
-    check_target()
+    check_output(target, force=force)
+    chosen = next(m for m in MODES if m == mode)
+    text, counts, suggestion = start_mapping(read_inputs(files), mode=chosen)
     err = console(stderr=True)
-    counts = count_events(read_inputs(files))
-    first = counts.problems[0] if counts.problems else None
-    if not counts.events:
-        hint = f"{first.where}: {first.message}" if first else None
-        raise ConfigError("no events to start from", hint=hint)
-    suggestion = suggest_subscriptions(counts, mode=next(m for m in MODES if m == mode))
-    text = render_suggestion(suggestion, counts)
     print_note(err, f"Found {describe_counts(counts)}.")
-    if first is not None:
-        print_warning(err, f"skipped {first.where}: {first.message}")
+    if counts.problems:
+        print_warning(err, f"skipped {counts.problems[0].where}: {counts.problems[0].message}")
     if target is None:
         sys.stdout.write(text)
         sys.stdout.flush()
     else:
-        check_target()
-        try:
-            target.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"cannot write: {exc.strerror}", where=str(target)) from None
+        check_output(target, force=force)  # again: the file may have appeared meanwhile
+        write_file(target, text.encode("utf-8"))
     what = "; ".join(summary_lines(suggestion))
     print_note(err, f"{'Printed' if target is None else f'Wrote {target}'}: {what}.")
     if target is not None:

@@ -170,37 +170,24 @@ def replay_command(
     """
     from fbcli.mapi import Timeouts
     from fbcli.replay import ReplayOptions
+    from fbcli.report.replay import ConsoleObserver, render_replay_result
     from fbcli.retry import RetryPolicy
     from fbcli.session import ReplayRun, ReplaySettings, Target
 
     if secret is not None:
-        raise ConfigError(
-            "--secret is not accepted: a secret on the command line shows in ps and in the "
-            "shell history (the value given is not repeated here)",
-            hint="set FRIENDBUY_MAPI_SECRET, give --secret-file PATH, or run fbcli in a "
-            "terminal without either to be asked for it",
-        )
+        raise _secret_refused()
     config = load_config(mappings)
-    if emulator:
-        target = Target(emulator=True)
-    else:
+    target = Target(emulator=True)
+    if not emulator:
         credentials, url = _credentials(key, secret_file, base_url)
         target = Target(url, credentials)
+    policy = RetryPolicy(max_attempts, max_total=max_call_time, max_retry_after=max_retry_after)
+    options = ReplayOptions(concurrency, retry_unknown, force, only_failed, policy)
     settings = ReplaySettings(
-        rate=rate,
-        burst=burst,
-        options=ReplayOptions(
-            concurrency=concurrency,
-            retry_unknown=retry_unknown,
-            force=force,
-            only_failed=only_failed,
-            policy=RetryPolicy(
-                max_attempts=max_attempts,
-                max_total=max_call_time,
-                max_retry_after=max_retry_after,
-            ),
-        ),
-        timeouts=Timeouts(connect=connect_timeout, read=read_timeout),
+        rate,
+        burst,
+        options,
+        Timeouts(connect=connect_timeout, read=read_timeout),
         ledger=ledger,
         state_dir=state_folder(),
         failed=failed,
@@ -209,8 +196,6 @@ def replay_command(
         selection=selection(action, where, lines),
         protected=(secret_file,) if secret_file is not None else (),
     )
-    from fbcli.report.replay import ConsoleObserver, render_replay_result
-
     observer = ConsoleObserver(console(stderr=True))
     run = ReplayRun(files, config, target, settings, observer=observer, switch=stop_switch())
     try:
@@ -220,6 +205,15 @@ def replay_command(
     as_json = output is OutputFormat.json
     render_replay_result(console(), console(stderr=True), sys.stdout, result, as_json=as_json)
     finish(result.exit_code)
+
+
+def _secret_refused() -> ConfigError:
+    return ConfigError(
+        "--secret is not accepted: a secret on the command line shows in ps and in the shell "
+        "history (the value given is not repeated here)",
+        hint="set FRIENDBUY_MAPI_SECRET, give --secret-file PATH, or run fbcli in a terminal "
+        "without either to be asked for it",
+    )
 
 
 def _credentials(
