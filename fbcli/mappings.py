@@ -33,6 +33,7 @@ import codecs
 import difflib
 import json
 import math
+import os
 import pathlib
 import re
 from bisect import bisect_left
@@ -935,7 +936,7 @@ def _is_json(text: str) -> bool:
 
 
 def load_mapping_file(
-    path: pathlib.Path | None = None, *, merchant_id: str | None = None
+    path: str | os.PathLike[str] | None = None, *, merchant_id: str | None = None
 ) -> MappingConfig:
     """The mapping file at ``path``; without one, ``./mappings.yaml`` when there is one, else
     the built-in default (``default_mappings``).  ``merchant_id``: the direct-mode merchant ID
@@ -945,7 +946,7 @@ def load_mapping_file(
         if not local.is_file():
             return default_mappings()
         path = local
-    data = read_bounded(path, "mapping file", limit=MAX_FILE_BYTES)
+    data = read_bounded(pathlib.Path(path), "mapping file", limit=MAX_FILE_BYTES)
     return load_mappings(data, path=str(path), merchant_id_env=merchant_id)
 
 
