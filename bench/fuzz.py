@@ -3,7 +3,7 @@
     python bench/fuzz.py [--profile long|ci] [PYTEST_ARGS...]
 
 Run it with the project's interpreter (``.venv/bin/python bench/fuzz.py``).  It
-runs ``pytest tests/test_fuzz_*.py`` with ``HYPOTHESIS_PROFILE`` set (``long``
+runs ``pytest tests/property/test_fuzz_*.py`` with ``HYPOTHESIS_PROFILE`` set (``long``
 by default: the profile registered in ``tests/conftest.py``, random examples,
 remembered in ``.hypothesis/`` so that a failure found once is tried first next
 time) and hypothesis's statistics on, then prints, per property, the examples
@@ -26,7 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-FUZZ_TESTS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tests").glob("test_fuzz_*.py"))
+FUZZ_TESTS = sorted(
+    str(p.relative_to(ROOT)) for p in (ROOT / "tests" / "property").glob("test_fuzz_*.py")
+)
 STATISTICS = "Hypothesis Statistics"
 
 _TEST_RE = re.compile(r"^(tests/\S+::\S+):$")

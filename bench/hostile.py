@@ -45,7 +45,7 @@ MIB = 1024 * 1024
 
 def scenarios(size: int) -> dict[str, dict[str, Any]]:
     """Each scenario's server scripts, by name."""
-    from tests.hostile import event_response, flood, reply, token_response, trickle
+    from tests.support.hostile import event_response, flood, reply, token_response, trickle
 
     auth, purchase = "/v1/authorization", "/v1/event/purchase"
     return {
@@ -82,7 +82,7 @@ def run(name: str, scripts: dict[str, Any], args: argparse.Namespace, tmp: Path)
     """One scenario: its server, one fbcli replay process, the figures."""
     from run import measure  # bench/run.py
 
-    from tests.hostile import HostileServer
+    from tests.support.hostile import HostileServer
 
     events = tmp / f"{name}.jsonl"
     event = {

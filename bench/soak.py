@@ -45,7 +45,7 @@ def say(text: str) -> None:
 
 
 def soak(directory: Path, args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
-    from tests.chaos import SoakSettings, run_soak
+    from tests.support.chaos import SoakSettings, run_soak
 
     settings = SoakSettings(events=args.events, seed=args.seed)
     if args.faults:
@@ -95,7 +95,7 @@ def soak(directory: Path, args: argparse.Namespace) -> tuple[dict[str, Any], lis
 
 
 def sweep(directory: Path, args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
-    from tests.chaos import kill_points, run_kill_point
+    from tests.support.chaos import kill_points, run_kill_point
 
     points = kill_points(args.kill_points, calls=args.kill_events, seed=args.seed)
     say(

@@ -593,7 +593,7 @@ class _Roll:
     revoke: bool = False
 
 
-class _LeakyBucket:
+class LeakyBucket:
     """A leaky bucket of ``burst`` requests draining at ``rate`` per second.
 
     Written here because the server must stay standard-library only.  With
@@ -623,11 +623,22 @@ class _LeakyBucket:
 # -- the emulator -------------------------------------------------------------------------
 
 
+def check_call(path: str, body: Mapping[str, Any]) -> str | None:
+    """What MAPI would refuse (400) in a call's body, as the emulator words it, or ``None``
+    when it takes it (``path``: ``/v1/customer`` ...; ``KeyError`` for another path)."""
+    endpoint = _ENDPOINTS[path]
+    return _check_fields(body, endpoint.required, endpoint.optional)
+
+
 class Emulator:
     """The MAPI emulator: configure, ``start()`` (or ``with``), inspect, ``stop()``.
 
     ``clock`` (seconds, monotonic) drives token expiry and the rate limit, so
-    tests can move time without sleeping.  Thread-safe.
+    tests can move time without sleeping.  ``on_request(path)`` is called as each
+    request comes in, ``on_reply(path, accepted)`` just before its reply goes
+    out (``accepted``: the calls accepted so far), from the request's thread:
+    for tests that act at a given moment (a kill) and tools that watch.
+    Thread-safe.
     """
 
     def __init__(
@@ -635,14 +646,18 @@ class Emulator:
         config: EmulatorConfig = EmulatorConfig(),
         *,
         clock: Callable[[], float] = time.monotonic,
+        on_request: Callable[[str], None] | None = None,
+        on_reply: Callable[[str, int], None] | None = None,
     ) -> None:
         self.config = config
         self._clock = clock
+        self._on_request = on_request
+        self._on_reply = on_reply
         self._lock = threading.Lock()
         self._life_lock = threading.Lock()
         self._rng = random.Random(config.seed)  # noqa: S311 -- fault dice: seedable on purpose
         self._bucket = (
-            _LeakyBucket(config.rate_limit, config.burst) if config.rate_limit is not None else None
+            LeakyBucket(config.rate_limit, config.burst) if config.rate_limit is not None else None
         )
         self._tokens: dict[str, float] = {}
         self._storm_until = -math.inf
@@ -846,7 +861,16 @@ class Emulator:
         return reply
 
     def _process(self, request: _Request) -> _Reply:
-        """Run one request through the steps in the module docstring."""
+        """Run one request through the steps in the module docstring, between the hooks."""
+        if self._on_request is not None:
+            self._on_request(request.path)
+        reply = self._steps(request)
+        if self._on_reply is not None:
+            self._on_reply(request.path, self.stats()["accepted"])
+        return reply
+
+    def _steps(self, request: _Request) -> _Reply:
+        """The steps in the module docstring."""
         if request.path == ADMIN_PREFIX or request.path.startswith(ADMIN_PREFIX + "/"):
             return self._admin(request)
         with self._lock:
@@ -1009,7 +1033,7 @@ class Emulator:
             now = self._clock()
             self._tokens = {t: e for t, e in self._tokens.items() if e > now}
             expires = datetime.now(UTC) + timedelta(seconds=config.token_ttl)
-            token = _new_token(expires)
+            token = issue_token(expires)
             self._tokens[token] = now + config.token_ttl
             self._stats["tokens_issued"] += 1
             if roll.drop_after:
@@ -1042,7 +1066,7 @@ def _same(given: str, expected: str) -> bool:
     return hmac.compare_digest(given.encode(), expected.encode())
 
 
-def _new_token(expires: datetime) -> str:
+def issue_token(expires: datetime) -> str:
     """Opaque and random, shaped like a JWT (header.payload.signature); never parsed back."""
     header = _b64({"alg": "HS256", "typ": "JWT"})
     payload = _b64(

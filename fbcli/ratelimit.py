@@ -144,7 +144,7 @@ A success at ``t`` sets ``c ← 0`` and raises the rate::
 Each success credits at most one emission interval, so an idle or failing
 stretch does not count as a stretch of successes.
 
-What it gives (``bench/throttle.py``, ``tests/test_throttle.py``): near a
+What it gives (``bench/throttle.py``, ``tests/process/test_throttle.py``): near a
 limit of 80 calls/s the rate saws between ``f·D`` and a few percent above
 ``D``; isolated 429s (1 %) cost about 1 %; after a 2-second storm the rate is
 back within about a second of its end; a server that refuses everything for

@@ -17,22 +17,15 @@ Properties that set their own budget take it from ``examples(n)``: ``n`` under
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Final
 
 import pytest
 from hypothesis import HealthCheck, settings
 from typer.testing import CliRunner
 
 from fbcli.cli import app
-
-REPO = Path(__file__).resolve().parent.parent
-SAMPLES = REPO / "sample_events"
-
-CI_EXAMPLES: Final = 100
-LONG_EXAMPLES: Final = 2_000
+from tests.support import CI_EXAMPLES, LONG_EXAMPLES, Run, RunCli
 
 settings.register_profile("ci", settings.get_profile("ci"), max_examples=CI_EXAMPLES)
 settings.register_profile(
@@ -43,11 +36,6 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
-
-
-def examples(ci: int) -> int:
-    """A property's example budget: ``ci`` under the ci profile, scaled under the others."""
-    return max(1, ci * settings().max_examples // CI_EXAMPLES)
 
 
 @pytest.fixture(autouse=True)
@@ -62,18 +50,6 @@ def _no_friendbuy_env(
     monkeypatch.setenv("FBCLI_STATE_DIR", str(tmp_path_factory.mktemp("state")))
     monkeypatch.delenv("NO_COLOR", raising=False)
     monkeypatch.setenv("COLUMNS", "100")
-
-
-@dataclass(frozen=True)
-class Run:
-    """The outcome of one CLI run."""
-
-    exit_code: int
-    stdout: str
-    stderr: str
-
-
-RunCli = Callable[..., Run]
 
 
 @pytest.fixture

@@ -1,0 +1,1 @@
+"""Acceptance tests: the commands as users run them (CliRunner), the case folders, tmux captures."""

@@ -1,0 +1,1 @@
+"""Several real processes: concurrent replays, signals, kills, hostile servers, security."""

@@ -1,0 +1,1 @@
+"""Properties and differential tests: hypothesis fuzzing; the destination's code as oracle."""
