@@ -15,7 +15,7 @@ awkward values.  Planning the event with the default fields must:
 - give a ``PlannedCall``: in cloud mode, unless it carries a quirk warning (the
   destination sends such a body too), one whose validated payload jsonschema
   accepts against the action's schema and whose body meets MAPI's documented
-  body rules (the emulator's checks, from ``friendbuy-mapi.md``); in direct
+  body rules (the emulator's checks, ``fbcli/emulator.py``); in direct
   mode, a well-formed push;
 - or give a ``Rejection`` with at least one error, each a one-line message;
 - and plan every unspoiled event whose required fields are not blank, whose
