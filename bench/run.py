@@ -83,7 +83,7 @@ MAPPINGS = ROOT / "mappings.yaml"
 SEED = 1
 MB = 1_000_000
 
-# -- targets (see the README's "Performance" section) -----------------------------------
+# -- targets (see docs/performance.md) ---------------------------------------------------
 
 VALIDATE_RATIO = 8.0
 DRY_RUN_RATIO = 5.0

@@ -1,4 +1,4 @@
-"""What each action's fields are and where they land, as data: ``fbcli actions`` and the README.
+"""What each action's fields are and where they land, as data: ``fbcli actions`` and the docs.
 
 Everything here is derived from the definitions the code runs on
 (``fbcli/actions/``: ``Action.fields``, ``Action.body_maps`` and their
@@ -12,9 +12,9 @@ second hand-written table, so the docs cannot drift from the behaviour:
 - a default mapping is rendered from its directive (``{"@path": ...}`` →
   ``$.properties.total``, ``@if``/``exists`` → "``A`` if it exists, else ``B``").
 
-``markdown_reference()`` is the README's field reference; a test checks that
-the README holds exactly that text between ``<!-- fields:start -->`` and
-``<!-- fields:end -->``.  The module is pure: no I/O, no printing.
+``markdown_reference()`` is the field reference of ``docs/actions.md``
+(``fbcli actions --markdown``, put there by ``docs/generate.py``, which a test
+runs).  The module is pure: no I/O, no printing.
 """
 
 from __future__ import annotations
@@ -42,9 +42,6 @@ from fbcli.actions.base import (
 )
 from fbcli.errors import ConfigError
 from fbcli.validation import build_schema
-
-MARKERS: Final = ("<!-- fields:start -->", "<!-- fields:end -->")
-"""The README lines between which ``markdown_reference()`` is kept."""
 
 PUSH_TYPE_FIELD: Final = "eventType"
 """The field ``plan.build_call`` takes the push type from when an action has no ``direct_type``."""
@@ -414,7 +411,7 @@ def choose_action(name: str | None, mode: str | None) -> tuple[Action | None, Mo
     return action, wanted
 
 
-# -- text shared by the terminal and the README ----------------------------------------
+# -- text shared by the terminal and the docs ------------------------------------------
 
 
 def calls_text(doc: ActionDoc, code: Code = plain) -> str:
@@ -518,24 +515,5 @@ def markdown_action(doc: ActionDoc) -> str:
 
 
 def markdown_reference(mode: Mode | None = None) -> str:
-    """The README's field reference, one ``####`` section per action (``actions --markdown``)."""
+    """The field reference of docs/actions.md, one ``####`` section per action (``--markdown``)."""
     return "\n".join(markdown_action(doc) for doc in describe_actions(mode))
-
-
-def splice_reference(readme: str, reference: str | None = None) -> str:
-    """``readme`` with the text between the two ``MARKERS`` replaced by the reference."""
-    start, end = MARKERS
-    head, sep, rest = readme.partition(start)
-    _, sep2, tail = rest.partition(end)
-    if not sep or not sep2:
-        raise ValueError(f"the README has no {start} ... {end} markers")
-    text = markdown_reference() if reference is None else reference
-    return f"{head}{start}\n{text.strip()}\n\n{end}{tail}"
-
-
-def reference_in(readme: str) -> str | None:
-    """The text between the two ``MARKERS`` in ``readme`` (stripped), or ``None`` without them."""
-    start, end = MARKERS
-    _, sep, rest = readme.partition(start)
-    text, sep2, _ = rest.partition(end)
-    return text.strip() if sep and sep2 else None

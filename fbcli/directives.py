@@ -5,7 +5,7 @@ directives (``@path``, ``@template``, ``@literal``, ``@if``, ``@arrayPath``,
 ``@case``, ``@replace``, ``@merge``, ``@json``, ``@flatten``,
 ``@excludeWhenNull``); everything else is a constant, and objects and arrays are
 walked.  The semantics are those of Segment's mapping-kit as written down in
-``languages.md`` ("Field mappings (mapping-kit)").
+docs/mapping-file.md ("Field mapping directives").
 
 ``compile_mapping`` checks the whole mapping up front and raises
 ``DirectiveError`` (message plus ``location``, the key path inside the mapping)
@@ -17,7 +17,8 @@ recurse only as deep as the mapping (at most ``MAX_MAPPING_DEPTH`` levels),
 never as deep as the event.  Results may share objects with the event (``@path``
 returns the event's own sub-objects): treat them as read-only.
 
-Decisions where languages.md is silent (mapping-kit's behaviour unless said):
+Decisions where mapping-kit's own documentation is silent (mapping-kit's behaviour unless
+said; docs/mapping-file.md states them for users):
 
 - A directive inside an array that resolves to nothing becomes ``null`` in place
   (mapping-kit keeps ``undefined`` there, which its JSON body turns into

@@ -2,7 +2,7 @@
 
 ``Emulator(config).start()`` serves on loopback (port 0 picks a free port) in a
 daemon thread and returns its base URL; ``stop()`` ends it.  It speaks MAPI as
-described in ``friendbuy-mapi.md``:
+described in docs/replay.md ("``fbcli emulator``"):
 
 - ``POST /v1/authorization`` with ``{"key", "secret"}`` issues an opaque,
   JWT-looking token valid for ``token_ttl`` seconds;

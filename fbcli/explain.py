@@ -86,7 +86,7 @@ _SYNONYMS: Final = (
 """Names that commonly mean the same thing, compared after ``_norm``."""
 
 _CONVERTER_NAMES: Final = {"to_date": "date"}
-"""Converters named as the README's action tables name them (others: ``to-number`` ...)."""
+"""Converters named as docs/actions.md's field tables name them (others: ``to-number`` ...)."""
 
 _CONTAINERS: Final = ("$.properties", "$.traits", "$.context.traits")
 """Where events keep user data; a key missing from one may sit in another."""
@@ -718,7 +718,7 @@ def _date_hint(value: str) -> str | None:
 
 
 def explanation_to_dict(explanation: Explanation) -> dict[str, Any]:
-    """The ``explain --format json`` object (keys documented in the README)."""
+    """The ``explain --format json`` object (keys documented in docs/debugging.md)."""
     event = explanation.event
     out: dict[str, Any] = {"source": event.source, "line": event.line}
     if event.message_id is not None:

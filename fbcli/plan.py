@@ -902,7 +902,7 @@ def plan_records(
 
 
 def to_record(record: PlanRecord) -> dict[str, Any]:
-    """The JSON Lines record of cli.md, field for field, in its order."""
+    """The JSON Lines record of docs/debugging.md (dry-run), field for field, in its order."""
     if isinstance(record, LineError):
         return {
             "source": record.source,

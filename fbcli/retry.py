@@ -7,8 +7,8 @@ is harmless, which a decorator around "the call" cannot see.  And a
 ``replay.py`` composes :func:`classify`, :class:`RetryPolicy` and the limiter
 in plain sight instead of hiding them inside a decorator.
 
-Classification (spec cli.md, "Replay semantics")
-================================================
+Classification (docs/replay.md, "Rate and retries")
+===================================================
 
 =========================================  ====================================
 What happened                              Decision

@@ -51,7 +51,8 @@ resolve; "number" means an ``int`` or ``float`` but never a ``bool``)::
                        "*x*" contains x, no leading/trailing * is equality;
                        a * anywhere else is literal; "*" matches any string
 
-Decisions where languages.md is silent:
+Decisions where Segment's documentation of the language is silent (docs/mapping-file.md,
+"Triggers", states them for users):
 
 - ``!= true`` / ``!= false`` follow the string rule: true for every present
   value that is not that boolean (so ``!= true`` is true for ``"true"`` and 1).

@@ -168,7 +168,7 @@ class Action:
         return tuple(f for f in self.fields if mode in f.modes)
 
 
-# -- converters (actions.md "Converters") ----------------------------------------------
+# -- converters (docs/actions.md, "From an event to a call") ----------------------------
 
 _INTEGER_RE: Final = re.compile(r"-?(?:0|[1-9][0-9]*)")
 _NUMBER_RE: Final = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?")

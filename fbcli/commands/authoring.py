@@ -55,8 +55,8 @@ def actions_command(
 ) -> None:
     """List the actions, or one action's fields: type, default mapping, where each lands.
 
-    Rendered from the definitions the code runs on. --markdown prints the README's field
-    reference; --schema the JSON schema fbcli validates the action's fields against.
+    Rendered from the definitions the code runs on. --markdown prints the field reference
+    of docs/actions.md; --schema the JSON schema fbcli validates the action's fields against.
 
     Example: fbcli actions trackPurchase --mode cloud
     """

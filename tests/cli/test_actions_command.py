@@ -11,7 +11,6 @@ import pytest
 from fbcli.actions import ACTIONS, Action
 from fbcli.actions.base import MODES, BodyMap, KeyRule, Mode, build_body
 from fbcli.catalog import (
-    MARKERS,
     Landing,
     describe_action,
     describe_actions,
@@ -20,41 +19,13 @@ from fbcli.catalog import (
     markdown_action,
     markdown_code,
     markdown_reference,
-    reference_in,
-    splice_reference,
     suggest_action_name,
 )
 from fbcli.events import Event
 from fbcli.mappings import load_mappings
 from fbcli.plan import PlannedCall, lift_properties, plan_subscription
 from fbcli.validation import load_schema
-from tests.support import REPO, RunCli
-
-REGENERATE = (
-    "the README's field reference is out of date: run `fbcli actions --markdown` and put its "
-    f"output between {MARKERS[0]} and {MARKERS[1]}, or run:\n"
-    "  .venv/bin/python -c 'from pathlib import Path; from fbcli.catalog import "
-    'splice_reference as s; p = Path("README.md"); '
-    'p.write_text(s(p.read_text(encoding="utf-8")), encoding="utf-8")\''
-)
-
-
-def test_readme_field_reference_is_generated() -> None:
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
-    assert reference_in(readme) == markdown_reference().strip(), REGENERATE
-
-
-def test_splice_reference_round_trips_and_needs_markers() -> None:
-    start, end = MARKERS
-    readme = f"# Title\n{start}\nold text\n{end}\nafter\n"
-    spliced = splice_reference(readme, "#### new\n")
-    assert spliced == f"# Title\n{start}\n#### new\n\n{end}\nafter\n"
-    assert reference_in(spliced) == "#### new"
-    assert reference_in(splice_reference(readme)) == markdown_reference().strip()
-    with pytest.raises(ValueError, match="markers"):
-        splice_reference("no markers here")
-    assert reference_in(f"{start} but no end") is None
-
+from tests.support import RunCli
 
 # -- the catalog agrees with the engine ------------------------------------------------
 
@@ -465,11 +436,3 @@ def test_unknown_action_without_a_close_name_has_no_guess(run_cli: RunCli) -> No
     assert result.exit_code == 2
     assert "did you mean" not in result.stderr
     assert "actions: trackCustomer, trackPurchase" in result.stderr
-
-
-@pytest.mark.parametrize("args", [["actions"], ["actions", "trackSignUp", "--mode", "cloud"]])
-def test_readme_shows_real_output(run_cli: RunCli, args: list[str]) -> None:
-    result = run_cli(*args)
-    assert result.exit_code == 0
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
-    assert f"$ fbcli {' '.join(args)}\n{result.stdout}" in readme

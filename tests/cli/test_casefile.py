@@ -798,27 +798,3 @@ def test_a_file_result_counts() -> None:
     assert result.failed == 1
     suite = SuiteResult((result, result))
     assert (suite.total, suite.passed, suite.failed) == (2, 0, 2)
-
-
-# -- the README ----------------------------------------------------------------------------
-
-
-def readme_block(after: str, fence: str = "```") -> str:
-    text = (REPO / "README.md").read_text(encoding="utf-8")
-    start = text.index(after) + len(after)
-    start = text.index("\n", text.index(fence, start)) + 1
-    return text[start : text.index("\n```", start) + 1]
-
-
-def test_the_readme_example_is_real(run_cli: RunCli, tmp_path: Path) -> None:
-    shutil.copy(REPO / "mappings.yaml", tmp_path / "mappings.yaml")
-    case = readme_block("Say `fbcli-tests/purchases.yaml` holds:")
-    write(tmp_path / "fbcli-tests" / "purchases.yaml", case)
-    output = readme_block("### `fbcli test`", "$ fbcli test\n")
-    result = run_cli("test")
-    assert result.exit_code == 1
-    assert result.stdout == output
-    update = readme_block("### `fbcli test`", "$ fbcli test --update\n")
-    result = run_cli("test", "--update")
-    assert result.exit_code == 0
-    assert result.stdout == update

@@ -499,13 +499,17 @@ def command_names() -> list[str]:
 
 
 @pytest.mark.parametrize("command", command_names())
-def test_every_command_has_help_with_an_example_and_is_in_the_readme(
+def test_every_command_has_help_with_an_example_and_a_section_in_the_docs(
     run_cli: RunCli, command: str
 ) -> None:
+    """Every command and subcommand: an example in its help, and that help generated into
+    docs/commands.md (whose blocks tests/cli/test_docs.py keeps current)."""
     result = run_cli(*command.split(), "--help")
     assert result.exit_code == 0
     assert "Example: fbcli" in result.stdout
-    assert f"fbcli {command}" in (REPO / "README.md").read_text(encoding="utf-8")
+    commands_md = (REPO / "docs" / "commands.md").read_text(encoding="utf-8")
+    assert f"\n## `fbcli {command}`\n" in commands_md or f"\n### `fbcli {command}`\n" in commands_md
+    assert f"\n<!-- [[[generated: fbcli {command} --help]]] -->\n" in commands_md
 
 
 def test_help_documents_exit_codes(run_cli: RunCli) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,7 @@ from fbcli.init import (
 )
 from fbcli.mappings import MappingConfig, load_mappings
 from fbcli.triggers import compile_trigger, parse_trigger
-from tests.support import REPO, SAMPLES, RunCli
+from tests.support import SAMPLES, RunCli
 
 MERCHANT = "1993d0f1-8206-4336-8c88-64e170f2419e"
 SAMPLE = SAMPLES / "events.jsonl"
@@ -434,15 +433,3 @@ def test_init_help(run_cli: RunCli) -> None:
     assert result.exit_code == 0
     assert "Example: fbcli init" in result.stdout
     assert "--force" in result.stdout
-
-
-def test_readme_shows_real_output(run_cli: RunCli, tmp_path: Path) -> None:
-    shutil.copytree(SAMPLES, tmp_path / "sample_events")
-    result = run_cli("init", "sample_events/events.jsonl", "-o", "starter.yaml")
-    assert result.exit_code == 0
-    written = (tmp_path / "starter.yaml").read_text(encoding="utf-8")
-    shown = (
-        "$ fbcli init sample_events/events.jsonl -o starter.yaml\n"
-        f"{result.stderr}$ cat starter.yaml\n{written}"
-    )
-    assert shown in (REPO / "README.md").read_text(encoding="utf-8")

@@ -13,8 +13,8 @@ writes them (``1`` and ``1.0`` are the same number; ``true`` is not ``1``).
 
 A disagreement fbcli makes on purpose is *known* (``known_difference``): it
 is counted apart, with its reason, and is not a failure.  Both are decisions
-of fbcli's mapping directives, documented with them (README, "Field mapping
-directives"): ``@path`` never indexes text (mapping-kit reads
+of fbcli's mapping directives, documented with them (docs/mapping-file.md, "Field
+mapping directives"): ``@path`` never indexes text (mapping-kit reads
 ``$.properties.0`` of ``"abc"`` as ``"a"``, and ``.length`` as 3), and
 ``@json`` decoding keeps as text what holds a number past a double
 (mapping-kit's ``JSON.parse`` makes it ``Infinity``, which JSON writes as

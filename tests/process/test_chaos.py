@@ -52,7 +52,7 @@ def test_soak_under_every_fault_balances_the_books(tmp_path: Path) -> None:
     assert first.unknown_not_arrived > 0  # dropped before recording, or the client gave up
     assert first.unsafe_duplicates == 0
     # The only duplicates: customer upserts and deduplicated events, resent after a
-    # lost answer (harmless by cli.md), each following a lost answer.
+    # lost answer (harmless to repeat: docs/replay.md), each following a lost answer.
     assert 0 < first.duplicates <= first.lost_answers
     assert first.recorded == first.arrived + first.duplicates
     # Reruns converge: they resend what failed and leave unknown outcomes alone.

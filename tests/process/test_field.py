@@ -1,5 +1,5 @@
-"""Replay the way people run it: several processes, signals from outside, the README's own
-workflow, renamed subscriptions, files that are links, pipes or the wrong thing.
+"""Replay the way people run it: several processes, signals from outside, the failed-file
+workflow of docs/replay.md, renamed subscriptions, files that are links, pipes or the wrong thing.
 
 Every test runs ``fbcli`` in real child processes against the emulator on
 127.0.0.1, and counts what arrived: a purchase that arrives twice is a

@@ -1,4 +1,4 @@
-"""Security properties that cut across modules (SECURITY.md states them; these tests hold them).
+"""Security properties that cut across modules: docs/security.md states them, these hold them.
 
 - no secret or token in any output or file, even after a bug (one end-to-end scan);
 - the secret never on the command line: environment, --secret-file or a hidden prompt;
@@ -1159,7 +1159,7 @@ def test_every_security_lint_exception_is_justified() -> None:
         trailing = entry.group(4)
         above = lines[number - 1].strip()
         assert trailing or above.startswith("#"), f"pyproject.toml:{number + 1}: {line.strip()}"
-    for root in ("fbcli", "tests", "bench"):
+    for root in ("fbcli", "tests", "bench", "docs"):
         for path in sorted((REPO / root).rglob("*.py")):
             for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
                 why = _security_noqa_reason(line)
@@ -1185,15 +1185,15 @@ def test_the_noqa_check_sees_a_missing_reason() -> None:
 
 
 def test_every_test_security_md_names_exists() -> None:
-    """SECURITY.md backs its statements with tests by name: each must exist."""
-    text = (REPO / "SECURITY.md").read_text(encoding="utf-8")
+    """docs/security.md backs its statements with tests by name: each must exist."""
+    text = (REPO / "docs" / "security.md").read_text(encoding="utf-8")
     named = set(re.findall(r"(?<![/\w])(test_\w+)\b(?!\.py)", text))  # not file names
     defined = {
         match
         for path in (REPO / "tests").rglob("test_*.py")
         for match in re.findall(r"^def (test_\w+)", path.read_text(encoding="utf-8"), re.M)
     }
-    assert named, "SECURITY.md names no test"
+    assert named, "docs/security.md names no test"
     assert sorted(named - defined) == []
 
 

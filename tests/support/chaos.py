@@ -81,7 +81,7 @@ subscriptions:
 """
 
 SAFE_TO_REPEAT: Final = frozenset({"Customers", "Downloads"})
-"""Customer upserts, and custom events that carry a ``deduplicationId`` (cli.md)."""
+"""Customer upserts, and custom events that carry a ``deduplicationId`` (docs/replay.md)."""
 
 
 # -- the input ---------------------------------------------------------------------------
@@ -481,8 +481,8 @@ def run_soak(directory: Path, settings: SoakSettings, *, say: Callable[[str], No
     """Replay under every fault, rerun until nothing failed, then rerun with --retry-unknown.
 
     Steps: 1. the first replay; 2. plain reruns until no call is ``failed`` (they
-    send the failed calls again and leave the ``unknown`` ones alone, as cli.md
-    says); 3. one more plain rerun, which must send nothing; 4. a rerun with
+    send the failed calls again and leave the ``unknown`` ones alone, as
+    docs/replay.md says); 3. one more plain rerun, which must send nothing; 4. a rerun with
     ``--retry-unknown``, which sends the unknown calls again: those that had
     arrived are now duplicates, counted and documented.  The books are audited
     after every step, with the faults still on.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -63,3 +64,17 @@ def test_planning_one_event_and_reading_the_errors() -> None:
     assert {v.field for v in rejection.errors} >= {"orderId", "amount", "currency"}
     with pytest.raises(fbcli.MappingFileError):
         fbcli.load_mappings("version: 1\nmode: cloud\nsubscriptions: 3\n", path="m.yaml")
+
+
+def test_the_readmes_python_example_runs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mappings.yaml").write_bytes((REPO / "mappings.yaml").read_bytes())
+    (tmp_path / "sample_events").mkdir()
+    (tmp_path / "sample_events" / "events.jsonl").write_bytes(
+        (SAMPLES / "events.jsonl").read_bytes()
+    )
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    (example,) = re.findall(r"```python\n(.*?)```", readme, re.S)
+    printed: list[tuple[object, ...]] = []
+    exec(example, {"print": lambda *args: printed.append(args)})
+    assert len(printed) == 7

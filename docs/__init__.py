@@ -1,0 +1,1 @@
+"""The docs' generator as a module: ``docs.generate`` (for its test and for mypy)."""
