@@ -161,7 +161,7 @@ def render_replay_summary(
     console.print(table)
     console.print(
         Text(
-            f"{summary.done} calls in {summary.elapsed:.1f} s "
+            f"{summary.done} call{'' if summary.done == 1 else 's'} in {summary.elapsed:.1f} s "
             f"({summary.achieved_rate:.1f} calls/s)"
             + (
                 f" · rate limit learned from the 429s: {rate_text(summary.current_rate)}/s"
@@ -205,7 +205,7 @@ def render_arrivals(console: Console, calls: list[dict[str, Any]], *, limit: int
         return
     table = Table(
         box=box.SIMPLE_HEAD,
-        title=f"the emulator received {len(calls)} calls",
+        title=f"the emulator received {len(calls)} call{'' if len(calls) == 1 else 's'}",
         title_justify="left",
     )
     table.add_column("#", justify="right")
