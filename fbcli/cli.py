@@ -62,6 +62,22 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
+def _usage_metavar(make: Callable[..., str]) -> Callable[..., str]:
+    """typer writes a required argument as ``{FILES...}`` in the usage line: plain it is."""
+
+    @functools.wraps(make)
+    def plain(self: Any, ctx: Any, *, usage: bool = False) -> str:
+        text = make(self, ctx, usage=usage)
+        return text[1:-1] if usage and text.startswith("{") and text.endswith("}") else text
+
+    return plain
+
+
+typer.core.TyperArgument.make_metavar = _usage_metavar(  # type: ignore[method-assign]
+    typer.core.TyperArgument.make_metavar
+)
+
+
 class OutputFormat(StrEnum):
     """``--format`` values."""
 
@@ -238,7 +254,7 @@ FilesArg = Annotated[
     list[str],
     typer.Argument(
         help="JSONL event files; - reads standard input; .gz files are read transparently.",
-        metavar="FILE",
+        metavar="FILES...",
         show_default=False,
     ),
 ]
@@ -657,6 +673,21 @@ def diff_command(
 
 # The other commands register themselves on ``app`` as they are imported.
 from fbcli.commands import authoring, ledger, replay  # noqa: E402, F401
+
+
+def _exit_codes_in_every_help() -> None:
+    """Every command's ``--help`` ends with the exit codes (unless its text gives its own)."""
+    apps = [app, *(group.typer_instance for group in app.registered_groups)]
+    for typer_app in apps:
+        if typer_app is None:  # pragma: no cover - every group has its app
+            continue
+        for command in typer_app.registered_commands:
+            text = (command.callback.__doc__ or "") if command.callback else ""
+            if "Exit codes" not in text and command.epilog is None:
+                command.epilog = EXIT_CODES_HELP
+
+
+_exit_codes_in_every_help()
 
 
 def main() -> None:

@@ -158,7 +158,7 @@ def run_tests_command(
         list[Path] | None,
         typer.Argument(
             help="Case files (YAML) or directories to search for them. Default: ./fbcli-tests/",
-            metavar="CASES",
+            metavar="[CASES]...",
             show_default=False,
         ),
     ] = None,

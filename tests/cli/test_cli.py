@@ -640,3 +640,10 @@ def test_validate_table_draws_the_first_200_problems(run_cli: RunCli, tmp_path: 
     everything = run_cli("validate", path, "--show-all")
     assert "more rows not shown" not in everything.stdout
     assert everything.stdout.count("malformed") == 206
+
+
+@pytest.mark.parametrize("command", command_names())
+def test_every_commands_help_lists_its_exit_codes(run_cli: RunCli, command: str) -> None:
+    result = run_cli(*command.split(), "--help")
+    assert "Exit codes" in result.stdout
+    assert "{" not in result.stdout.splitlines()[0]  # FILES..., not {FILE}
