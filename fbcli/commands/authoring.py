@@ -7,7 +7,7 @@ import os
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -235,3 +235,57 @@ def run_tests_command(
     else:
         render_results(console(), suite)
     finish(ExitCode.DATA if suite.failed else ExitCode.OK)
+
+
+# -- eval ------------------------------------------------------------------------------
+
+
+@app.command("eval")
+@guarded
+def eval_command(
+    files: FilesArg,
+    *,
+    trigger: Annotated[
+        str | None,
+        typer.Option(
+            "--trigger",
+            "-t",
+            help='A trigger, e.g. \'type = "track" and event = "Signed Up"\'.',
+            show_default=False,
+        ),
+    ] = None,
+    mapping: Annotated[
+        str | None,
+        typer.Option(
+            "--mapping",
+            help='A field mapping as JSON or YAML, e.g. \'{"@path": "$.properties.total"}\'.',
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Try one trigger or one field mapping against each event: JSON Lines out.
+
+    Prints {"line": 3, "match": true} per event for a trigger, {"line": 3, "value": ...}
+    for a mapping (no "value" when it resolves to nothing).
+
+    Example: fbcli eval --mapping '{"@path": "$.properties.total"}' events.jsonl
+    """
+    from fbcli.events import LineError
+    from fbcli.playground import evaluator
+
+    evaluate = evaluator(trigger, mapping)
+    malformed = False
+    several = len(files) > 1
+    for item in read_inputs(files):
+        record: dict[str, Any] = {"source": item.source} if several else {}
+        record["line"] = item.line
+        if isinstance(item, LineError):
+            malformed = True
+            record.update(status="malformed", errors=[{"message": item.message}])
+        else:
+            record.update(evaluate(item.data))
+        sys.stdout.write(
+            json.dumps(record, ensure_ascii=False, allow_nan=False, separators=(",", ":")) + "\n"
+        )
+    sys.stdout.flush()
+    finish(ExitCode.DATA if malformed else ExitCode.OK)
