@@ -319,7 +319,13 @@ def emulator_command(
     except OSError as exc:
         raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     print_note(err, f"MAPI emulator listening on {url} (Ctrl-C to stop)")
-    print_note(err, f"try: fbcli replay sample_events/events.jsonl --base-url {url} --skip-invalid")
+    key = config.key or "any-key"
+    secret = "<the secret it was started with>" if config.secret else "any-secret"
+    print_note(
+        err,
+        f"try: FRIENDBUY_MAPI_KEY={key} FRIENDBUY_MAPI_SECRET={secret} "
+        f"fbcli replay sample_events/events.jsonl --base-url {url} --skip-invalid",
+    )
     try:
         emulator.serve_forever()
     finally:

@@ -1004,6 +1004,8 @@ def test_emulator_command_serves_until_interrupted(tmp_path: Path) -> None:
         assert proc.stderr is not None
         first = proc.stderr.readline()
         assert first.startswith("MAPI emulator listening on http://127.0.0.1:")
+        hint = proc.stderr.readline()
+        assert hint.startswith("try: FRIENDBUY_MAPI_KEY=any-key FRIENDBUY_MAPI_SECRET=any-secret")
         url = first.split(" on ")[1].split(" ")[0]
         with httpx.Client(base_url=url, trust_env=False) as client:
             token = client.post("/v1/authorization", json={"key": KEY, "secret": SECRET}).json()
