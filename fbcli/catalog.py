@@ -19,7 +19,6 @@ the README holds exactly that text between ``<!-- fields:start -->`` and
 
 from __future__ import annotations
 
-import difflib
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -40,6 +39,7 @@ from fbcli.actions.base import (
     to_number,
     to_string,
 )
+from fbcli.text import closest
 from fbcli.validation import build_schema
 
 MARKERS: Final = ("<!-- fields:start -->", "<!-- fields:end -->")
@@ -384,12 +384,7 @@ def describe_actions(mode: Mode | None = None) -> list[ActionDoc]:
 
 def suggest_action_name(word: str) -> str | None:
     """The action name closest to a mistyped one, or ``None``."""
-    names = list(ACTIONS)
-    close = difflib.get_close_matches(word, names, n=1, cutoff=0.6)
-    if close:
-        return close[0]
-    folded = [n for n in names if n.lower() == word.lower()]
-    return folded[0] if folded else None
+    return closest(word, list(ACTIONS))
 
 
 # -- text shared by the terminal and the README ----------------------------------------

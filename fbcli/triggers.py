@@ -76,7 +76,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal, TypeAlias, assert_never
 
-from fbcli.values import MISSING
+from fbcli.text import clip
+from fbcli.values import MISSING, is_number
 
 __all__ = [
     "And",
@@ -334,7 +335,7 @@ _CONTROL_RE: Final = re.compile(r"[\x00-\x1f]")
 def _describe(token: _Token) -> str:
     if token.kind == "end":
         return "end of trigger"
-    text = token.text if len(token.text) <= 40 else token.text[:37] + "..."
+    text = clip(token.text, 40)
     if token.kind != "string":
         return f"'{text}'"
     # A string may hold raw control characters (a line break): escaped, the message is one line.
@@ -596,10 +597,6 @@ def _is_index(segment: str) -> bool:
     return limit == 0 or len(segment) <= limit
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
 def _is_absent(value: Any) -> bool:
     return value is MISSING or value is None
 
@@ -625,7 +622,7 @@ def _compare(actual: Any, op: str, literal: Value) -> bool:
     elif isinstance(literal, str):
         same = isinstance(actual, str) and actual == literal
     else:
-        return _is_number(actual) and bool(_ORDER[op](actual, literal))
+        return is_number(actual) and bool(_ORDER[op](actual, literal))
     if op == "=":
         return same
     return op == "!=" and not same and not _is_absent(actual)

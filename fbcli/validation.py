@@ -68,6 +68,7 @@ from fbcli.actions.base import (
     normalize_number,
 )
 from fbcli.jsvalues import js_json, js_string, js_to_number
+from fbcli.text import show_js
 from fbcli.values import MISSING
 
 if TYPE_CHECKING:
@@ -526,9 +527,7 @@ _FORMAT_WORDS: Final = {
 
 def describe_value(value: Any) -> str:
     """A short, literal description of a value for messages: ``the string "abc"``."""
-    text = js_json(value)
-    if len(text) > 40:
-        text = text[:37] + "..."
+    text = show_js(value)
     if isinstance(value, str):
         return f"the string {text}"
     if isinstance(value, bool):

@@ -47,7 +47,7 @@ from fbcli.jsvalues import (
     js_string,
     js_truthy,
 )
-from fbcli.values import MISSING
+from fbcli.values import MISSING, is_number
 
 Mode = Literal["cloud", "direct"]
 MODES: Final[tuple[Mode, ...]] = ("cloud", "direct")
@@ -222,7 +222,7 @@ def to_date(value: Any) -> Any:
         raise ActionCrashError(None, "null is not a date: the destination's parseDate fails on it")
     if isinstance(value, dict):
         month, day, year = value.get("month"), value.get("day"), value.get("year", 0)
-        if _is_number(month) and _is_number(day) and ("year" not in value or _is_number(year)):
+        if is_number(month) and is_number(day) and ("year" not in value or is_number(year)):
             return value
         return MISSING
     if not isinstance(value, str):
@@ -234,10 +234,6 @@ def to_date(value: Any) -> Any:
     if match.group(1) and match.group(1) != "0000":
         date["year"] = int(match.group(1))
     return date
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def normalize_number(value: float) -> int | float:
