@@ -30,14 +30,9 @@ from fbcli.actions.base import (
     Action,
     ActionField,
     BodyMap,
-    Converter,
     KeyRule,
     Mode,
     spread_attributes,
-    to_date,
-    to_integer,
-    to_number,
-    to_string,
 )
 from fbcli.text import closest
 from fbcli.validation import build_schema
@@ -47,13 +42,6 @@ MARKERS: Final = ("<!-- fields:start -->", "<!-- fields:end -->")
 
 PUSH_TYPE_FIELD: Final = "eventType"
 """The field ``plan.build_call`` takes the push type from when an action has no ``direct_type``."""
-
-_CONVERTER_NAMES: Final[dict[Converter, str]] = {
-    to_string: "to-string",
-    to_integer: "to-integer",
-    to_number: "to-number",
-    to_date: "date",
-}
 
 LandingKind = Literal[
     "key",
@@ -253,9 +241,7 @@ def _spreads(name: str) -> bool:
 def _rule_landing(rule: KeyRule) -> Landing:
     if rule.target is None:
         return Landing("not-sent")
-    convert = None
-    if rule.convert is not None:
-        convert = _CONVERTER_NAMES.get(rule.convert, rule.convert.__name__.replace("_", "-"))
+    convert = rule.convert.name if rule.convert is not None else None
     return Landing("key", ".".join(rule.target), convert)
 
 

@@ -86,9 +86,6 @@ _SYNONYMS: Final = (
 )
 """Names that commonly mean the same thing, compared after ``_norm``."""
 
-_CONVERTER_NAMES: Final = {"to_date": "date"}
-"""Converters named as the README's action tables name them (others: ``to-number`` ...)."""
-
 _CONTAINERS: Final = ("$.properties", "$.traits", "$.context.traits")
 """Where events keep user data; a key missing from one may sit in another."""
 
@@ -472,10 +469,7 @@ class _Lander:
             return Landing(None, "not sent")
         if not is_non_empty(value):
             return Landing(None, "dropped as empty")
-        note = None
-        if rule.convert is not None:
-            name = rule.convert.__name__
-            note = _CONVERTER_NAMES.get(name, name.replace("_", "-"))
+        note = rule.convert.name if rule.convert is not None else None
         return self.check(Landing(rule.target, note))
 
     def check(self, landing: Landing) -> Landing:

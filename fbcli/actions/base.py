@@ -69,7 +69,6 @@ FieldType = Literal[
     "products",
 ]
 
-Converter = Callable[[Any], Any]
 JsonObject = dict[str, Any]
 Note = tuple[str, str]
 """A quirk of the destination met while building a body: the key path and what happened."""
@@ -155,6 +154,20 @@ class Action:
     direct_trailing_true: bool = True
     lift: str | None = None
     """A field whose object members are lifted to the top of the payload first."""
+    idempotent: bool = False
+    """Sending the same call twice does no harm (a customer upsert)."""
+    deduplicated_by: str | None = None
+    """A body key that, when set, makes Friendbuy ignore a repeat of the call."""
+
+    def safe_to_repeat(self, body: Mapping[str, Any]) -> bool:
+        """Whether sending a call of this action with this body twice does no harm.
+
+        MAPI has no idempotency key: only an idempotent action, or a call that
+        carries its action's deduplication key, may be sent again safely.
+        """
+        return self.idempotent or (
+            self.deduplicated_by is not None and bool(body.get(self.deduplicated_by))
+        )
 
     def field_named(self, name: str) -> ActionField | None:
         """The field called ``name``, or ``None``."""
@@ -170,6 +183,39 @@ class Action:
 
 # -- converters (actions.md "Converters") ----------------------------------------------
 
+
+@dataclass(frozen=True, slots=True)
+class Converter:
+    """One of the destination's converters, defined once: its name, what it does, what it keeps.
+
+    ``name`` is how ``fbcli actions`` and ``fbcli explain`` show it; calling the
+    converter converts.  ``keeps`` are exact types whose values it always
+    returns as they are, so the compiled planner leaves them alone without a
+    call (``tests/test_fastpath.py`` checks the claim on generated values).
+    """
+
+    name: str
+    convert: Callable[[Any], Any]
+    keeps: tuple[type, ...] = ()
+
+    def __call__(self, value: Any) -> Any:
+        return self.convert(value)
+
+
+def converter(
+    name: str, *, keeps: tuple[type, ...] = ()
+) -> Callable[[Callable[[Any], Any]], Converter]:
+    """Define a converter: ``@converter("to-string", keeps=(str, ...))`` on its function."""
+
+    def define(function: Callable[[Any], Any]) -> Converter:
+        return Converter(name, function, keeps)
+
+    return define
+
+
+_NOT_NUMBERS: Final = (str, bool, type(None), dict, list)
+_NOT_TEXT: Final = (int, float, bool, type(None), dict, list)
+
 _INTEGER_RE: Final = re.compile(r"-?(?:0|[1-9][0-9]*)")
 _NUMBER_RE: Final = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?")
 # re.ASCII: \d as in JavaScript (not other scripts' digits).
@@ -178,6 +224,7 @@ _LONGEST_FINITE: Final = 309
 """Digits beyond which an integer is past the largest double (about 1.8e308)."""
 
 
+@converter("to-string", keeps=_NOT_NUMBERS)
 def to_string(value: Any) -> Any:
     """``enjoinString``: numbers become their JavaScript text; anything else is unchanged."""
     if isinstance(value, int | float) and not isinstance(value, bool):
@@ -185,6 +232,7 @@ def to_string(value: Any) -> Any:
     return value
 
 
+@converter("to-integer", keeps=_NOT_TEXT)
 def to_integer(value: Any) -> Any:
     """``enjoinInteger``: text of the form ``-?(0|[1-9][0-9]*)`` becomes a number.
 
@@ -199,6 +247,7 @@ def to_integer(value: Any) -> Any:
     return value
 
 
+@converter("to-number", keeps=_NOT_TEXT)
 def to_number(value: Any) -> Any:
     """``enjoinNumber``: text of the form ``-?(0|[1-9][0-9]*)(\\.[0-9]+)?`` becomes a number.
 
@@ -210,6 +259,7 @@ def to_number(value: Any) -> Any:
     return value
 
 
+@converter("date")
 def to_date(value: Any) -> Any:
     """``parseDate``: ``YYYY-MM-DD`` (or ``MM-DD``) → ``{"month", "day", "year"}``.
 
@@ -340,7 +390,8 @@ def _placer(key: str, rule: KeyRule) -> _Placer:
     target = rule.target
     if target is None:
         return _drop
-    convert, items = rule.convert, rule.items
+    convert = rule.convert.convert if rule.convert is not None else None
+    items = rule.items
     path = target
     if convert is not None and items is None and len(target) == 1:
         name, to = target[0], convert
@@ -614,6 +665,24 @@ def rules(**entries: KeyRule | str | tuple[str, ...]) -> dict[str, KeyRule]:
 
 CONTEXT_RULES: Final = rules(ipAddress=COPY, userAgent=COPY, pageUrl=DROP, pageTitle=DROP)
 
+REFERRAL_RULES: Final = rules(coupon="couponCode", attributionId=COPY, referralCode=COPY)
+"""The coupon and attribution keys, wherever they come from (``referral_fields``, an event's
+properties)."""
+
+CLOUD_CUSTOMER_RULES: Final = rules(email=COPY, firstName=COPY, lastName=COPY, isNewCustomer=COPY)
+"""Cloud events (purchase, custom event): the customer keys MAPI takes at the top level."""
+
+PROFILE_RULES: Final = rules(
+    email=COPY,
+    isNewCustomer=COPY,
+    loyaltyStatus=COPY,
+    firstName=COPY,
+    lastName=COPY,
+    age=KeyRule(("age",), to_integer),
+    birthday=KeyRule(("birthday",), to_date),
+)
+"""A flat customer payload (customer, sign-up): the customer's keys, in both modes."""
+
 DIRECT_CUSTOMER_RULES: Final = rules(
     customerId=KeyRule(("customer", "id"), to_string),
     anonymousId=("customer", "anonymousId"),
@@ -643,7 +712,6 @@ PRODUCT_ITEM_MAP: Final = BodyMap(
     defaults={"sku": "unknown", "name": "unknown", "quantity": 1},
 )
 
-PRODUCT_KEYS: Final = ("sku", "name", "quantity", "price", "description", "category", "url")
 PRODUCT_ITEM_FIELDS: Final[dict[str, FieldType]] = {
     "sku": "string",
     "name": "string",
@@ -694,3 +762,86 @@ CUSTOMER_ID_FROM_PROPERTIES: Final = {
     }
 }
 """``$.properties.customerId`` when it exists (not null), else ``$.userId``."""
+
+Source = Callable[[str], dict[str, str]]
+"""Where an action's fields are read from by default: a key → its ``@path`` mapping."""
+
+
+def properties(key: str) -> dict[str, str]:
+    """The default mapping ``{"@path": "$.properties.<key>"}`` (track events)."""
+    return {"@path": f"$.properties.{key}"}
+
+
+def traits(key: str) -> dict[str, str]:
+    """The default mapping ``{"@path": "$.traits.<key>"}`` (identify events)."""
+    return {"@path": f"$.traits.{key}"}
+
+
+def customer_fields(
+    *,
+    required: frozenset[Mode] = NONE,
+    email_required: frozenset[Mode] | None = None,
+    email: str = "The customer's email.",
+) -> tuple[ActionField, ...]:
+    """Who a track event's customer is: ``customerId``, ``anonymousId`` and ``email``.
+
+    ``required``: the modes requiring the ID and (unless ``email_required``
+    says otherwise) the email; ``email`` describes the email field.
+    """
+    return (
+        ActionField(
+            "customerId",
+            "string",
+            CUSTOMER_ID_FROM_PROPERTIES,
+            "The customer's ID.",
+            required=required,
+        ),
+        ActionField("anonymousId", "string", {"@path": "$.anonymousId"}, "The anonymous ID."),
+        ActionField(
+            "email",
+            "string",
+            properties("email"),
+            email,
+            required=required if email_required is None else email_required,
+        ),
+    )
+
+
+def profile_fields(
+    source: Source,
+    *,
+    age: str = "The customer's age.",
+    birthday: str = "Birthday, YYYY-MM-DD (year 0000: none).",
+) -> tuple[ActionField, ...]:
+    """What a track event says of its customer, from ``isNewCustomer`` to ``birthday``."""
+    return (
+        ActionField("isNewCustomer", "boolean", source("isNewCustomer"), "A first-time customer."),
+        ActionField("loyaltyStatus", "string", source("loyaltyStatus"), "in, out or blocked."),
+        ActionField("firstName", "string", source("firstName"), "The customer's first name."),
+        ActionField("lastName", "string", source("lastName"), "The customer's last name."),
+        ActionField("name", "string", source("name"), "The customer's full name."),
+        ActionField("age", "number", source("age"), age),
+        ActionField("birthday", "date", source("birthday"), birthday),
+    )
+
+
+def referral_fields(source: Source) -> tuple[ActionField, ...]:
+    """The coupon and the Friendbuy attribution of a purchase or a sign-up."""
+    return (
+        ActionField("coupon", "string", source("coupon"), "The coupon code used."),
+        ActionField(
+            "attributionId", "string", source("attributionId"), "Friendbuy attribution ID."
+        ),
+        ActionField("referralCode", "string", source("referralCode"), "Friendbuy referral code."),
+    )
+
+
+def attributes_field(source: Source) -> ActionField:
+    """``friendbuyAttributes``: more attributes, spread into the body."""
+    return ActionField(
+        "friendbuyAttributes",
+        "object",
+        source("friendbuyAttributes"),
+        "More attributes, spread into the body.",
+        free_form=True,
+    )
