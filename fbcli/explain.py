@@ -33,7 +33,6 @@ from typing import Any, Final, Literal
 from fbcli.actions.base import (
     PRODUCT_ITEM_FIELDS,
     Action,
-    FieldType,
     JsonObject,
     Mode,
     is_non_empty,
@@ -54,7 +53,7 @@ from fbcli.plan import (
 )
 from fbcli.text import show_json
 from fbcli.triggers import Call, Compare, Node, Not, evaluate_trigger, lookup, trace_trigger
-from fbcli.validation import Violation
+from fbcli.validation import FieldType, Violation
 from fbcli.values import MISSING
 
 __all__ = [

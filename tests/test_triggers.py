@@ -1,8 +1,16 @@
-"""Tests of fbcli.triggers: the parser, the formatter, the evaluator, the compiler, the tracer."""
+"""Tests of fbcli.triggers: the parser, the formatter, the evaluator, the compiler, the tracer.
+
+fbcli evaluates a trigger one way, by compiling it (``emit_test``); the tests check
+that against ``interpret``, the semantics table of the module docstring written out
+plainly, here as an oracle.
+"""
 
 from __future__ import annotations
 
+import operator
 import re
+import sys
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any, assert_never
 
@@ -37,6 +45,90 @@ D = Compare("d", "=", 4)
 def same(left: object, right: object) -> bool:
     """Equal and of the same literal types (``==`` alone takes True for 1 and 1 for 1.0)."""
     return left == right and repr(left) == repr(right)
+
+
+# -- the oracle: the semantics table interpreted ------------------------------------------
+
+
+def plain_lookup(event: Any, path: str) -> Any:
+    """The value at a dotted path: keys of objects, digit segments index lists."""
+    current: Any = event
+    for segment in path.split("."):
+        if isinstance(current, Mapping):
+            if segment not in current:
+                return MISSING
+            current = current[segment]
+        elif isinstance(current, list | tuple) and is_index(segment):
+            index = int(segment)
+            if index >= len(current):
+                return MISSING
+            current = current[index]
+        else:
+            return MISSING
+    return current
+
+
+def is_index(segment: str) -> bool:
+    if not (segment.isascii() and segment.isdigit()):
+        return False
+    limit = sys.get_int_max_str_digits()
+    return limit == 0 or len(segment) <= limit
+
+
+ORDER: dict[str, Callable[[Any, Any], bool]] = {
+    "=": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+
+
+def compare(actual: Any, op: str, literal: Any) -> bool:
+    absent = actual is MISSING or actual is None
+    if literal is None:
+        return absent if op == "=" else op == "!=" and not absent
+    if isinstance(literal, bool):
+        equal = isinstance(actual, bool) and actual == literal
+    elif isinstance(literal, str):
+        equal = isinstance(actual, str) and actual == literal
+    else:
+        number = isinstance(actual, int | float) and not isinstance(actual, bool)
+        return number and bool(ORDER[op](actual, literal))
+    return equal if op == "=" else op == "!=" and not equal and not absent
+
+
+def glob(actual: Any, pattern: str) -> bool:
+    if not isinstance(actual, str):
+        return False
+    if len(pattern) >= 2 and pattern[0] == "*" and pattern[-1] == "*":
+        return pattern[1:-1] in actual
+    if pattern.startswith("*"):
+        return actual.endswith(pattern[1:])
+    if pattern.endswith("*"):
+        return actual.startswith(pattern[:-1])
+    return actual == pattern
+
+
+def interpret(node: Node, event: Any) -> bool:
+    """The oracle: a trigger evaluated by walking it, each leaf by the table."""
+    match node:
+        case Compare(path, op, value):
+            return compare(plain_lookup(event, path), op, value)
+        case Call(func, path, arg):
+            actual = plain_lookup(event, path)
+            if func == "contains":
+                return isinstance(actual, str) and arg in actual
+            return glob(actual, arg)
+        case Not(operand):
+            return not interpret(operand, event)
+        case And(items):
+            return all(interpret(item, event) for item in items)
+        case Or(items):
+            return any(interpret(item, event) for item in items)
+        case _:
+            assert_never(node)
 
 
 # ------------------------------------------------------------------ parsing
@@ -409,7 +501,8 @@ def test_lookup(path: str, expected: Any) -> None:
 def check(text: str, event: Any) -> bool:
     """Evaluate one way after another and insist they agree."""
     node = parse_trigger(text)
-    result = evaluate_trigger(node, event)
+    result = interpret(node, event)
+    assert evaluate_trigger(node, event) is result
     assert compile_trigger(node)(event) is result
     assert compile_trigger(node)(MappingProxyType(event)) is result
     if isinstance(node, Compare | Call):
@@ -716,15 +809,17 @@ events = st.dictionaries(st.sampled_from(KEYS), json_values, max_size=4)
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(trees(small_leaves), events)
 def test_compiled_agrees_with_interpreter(node: Node, event: dict[str, Any]) -> None:
-    result = evaluate_trigger(node, event)
+    result = interpret(node, event)
+    assert evaluate_trigger(node, event) is result
     assert compile_trigger(node)(event) is result
+    assert compile_trigger(node)(MappingProxyType(event)) is result
     leaves = _leaves(node)
     steps = trace_trigger(node, event)
     assert len(steps) == len(leaves)
     for step, leaf in zip(steps, leaves, strict=True):
         assert step.text == format_trigger(leaf)
-        assert step.actual is lookup(event, leaf.path)
-        assert step.result is evaluate_trigger(leaf, event)
+        assert step.actual is plain_lookup(event, leaf.path)
+        assert step.result is interpret(leaf, event)
 
 
 def _leaves(node: Node) -> list[Compare | Call]:

@@ -35,8 +35,9 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
+from fbcli.codegen import Source
 from fbcli.jsvalues import (
     MAX_EXACT_INTEGER,
     Inheriting,
@@ -49,6 +50,9 @@ from fbcli.jsvalues import (
 )
 from fbcli.values import MISSING, is_number
 
+if TYPE_CHECKING:
+    from fbcli.validation import FieldType
+
 Mode = Literal["cloud", "direct"]
 MODES: Final[tuple[Mode, ...]] = ("cloud", "direct")
 BOTH: Final = frozenset[Mode]({"cloud", "direct"})
@@ -56,18 +60,6 @@ CLOUD: Final = frozenset[Mode]({"cloud"})
 DIRECT: Final = frozenset[Mode]({"direct"})
 NONE: Final = frozenset[Mode]()
 
-FieldType = Literal[
-    "string",
-    "number",
-    "integer",
-    "boolean",
-    "date",
-    "datetime",
-    "uri",
-    "object",
-    "string_list",
-    "products",
-]
 
 JsonObject = dict[str, Any]
 Note = tuple[str, str]
@@ -129,11 +121,17 @@ class BodyMap:
     custom: Builder | None = None
     """A builder of the action's own instead of ``mapEvent`` (trackPage); the rules are then
     only what the docs show."""
-    build: Builder = field(init=False, repr=False, compare=False)
-    """``build_body`` for this map, compiled once from the rules (``compile_body_map``)."""
+    _build: Builder | None = field(default=None, init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "build", self.custom or compile_body_map(self))
+    @property
+    def build(self) -> Builder:
+        """``build_body`` for this map: ``custom``, else compiled from the rules when first
+        asked for (``compile_body_map``)."""
+        build = self._build
+        if build is None:
+            build = self.custom or compile_body_map(self)
+            object.__setattr__(self, "_build", build)
+        return build
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,16 +167,24 @@ class Action:
             self.deduplicated_by is not None and bool(body.get(self.deduplicated_by))
         )
 
+    positions: Mapping[str, int] = field(init=False, repr=False, compare=False)
+    """Each field's position in ``fields``, by name."""
+    _in_mode: Mapping[Mode, tuple[ActionField, ...]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        positions = {f.name: i for i, f in enumerate(self.fields)}
+        in_mode = {m: tuple(f for f in self.fields if m in f.modes) for m in MODES}
+        object.__setattr__(self, "positions", positions)
+        object.__setattr__(self, "_in_mode", in_mode)
+
     def field_named(self, name: str) -> ActionField | None:
         """The field called ``name``, or ``None``."""
-        for f in self.fields:
-            if f.name == name:
-                return f
-        return None
+        position = self.positions.get(name)
+        return None if position is None else self.fields[position]
 
     def fields_in(self, mode: Mode) -> tuple[ActionField, ...]:
         """The fields that exist in ``mode``."""
-        return tuple(f for f in self.fields if mode in f.modes)
+        return self._in_mode[mode]
 
 
 # -- converters (actions.md "Converters") ----------------------------------------------
@@ -346,6 +352,12 @@ def stringify(value: Any) -> str:
     return js_string(value)
 
 
+SPREAD_FIELD: Final = "friendbuyAttributes"
+"""The payload key whose members ``build_body`` spreads into the top level."""
+PUSH_TYPE_FIELD: Final = "eventType"
+"""The field a direct-mode push takes its type from, for an action with no ``direct_type``."""
+
+
 def spread_attributes(payload: Mapping[str, Any]) -> JsonObject:
     """``friendbuyAttributes`` spread into the payload (keys already there win), then gone.
 
@@ -353,7 +365,7 @@ def spread_attributes(payload: Mapping[str, Any]) -> JsonObject:
     stay in the payload as they are.  A list spreads its items under their
     indexes (``"0"``, ``"1"`` ...); other truthy values just go.
     """
-    attributes = payload.get("friendbuyAttributes", MISSING)
+    attributes = payload.get(SPREAD_FIELD, MISSING)
     if not js_truthy(attributes):
         return dict(payload)
     if isinstance(attributes, dict):
@@ -362,7 +374,7 @@ def spread_attributes(payload: Mapping[str, Any]) -> JsonObject:
         merged = {**{str(i): v for i, v in enumerate(attributes)}, **payload}
     else:
         merged = dict(payload)
-    del merged["friendbuyAttributes"]  # its own member of that name is gone with it
+    del merged[SPREAD_FIELD]  # its own member of that name is gone with it
     return merged
 
 
@@ -380,47 +392,91 @@ def build_body(
 _Placer = Callable[[JsonObject, Any, Notes], None]
 """Converts one payload value and puts it into the body (or drops it)."""
 
+ALWAYS_NON_EMPTY: Final = frozenset({int, float, bool, type(None)})
+"""Exact types whose every value ``is_non_empty``."""
 
-def _drop(body: JsonObject, raw: Any, notes: Notes) -> None:
-    return None
 
+def emit_place(
+    src: Source,
+    indent: int,
+    key: str,
+    rule: KeyRule,
+    value: str,
+    *,
+    kinds: frozenset[type] | None = None,
+    non_empty: bool = False,
+    body: str = "body",
+) -> None:
+    """Emit the code of step 3 for one key rule: convert, build list items, set when non-empty.
 
-def _placer(key: str, rule: KeyRule) -> _Placer:
-    """Step 3 for one key rule: convert, build list items, set when non-empty."""
+    The one definition of where a value with a rule lands, for every builder:
+    ``compile_body_map``'s (any payload) and the compiled planner's (a payload
+    it settled itself).  The code reads the local ``value``, writes into the
+    local ``body`` (or another) and ``notes``, and raises ``ActionCrashError``
+    where the destination's code throws.  ``kinds``, the exact types ``value``
+    can have when the caller knows them, lets the code skip a converter that
+    keeps them (``Converter.keeps``) and a non-empty test that cannot fail (as
+    can ``non_empty``: the caller knows ``value`` is not empty).
+    """
     target = rule.target
     if target is None:
-        return _drop
-    convert = rule.convert.convert if rule.convert is not None else None
-    items = rule.items
-    path = target
-    if convert is not None and items is None and len(target) == 1:
-        name, to = target[0], convert
+        src.line(indent, "pass")
+        return
+    convert, items = rule.convert, rule.items
+    if convert is not None and not (kinds is not None and kinds <= frozenset(convert.keeps)):
+        converted = src.name("x")
+        src.line(indent, "try:")
+        src.line(indent + 1, f"{converted} = {src.const(convert.convert)}({value})")
+        src.line(indent, f"except {src.const(ActionCrashError)} as crash:")
+        prefix = src.const(f"'{key}': ")
+        raise_ = f"raise {src.const(ActionCrashError)}({src.const(key)}, {prefix} + crash.message)"
+        src.line(indent + 1, f"{raise_} from None")
+        value, kinds, non_empty = converted, None, False
+    if items is not None:
+        built = src.name("x")
+        call = f"{src.const(_build_items)}({src.const(key)}, {src.const(items)}, {value}, notes)"
+        src.line(indent, f"{built} = {call}")
+        value, kinds, non_empty = built, frozenset({list}), False
+    if not (non_empty or (kinds is not None and kinds <= ALWAYS_NON_EMPTY)):
+        src.line(indent, f"if {src.const(is_non_empty)}({value}):")
+        indent += 1
+    if len(target) == 1:
+        src.line(indent, f"{body}[{src.const(target[0])}] = {value}")
+    else:
+        src.line(indent, f"{src.const(_set_at)}({body}, {src.const(target)}, {value}, notes)")
 
-        def place_converted(body: JsonObject, raw: Any, notes: Notes) -> None:
-            """The commonest converted rule (one key, no items): what ``place`` does."""
-            try:
-                value = to(raw)
-            except ActionCrashError as crash:
-                raise ActionCrashError(key, f"'{key}': {crash.message}") from None
-            if type(value) is str:
-                if value:
-                    body[name] = value
-            elif is_non_empty(value):
-                body[name] = value
 
-        return place_converted
+def emit_unmapped(
+    src: Source,
+    indent: int,
+    unmapped: Literal["additionalProperties", "root", "drop"],
+    key: str,
+    value: str,
+    *,
+    non_empty: bool = False,
+    body: str = "body",
+) -> None:
+    """Emit the code of step 3 for a key without a rule (``key``: an expression of the key).
 
-    def place(body: JsonObject, raw: Any, notes: Notes) -> None:
-        try:
-            value = convert(raw) if convert is not None else raw
-        except ActionCrashError as crash:
-            raise ActionCrashError(key, f"'{key}': {crash.message}") from None
-        if items is not None:
-            value = _build_items(key, items, value, notes)
-        if is_non_empty(value):
-            _set_at(body, path, value, notes)
-
-    return place
+    The one definition of where such a value lands: as text into
+    ``additionalProperties`` (made when first needed), at the top level, or
+    nowhere; only when non-empty (``non_empty``: the caller knows it is).  ``body``: the
+    local to write into.
+    """
+    if unmapped == "drop":
+        src.line(indent, "pass")
+        return
+    if not non_empty:
+        src.line(indent, f"if {src.const(is_non_empty)}({value}):")
+        indent += 1
+    if unmapped == "root":
+        src.line(indent, f"{body}[{key}] = {value}")
+        return
+    extra = src.name("extra")
+    src.line(indent, f'{extra} = {body}.get("additionalProperties")')
+    src.line(indent, f"if not isinstance({extra}, dict):")
+    src.line(indent + 1, f'{extra} = {body}["additionalProperties"] = {{}}')
+    src.line(indent, f"{extra}[{key}] = {src.const(stringify)}({value})")
 
 
 def _build_items(key: str, items: BodyMap, value: Any, notes: Notes) -> list[Any]:
@@ -486,58 +542,43 @@ def _prototype_placer(key: str, *, unmapped: str) -> _Placer:
 
 
 def compile_body_map(body_map: BodyMap) -> Builder:
-    """Compile a body map into the function ``build_body`` runs for it.
+    """Compile a body map into the function ``build_body`` runs for it (generated code).
 
-    Each key's rule becomes a small function (``_placer``), looked up by key,
-    or, for the commonest rule, a plain copy under a name, a name set inline.
-    The steps and their order are those of the module docstring.
+    Each key with a rule gets a small function of its own, the rule's code
+    from ``emit_place``; a key named like a member of ``Object.prototype``
+    without a rule gets ``_prototype_placer``; the loop puts any other key
+    where ``emit_unmapped`` says.  The steps and their order are those of the
+    module docstring.
     """
-    copies = {
-        key: rule.target[0]
-        for key, rule in body_map.rules.items()
-        if rule.target is not None
-        and len(rule.target) == 1
-        and rule.convert is None
-        and rule.items is None
+    src = Source()
+    names: dict[str, str] = {}
+    for key, rule in body_map.rules.items():
+        names[key] = name = src.name("place")
+        src.line(0, f"def {name}(body, value, notes):")
+        emit_place(src, 1, key, rule, "value")
+    placers: dict[str, _Placer] = {
+        key: _prototype_placer(key, unmapped=body_map.unmapped)
+        for key in PROTOTYPE_NAMES - set(body_map.rules)
     }
-    placers = {key: _placer(key, rule) for key, rule in body_map.rules.items() if key not in copies}
-    unmapped = body_map.unmapped
-    for key in PROTOTYPE_NAMES - set(body_map.rules):
-        placers[key] = _prototype_placer(key, unmapped=unmapped)
-    defaults = dict(body_map.defaults)
-    prepare, finalize = body_map.prepare, body_map.finalize
-    to_extra = unmapped == "additionalProperties"
-    keep_unmapped = unmapped != "drop"
-
-    def build(payload: Mapping[str, Any], notes: Notes) -> JsonObject | None:
-        if prepare is not None:
-            payload = prepare(dict(payload), notes)
-        values = spread_attributes(payload) if "friendbuyAttributes" in payload else payload
-        body: JsonObject = dict(defaults) if defaults else {}
-        for key, raw in values.items():
-            name = copies.get(key)
-            if name is not None:  # the commonest rule, a plain copy, inline: see _placer
-                if type(raw) is str:
-                    if raw:
-                        body[name] = raw
-                elif is_non_empty(raw):
-                    body[name] = raw
-                continue
-            placer = placers.get(key)
-            if placer is not None:
-                placer(body, raw, notes)
-            elif keep_unmapped and is_non_empty(raw):
-                if to_extra:
-                    extra = body.get("additionalProperties")
-                    if not isinstance(extra, dict):
-                        extra = body["additionalProperties"] = {}
-                    extra[key] = stringify(raw)
-                else:
-                    body[key] = raw
-        if finalize is not None:
-            body = finalize(body)
-        return body if body else None
-
+    src.line(0, "def build(payload, notes):")
+    if body_map.prepare is not None:
+        src.line(1, f"payload = {src.const(body_map.prepare)}(dict(payload), notes)")
+    spread = f"{src.const(spread_attributes)}(payload)"
+    src.line(1, f"values = {spread} if {src.const(SPREAD_FIELD)} in payload else payload")
+    defaults = f"dict({src.const(dict(body_map.defaults))})" if body_map.defaults else "{}"
+    src.line(1, f"body = {defaults}")
+    src.line(1, f"placers = {src.const(placers)}")
+    src.line(1, "for key, raw in values.items():")
+    src.line(2, "place = placers.get(key)")
+    src.line(2, "if place is not None:")
+    src.line(3, "place(body, raw, notes)")
+    src.line(2, "else:")
+    emit_unmapped(src, 3, body_map.unmapped, "key", "raw")
+    if body_map.finalize is not None:
+        src.line(1, f"body = {src.const(body_map.finalize)}(body)")
+    src.line(1, "return body if body else None")
+    build: Builder = src.compile("build")
+    placers.update({key: src.namespace[name] for key, name in names.items()})
     return build
 
 
@@ -763,7 +804,7 @@ CUSTOMER_ID_FROM_PROPERTIES: Final = {
 }
 """``$.properties.customerId`` when it exists (not null), else ``$.userId``."""
 
-Source = Callable[[str], dict[str, str]]
+FieldSource = Callable[[str], dict[str, str]]
 """Where an action's fields are read from by default: a key → its ``@path`` mapping."""
 
 
@@ -808,7 +849,7 @@ def customer_fields(
 
 
 def profile_fields(
-    source: Source,
+    source: FieldSource,
     *,
     age: str = "The customer's age.",
     birthday: str = "Birthday, YYYY-MM-DD (year 0000: none).",
@@ -825,7 +866,7 @@ def profile_fields(
     )
 
 
-def referral_fields(source: Source) -> tuple[ActionField, ...]:
+def referral_fields(source: FieldSource) -> tuple[ActionField, ...]:
     """The coupon and the Friendbuy attribution of a purchase or a sign-up."""
     return (
         ActionField("coupon", "string", source("coupon"), "The coupon code used."),
@@ -836,7 +877,7 @@ def referral_fields(source: Source) -> tuple[ActionField, ...]:
     )
 
 
-def attributes_field(source: Source) -> ActionField:
+def attributes_field(source: FieldSource) -> ActionField:
     """``friendbuyAttributes``: more attributes, spread into the body."""
     return ActionField(
         "friendbuyAttributes",
