@@ -44,12 +44,11 @@ from __future__ import annotations
 
 import codecs
 import copy
-import difflib
 import json
 import os
 import pathlib
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, TypeGuard
 
@@ -61,14 +60,17 @@ from fbcli.events import Event
 from fbcli.inputs import read_bounded
 from fbcli.mappings import (
     MAX_FILE_BYTES,
+    LocatedChecker,
     MappingConfig,
-    YamlPositions,
     load_mapping_file,
     load_mappings,
     parse_yaml,
 )
 from fbcli.plan import DEFAULT_BASE_URL, PlannedCall, Rejection, Unmatched, plan_event
+from fbcli.text import did_you_mean, kind_of, show_json
 from fbcli.validation import Violation
+from fbcli.values import same_value
+from fbcli.yamltext import LINE_WIDTH, dump_yaml
 
 UNMATCHED: Final = "unmatched"
 NO_EXPECTATION: Final = "no expectation: run 'fbcli test --update' to fill it in from the output"
@@ -85,10 +87,8 @@ CALL_KEYS: Final = (
     "warnings",
 )
 VIOLATION_KEYS: Final = ("field", "source", "message")
-LINE_WIDTH: Final = 100
-"""``--update`` writes an expectation on one line (flow style) when it fits in this width."""
-INLINE_WIDTH: Final = 64
-"""In block style, a list or mapping of scalars stays on one line when it is this short."""
+VALUE_CHARS: Final = 60
+"""Longest value quoted in a difference."""
 
 YamlPath = tuple[str | int, ...]
 Outcome = list[PlannedCall | Rejection] | Unmatched
@@ -160,64 +160,19 @@ def is_case_file(data: bytes) -> bool:
     return _CASE_FILE_RE.search(data) is not None
 
 
-def _did_you_mean(word: str, choices: Sequence[str]) -> str:
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    return "a list" if isinstance(value, list) else "a mapping"
-
-
 def _is_mapping(value: Any) -> TypeGuard[dict[str, Any]]:
     return isinstance(value, dict)
 
 
-class _Checker:
+class _Checker(LocatedChecker[CaseFileError]):
     """Checks a parsed case file, raising ``CaseFileError`` at the first mistake."""
 
-    def __init__(self, path: str, positions: YamlPositions):
-        self.path = path
-        self.positions = positions
-
-    def fail(
-        self, message: str, at: YamlPath, *, key: bool = False, hint: str | None = None
-    ) -> CaseFileError:
-        return self.positions.error(
-            CaseFileError, message, file=self.path, at=at, key=key, hint=hint
-        )
-
-    def line(self, at: YamlPath) -> int:
-        return (self.positions.at(at) or (1, 1))[0]
-
-    def keys(self, value: dict[str, Any], allowed: Sequence[str], at: YamlPath, what: str) -> None:
-        for key in value:
-            if key not in allowed:
-                raise self.fail(
-                    f"unknown key '{key}' in {what}{_did_you_mean(key, allowed)}",
-                    (*at, key),
-                    key=True,
-                    hint=f"the keys of {what} are: {', '.join(allowed)}",
-                )
-
-    def typed(
-        self, value: Any, check: Callable[[Any], bool], at: YamlPath, name: str, wanted: str
-    ) -> None:
-        if not check(value):
-            raise self.fail(f"'{name}' must be {wanted}, not {_kind(value)}", at)
+    error = CaseFileError
 
     def document(self, document: Any) -> tuple[str | None, list[Any]]:
         if not _is_mapping(document):
             raise self.fail(
-                f"a case file must be a mapping, not {_kind(document)}",
+                f"a case file must be a mapping, not {kind_of(document)}",
                 (),
                 hint="start the file with 'cases:' and a list of cases",
             )
@@ -242,7 +197,7 @@ class _Checker:
     def case(self, raw: Any, index: int) -> Case:
         at: YamlPath = ("cases", index)
         if not _is_mapping(raw):
-            raise self.fail(f"a case must be a mapping, not {_kind(raw)}", at)
+            raise self.fail(f"a case must be a mapping, not {kind_of(raw)}", at)
         self.keys(raw, CASE_KEYS, at, "a case")
         for required in ("name", "event"):
             if required not in raw:
@@ -279,7 +234,7 @@ class _Checker:
             items = [(item, (*at, i)) for i, item in enumerate(raw)]
         else:
             raise self.fail(
-                f"'expect' must be 'unmatched' or a list of calls, not {_kind(raw)}", at
+                f"'expect' must be 'unmatched' or a list of calls, not {kind_of(raw)}", at
             )
         if not items:
             raise self.fail(
@@ -292,7 +247,7 @@ class _Checker:
 
     def call(self, raw: Any, at: YamlPath) -> CallExpectation:
         if not _is_mapping(raw):
-            raise self.fail(f"an expected call must be a mapping, not {_kind(raw)}", at)
+            raise self.fail(f"an expected call must be a mapping, not {kind_of(raw)}", at)
         self.keys(raw, CALL_KEYS, at, "an expected call")
         status = raw.get("status", "invalid" if "errors" in raw else "planned")
         if status not in ("planned", "invalid"):
@@ -307,7 +262,7 @@ class _Checker:
                 self.typed(raw[name], _is_text, (*at, name), name, "a non-empty string")
         if "action" in raw and raw["action"] not in ACTIONS:
             raise self.fail(
-                f"unknown action '{raw['action']}'{_did_you_mean(raw['action'], list(ACTIONS))}",
+                f"unknown action '{raw['action']}'{did_you_mean(raw['action'], list(ACTIONS))}",
                 (*at, "action"),
                 hint=f"the actions are: {', '.join(ACTIONS)}",
             )
@@ -348,7 +303,7 @@ class _Checker:
             if not _is_mapping(item):
                 raise self.fail(
                     f"an entry of '{name}' must be a mapping such as {{field: currency}}, "
-                    f"not {_kind(item)}",
+                    f"not {kind_of(item)}",
                     where,
                 )
             self.keys(item, VIOLATION_KEYS, where, f"an entry of '{name}'")
@@ -466,26 +421,12 @@ def run_case_file(
     return FileResult(case_file, config.path, config.mode, tuple(results))
 
 
-def _show(value: Any, limit: int = 60) -> str:
-    text = json.dumps(value, ensure_ascii=False)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 def _child(path: str, key: str | int) -> str:
     if isinstance(key, int):
         return f"{path}[{key}]"
     if _NAME_RE.fullmatch(key):
         return f"{path}.{key}"
     return f"{path}[{json.dumps(key, ensure_ascii=False)}]"
-
-
-def same_value(expected: Any, actual: Any) -> bool:
-    """Scalars equal as JSON values: ``1 == 1.0``, but ``true != 1`` and ``"1" != 1``."""
-    if isinstance(expected, bool) or isinstance(actual, bool):
-        return isinstance(expected, bool) and isinstance(actual, bool) and expected == actual
-    if isinstance(expected, int | float) and isinstance(actual, int | float):
-        return expected == actual
-    return type(expected) is type(actual) and expected == actual
 
 
 def match_value(expected: Any, actual: Any, path: str, *, exact: bool = False) -> list[str]:
@@ -502,7 +443,7 @@ def match_value(expected: Any, actual: Any, path: str, *, exact: bool = False) -
 def _match(expected: Any, actual: Any, path: str, exact: bool, out: list[str]) -> None:
     if isinstance(expected, dict):
         if not isinstance(actual, dict):
-            out.append(f"{path}: expected a mapping, got {_show(actual)}")
+            out.append(f"{path}: expected a mapping, got {show_json(actual, VALUE_CHARS)}")
             return
         for key, value in expected.items():
             where = _child(path, key)
@@ -510,25 +451,26 @@ def _match(expected: Any, actual: Any, path: str, exact: bool, out: list[str]) -
                 if value is not None:
                     out.append(f"missing {where}")
             elif value is None and actual[key] is not None:
-                out.append(f"{where}: expected no value, got {_show(actual[key])}")
+                out.append(f"{where}: expected no value, got {show_json(actual[key], VALUE_CHARS)}")
             else:
                 _match(value, actual[key], where, exact, out)
         if exact:
             out.extend(
-                f"unexpected {_child(path, key)}: {_show(value)}"
+                f"unexpected {_child(path, key)}: {show_json(value, VALUE_CHARS)}"
                 for key, value in actual.items()
                 if key not in expected
             )
     elif isinstance(expected, list):
         if not isinstance(actual, list):
-            out.append(f"{path}: expected a list, got {_show(actual)}")
+            out.append(f"{path}: expected a list, got {show_json(actual, VALUE_CHARS)}")
         elif len(expected) != len(actual):
             out.append(f"{path}: expected {_items(len(expected))}, got {len(actual)}")
         else:
             for i, (e, a) in enumerate(zip(expected, actual, strict=True)):
                 _match(e, a, _child(path, i), exact, out)
     elif not same_value(expected, actual):
-        out.append(f"{path}: expected {_show(expected)}, got {_show(actual)}")
+        wanted, got = show_json(expected, VALUE_CHARS), show_json(actual, VALUE_CHARS)
+        out.append(f"{path}: expected {wanted}, got {got}")
 
 
 def _items(count: int, word: str = "item") -> str:
@@ -728,58 +670,6 @@ def plan_update(result: FileResult) -> FileUpdate:
     text, rewritten = _rewrite(case_file.text, expects, target, case_file.path)
     data = (codecs.BOM_UTF8 if case_file.bom else b"") + text.encode("utf-8")
     return FileUpdate(case_file.path, tuple(u for _, u in updates), data, rewritten)
-
-
-class _Dumper(yaml.SafeDumper):
-    """Block sequences indented under their key; strings quoted whenever fbcli's YAML 1.2
-    reading (``0o17``, ``1e3``) or YAML 1.1's (``yes``, ``0123``) would take them for
-    something else; no anchors."""
-
-    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
-        super().increase_indent(flow, False)
-
-    def ignore_aliases(self, data: Any) -> bool:
-        return True
-
-    def represent_mapping(
-        self, tag: str, mapping: Any, flow_style: bool | None = None
-    ) -> yaml.MappingNode:
-        node = super().represent_mapping(tag, mapping, flow_style)
-        node.flow_style = self._inline(node, mapping)
-        return node
-
-    def represent_sequence(
-        self, tag: str, sequence: Any, flow_style: bool | None = None
-    ) -> yaml.SequenceNode:
-        node = super().represent_sequence(tag, sequence, flow_style)
-        node.flow_style = self._inline(node, sequence)
-        return node
-
-    def _inline(self, node: yaml.CollectionNode, data: Any) -> bool:
-        """Flow style: always when asked; else for short collections of scalars only."""
-        if self.default_flow_style:
-            return True
-        return bool(node.flow_style) and len(dump_yaml(data, flow=True)) <= INLINE_WIDTH
-
-
-for _tag, _pattern, _first in (
-    ("int", r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", "-+0123456789"),
-    ("float", r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$", "-+.0123456789"),
-):
-    _Dumper.add_implicit_resolver(f"tag:yaml.org,2002:{_tag}", re.compile(_pattern), list(_first))
-
-
-def dump_yaml(value: Any, *, flow: bool, width: int = LINE_WIDTH) -> str:
-    """YAML text for plain data: one line (``flow``), or block with leaf collections inline."""
-    text = yaml.dump(
-        value,
-        Dumper=_Dumper,
-        default_flow_style=True if flow else None,
-        sort_keys=False,
-        allow_unicode=True,
-        width=2**31 - 1 if flow else width,
-    )
-    return text.removesuffix("\n...\n").rstrip("\n")
 
 
 class _SpliceError(Exception):

@@ -19,7 +19,6 @@ runs).  The module is pure: no I/O, no printing.
 
 from __future__ import annotations
 
-import difflib
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -31,27 +30,16 @@ from fbcli.actions.base import (
     Action,
     ActionField,
     BodyMap,
-    Converter,
     KeyRule,
     Mode,
     spread_attributes,
-    to_date,
-    to_integer,
-    to_number,
-    to_string,
 )
 from fbcli.errors import ConfigError
+from fbcli.text import closest
 from fbcli.validation import build_schema
 
 PUSH_TYPE_FIELD: Final = "eventType"
 """The field ``plan.build_call`` takes the push type from when an action has no ``direct_type``."""
-
-_CONVERTER_NAMES: Final[dict[Converter, str]] = {
-    to_string: "to-string",
-    to_integer: "to-integer",
-    to_number: "to-number",
-    to_date: "date",
-}
 
 LandingKind = Literal[
     "key",
@@ -251,9 +239,7 @@ def _spreads(name: str) -> bool:
 def _rule_landing(rule: KeyRule) -> Landing:
     if rule.target is None:
         return Landing("not-sent")
-    convert = None
-    if rule.convert is not None:
-        convert = _CONVERTER_NAMES.get(rule.convert, rule.convert.__name__.replace("_", "-"))
+    convert = rule.convert.name if rule.convert is not None else None
     return Landing("key", ".".join(rule.target), convert)
 
 
@@ -382,12 +368,7 @@ def describe_actions(mode: Mode | None = None) -> list[ActionDoc]:
 
 def suggest_action_name(word: str) -> str | None:
     """The action name closest to a mistyped one, or ``None``."""
-    names = list(ACTIONS)
-    close = difflib.get_close_matches(word, names, n=1, cutoff=0.6)
-    if close:
-        return close[0]
-    folded = [n for n in names if n.lower() == word.lower()]
-    return folded[0] if folded else None
+    return closest(word, list(ACTIONS))
 
 
 def choose_action(name: str | None, mode: str | None) -> tuple[Action | None, Mode | None]:

@@ -55,7 +55,7 @@ from fbcli.plan import (
     plan_event,
     to_record,
 )
-from fbcli.values import MISSING
+from fbcli.values import MISSING, same_value
 
 EventStatus = Literal["planned", "invalid", "unmatched"]
 CallChangeKind = Literal["added", "removed", "changed", "unchanged"]
@@ -111,21 +111,6 @@ class FieldChange:
         if self.new is not MISSING:
             out["new"] = self.new
         return out
-
-
-def same_value(old: Any, new: Any) -> bool:
-    """JSON equality: booleans are not numbers, ``1 == 1.0``, strings are not numbers."""
-    if isinstance(old, bool) or isinstance(new, bool):
-        return type(old) is type(new) and old == new
-    if isinstance(old, int | float) and isinstance(new, int | float):
-        return old == new
-    if type(old) is not type(new):
-        return False
-    if isinstance(old, dict):
-        return old.keys() == new.keys() and all(same_value(old[k], new[k]) for k in old)
-    if isinstance(old, list):
-        return len(old) == len(new) and all(map(same_value, old, new))
-    return bool(old == new)
 
 
 def diff_values(old: Any, new: Any, path: JsonPath = ()) -> Iterator[FieldChange]:

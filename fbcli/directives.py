@@ -99,6 +99,7 @@ from functools import lru_cache
 from typing import Any, Final
 
 from fbcli.jsvalues import js_json, js_string, js_truthy
+from fbcli.text import show_js
 from fbcli.values import MISSING
 
 __all__ = [
@@ -419,11 +420,6 @@ def _replacer(
 # --- compiling ---------------------------------------------------------------------------
 
 
-def _show(value: Any) -> str:
-    text = js_json(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
 def _is_directive(value: Any) -> bool:
     return isinstance(value, dict) and any(
         isinstance(key, str) and key.startswith("@") for key in value
@@ -564,7 +560,7 @@ def _compile_array(node: list[Any], location: Location, depth: int) -> Resolver:
 
 def _options(name: str, arg: Any, location: Location, expected: str) -> dict[str, Any]:
     if not isinstance(arg, dict) or _is_directive(arg):
-        raise DirectiveError(f"{name} expects an object {expected}, not {_show(arg)}", location)
+        raise DirectiveError(f"{name} expects an object {expected}, not {show_js(arg)}", location)
     for key in arg:
         if not isinstance(key, str):
             raise DirectiveError(f"object keys must be strings, not {key!r}", location)
@@ -588,7 +584,7 @@ def _string_or_directive(
     if _is_directive(value):
         return _compile(value, location, depth)
     raise DirectiveError(
-        f"{name} {what} must be a string or a directive, not {_show(value)}", location
+        f"{name} {what} must be a string or a directive, not {show_js(value)}", location
     )
 
 
@@ -627,7 +623,7 @@ def _compile_path(arg: Any, location: Location, depth: int, keep: bool) -> Resol
     if not _is_directive(arg):
         raise DirectiveError(
             '@path expects a path such as "$.properties.currency" or a directive, '
-            f"not {_show(arg)}",
+            f"not {show_js(arg)}",
             location,
         )
     inner = _compile(arg, location, depth)
@@ -648,7 +644,7 @@ def _compile_template(arg: Any, location: Location, depth: int, keep: bool) -> R
     if not _is_directive(arg):
         raise DirectiveError(
             f'@template expects template text such as "{{{{properties.name}}}}" '
-            f"or a directive, not {_show(arg)}",
+            f"or a directive, not {show_js(arg)}",
             location,
         )
     inner = _compile(arg, location, depth)
@@ -712,7 +708,7 @@ def _compile_case(arg: Any, location: Location, depth: int, keep: bool) -> Resol
     if operator not in ("lower", "upper"):
         where = (*location, "operator") if "operator" in options else location
         raise DirectiveError(
-            f'@case operator must be "lower" or "upper", not {_show(operator)}'
+            f'@case operator must be "lower" or "upper", not {show_js(operator)}'
             if operator is not MISSING
             else '@case needs an operator: "lower" or "upper"',
             where,
@@ -748,7 +744,7 @@ def _replace_text(
         return ""
     if not isinstance(value, str):
         raise DirectiveError(
-            f"@replace {key} must be a string, not {_show(value)}", (*location, key)
+            f"@replace {key} must be a string, not {show_js(value)}", (*location, key)
         )
     length = _js_length(value)
     if length < minimum:
@@ -764,7 +760,7 @@ def _replace_flag(options: dict[str, Any], key: str, location: Location, default
     value = options.get(key, default)
     if not isinstance(value, bool):
         raise DirectiveError(
-            f"@replace {key} must be true or false, not {_show(value)}", (*location, key)
+            f"@replace {key} must be true or false, not {show_js(value)}", (*location, key)
         )
     return value
 
@@ -818,7 +814,7 @@ def _compile_array_path(arg: Any, location: Location, depth: int, keep: bool) ->
     if not isinstance(arg, list) or not arg:
         raise DirectiveError(
             f'@arrayPath expects [path, item-shape], such as ["$.properties.products", '
-            f'{{"id": {{"@path": "$.product_id"}}}}], not {_show(arg)}',
+            f'{{"id": {{"@path": "$.product_id"}}}}], not {show_js(arg)}',
             location,
         )
     first = arg[0]
@@ -828,7 +824,7 @@ def _compile_array_path(arg: Any, location: Location, depth: int, keep: bool) ->
         root = _compile(first, (*location, 0), depth)
     else:
         raise DirectiveError(
-            f"@arrayPath path must be a string or a directive, not {_show(first)}",
+            f"@arrayPath path must be a string or a directive, not {show_js(first)}",
             (*location, 0),
         )
     shape = None
@@ -865,7 +861,7 @@ def _compile_merge(arg: Any, location: Location, depth: int, keep: bool) -> Reso
     direction = options.get("direction", MISSING)
     if direction not in ("left", "right"):
         raise DirectiveError(
-            f'@merge direction must be "left" or "right", not {_show(direction)}'
+            f'@merge direction must be "left" or "right", not {show_js(direction)}'
             if direction is not MISSING
             else '@merge needs a direction: "left" or "right"',
             (*location, "direction") if "direction" in options else location,
@@ -873,7 +869,7 @@ def _compile_merge(arg: Any, location: Location, depth: int, keep: bool) -> Reso
     objects = options.get("objects", MISSING)
     if not isinstance(objects, list):
         raise DirectiveError(
-            f"@merge objects must be an array of objects or directives, not {_show(objects)}"
+            f"@merge objects must be an array of objects or directives, not {show_js(objects)}"
             if objects is not MISSING
             else "@merge needs objects: an array of objects or directives",
             (*location, "objects") if "objects" in options else location,
@@ -883,7 +879,7 @@ def _compile_merge(arg: Any, location: Location, depth: int, keep: bool) -> Reso
         where = (*location, "objects", number)
         if not isinstance(entry, dict):
             raise DirectiveError(
-                f"@merge objects must hold objects or directives, not {_show(entry)}", where
+                f"@merge objects must hold objects or directives, not {show_js(entry)}", where
             )
         sources.append(_compile(entry, where, depth + 1, keep=True))
     if direction == "left":
@@ -908,7 +904,7 @@ def _compile_json(arg: Any, location: Location, depth: int, keep: bool) -> Resol
     mode = options.get("mode", MISSING)
     if mode not in ("encode", "decode"):
         raise DirectiveError(
-            f'@json mode must be "encode" or "decode", not {_show(mode)}'
+            f'@json mode must be "encode" or "decode", not {show_js(mode)}'
             if mode is not MISSING
             else '@json needs a mode: "encode" or "decode"',
             (*location, "mode") if "mode" in options else location,
@@ -917,7 +913,8 @@ def _compile_json(arg: Any, location: Location, depth: int, keep: bool) -> Resol
         raise DirectiveError("@json needs a value", location)
     if not js_truthy(options["value"]):
         raise DirectiveError(
-            f"@json value must be a directive or a truthy constant, not {_show(options['value'])}",
+            "@json value must be a directive or a truthy constant, "
+            f"not {show_js(options['value'])}",
             (*location, "value"),
         )
     source = _compile(options["value"], (*location, "value"), depth)
@@ -950,7 +947,7 @@ def _compile_flatten(arg: Any, location: Location, depth: int, keep: bool) -> Re
     omit_arrays = options.get("omitArrays", False)
     if not isinstance(omit_arrays, bool):
         raise DirectiveError(
-            f"@flatten omitArrays must be true or false, not {_show(omit_arrays)}",
+            f"@flatten omitArrays must be true or false, not {show_js(omit_arrays)}",
             (*location, "omitArrays"),
         )
     source = (

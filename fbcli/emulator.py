@@ -70,6 +70,7 @@ from typing import IO, Any, Final, NoReturn
 from urllib.parse import urlsplit
 
 from fbcli.hosts import is_loopback
+from fbcli.values import is_number
 
 __all__ = [
     "Emulator",
@@ -328,10 +329,6 @@ def _is_integer(value: Any) -> bool:
     return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
 def _string(value: Any, name: str) -> str | None:
     return None if isinstance(value, str) else f"'{name}' must be a string"
 
@@ -345,7 +342,7 @@ def _integer(value: Any, name: str) -> str | None:
 
 
 def _number(value: Any, name: str) -> str | None:
-    return None if _is_number(value) else f"'{name}' must be a number"
+    return None if is_number(value) else f"'{name}' must be a number"
 
 
 def _loyalty_status(value: Any, name: str) -> str | None:

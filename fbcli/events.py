@@ -62,6 +62,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO, Final, NoReturn
 
+from fbcli.text import clip
+
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
 
@@ -530,8 +532,7 @@ def _reject_constant(name: str) -> NoReturn:
 def _parse_float(text: str) -> float:
     value = float(text)
     if math.isinf(value):
-        clipped = text if len(text) <= _CLIP else text[: _CLIP - 3] + "..."
-        raise _NumberError(f"number {clipped} is out of range (it overflows to infinity)")
+        raise _NumberError(f"number {clip(text, _CLIP)} is out of range (it overflows to infinity)")
     return value
 
 

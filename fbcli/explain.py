@@ -33,7 +33,6 @@ from typing import Any, Final, Literal
 from fbcli.actions.base import (
     PRODUCT_ITEM_FIELDS,
     Action,
-    FieldType,
     JsonObject,
     Mode,
     is_non_empty,
@@ -52,8 +51,9 @@ from fbcli.plan import (
     setup_push,
     to_record,
 )
+from fbcli.text import show_json
 from fbcli.triggers import Call, Compare, Node, Not, evaluate_trigger, lookup, trace_trigger
-from fbcli.validation import Violation
+from fbcli.validation import FieldType, Violation
 from fbcli.values import MISSING
 
 __all__ = [
@@ -85,9 +85,6 @@ _SYNONYMS: Final = (
 )
 """Names that commonly mean the same thing, compared after ``_norm``."""
 
-_CONVERTER_NAMES: Final = {"to_date": "date"}
-"""Converters named as docs/actions.md's field tables name them (others: ``to-number`` ...)."""
-
 _CONTAINERS: Final = ("$.properties", "$.traits", "$.context.traits")
 """Where events keep user data; a key missing from one may sit in another."""
 
@@ -100,6 +97,9 @@ _THOUSANDS_RE: Final = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 _MONEY_RE: Final = re.compile(r"[$€£¥]\s*|\s*[$€£¥]|\s*\b[A-Z]{3}\b\s*")
 
 Status = Literal["planned", "invalid", "unmatched"]
+
+_CUT: Final = "…"
+"""How a value cut short in a hint ends."""
 
 
 # -- the explanation ---------------------------------------------------------------------
@@ -468,10 +468,7 @@ class _Lander:
             return Landing(None, "not sent")
         if not is_non_empty(value):
             return Landing(None, "dropped as empty")
-        note = None
-        if rule.convert is not None:
-            name = rule.convert.__name__
-            note = _CONVERTER_NAMES.get(name, name.replace("_", "-"))
+        note = rule.convert.name if rule.convert is not None else None
         return self.check(Landing(rule.target, note))
 
     def check(self, landing: Landing) -> Landing:
@@ -503,11 +500,6 @@ def _norm(key: str) -> str:
     return re.sub(r"[\s_\-]", "", key).casefold()
 
 
-def _show(value: Any, limit: int = 40) -> str:
-    text = json.dumps(value, ensure_ascii=False)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def _trigger_hint(leaf: Compare | Call, actual: Any, data: Mapping[str, Any]) -> str | None:
     """Why a comparison that failed was close: letter case, spaces, strict types, a key."""
     if actual is MISSING:
@@ -535,7 +527,8 @@ def _trigger_hint(leaf: Compare | Call, actual: Any, data: Mapping[str, Any]) ->
             return "differs only in spaces"
         return None
     if isinstance(wanted, str) and _is_scalar(actual) and json.dumps(actual) == wanted:
-        return f"types are strict: the event has {_kind(actual)} {_show(actual)}, not a string"
+        shown = show_json(actual, mark=_CUT)
+        return f"types are strict: the event has {_kind(actual)} {shown}, not a string"
     if (
         not isinstance(wanted, str)
         and isinstance(actual, str)
@@ -544,7 +537,7 @@ def _trigger_hint(leaf: Compare | Call, actual: Any, data: Mapping[str, Any]) ->
             or (not isinstance(wanted, bool) and js_to_number(actual) == wanted)
         )
     ):
-        return f"types are strict: the event has the string {_show(actual)}"
+        return f"types are strict: the event has the string {show_json(actual, mark=_CUT)}"
     return None
 
 
@@ -581,14 +574,15 @@ def _hint(
         sources = () if pointer else trace.sources
     if violation.message.startswith("required field"):
         if not pointer and trace.raw is not MISSING:
-            return f'the mapping gives {_show(trace.raw)}, and empty values (null, "") are dropped'
+            shown = show_json(trace.raw, mark=_CUT)
+            return f'the mapping gives {shown}, and empty values (null, "") are dropped'
         return _missing_hint(data, sources, name if not pointer else None)
     value = _value_in(trace.value, pointer)
     kind = PRODUCT_ITEM_FIELDS.get(pointer[1]) if pointer else trace.type
     hint = _value_hint(value, kind, pointer[1] if pointer else name)
     if kind in ("number", "integer") and not pointer:
         also = [
-            f"{where} = {_show(v)}"
+            f"{where} = {show_json(v, mark=_CUT)}"
             for where, v in _similar(data, trace.sources)
             if _is_scalar(v) and not isinstance(v, bool)
         ]
@@ -612,7 +606,7 @@ def _missing_hint(
 ) -> str | None:
     found = _similar(data, sources)
     if found:
-        shown = ", ".join(f"{where} = {_show(v)}" for where, v in found)
+        shown = ", ".join(f"{where} = {show_json(v, mark=_CUT)}" for where, v in found)
         hint = f"the event has {shown}"
         where = found[0][0]
         if field is not None and _is_simple_path(where):
@@ -680,21 +674,20 @@ def _value_hint(value: Any, kind: str | None, name: str) -> str | None:
 
 def _number_hint(value: Any, name: str, *, integer: bool) -> str | None:
     number = js_to_number(value) if isinstance(value, str) else value
+    shown = show_json(value, mark=_CUT)
     if integer and isinstance(number, int | float):
-        return f"{_show(value)} is not a whole number, and {name} must be one"
+        return f"{shown} is not a whole number, and {name} must be one"
     if not isinstance(value, str):
         return None
     text = value.strip()
     if _DECIMAL_COMMA_RE.fullmatch(text) and not integer:
-        return f"{_show(value)} has a decimal comma; a number uses a dot: {text.replace(',', '.')}"
+        return f"{shown} has a decimal comma; a number uses a dot: {text.replace(',', '.')}"
     if _THOUSANDS_RE.fullmatch(text):
-        return (
-            f"{_show(value)} has thousands separators; a number has none: {text.replace(',', '')}"
-        )
+        return f"{shown} has thousands separators; a number has none: {text.replace(',', '')}"
     bare = _MONEY_RE.sub("", text)
     if bare != text and js_to_number(bare) is not None:
-        return f"{_show(value)} has a currency sign or code; send the number alone: {bare}"
-    return f"{_show(value)} is a string that is not a number"
+        return f"{shown} has a currency sign or code; send the number alone: {bare}"
+    return f"{shown} is a string that is not a number"
 
 
 def _date_hint(value: str) -> str | None:

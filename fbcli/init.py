@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 import pathlib
-import re
 import shlex
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -39,7 +38,9 @@ from fbcli.actions import ACTIONS
 from fbcli.actions.base import Mode
 from fbcli.errors import ConfigError
 from fbcli.events import Event, LineError
+from fbcli.text import plural
 from fbcli.triggers import compile_trigger, parse_trigger
+from fbcli.yamltext import yaml_scalar
 
 MAX_CUSTOM: Final = 50
 """Most custom-event subscriptions listed (commented out) in the file."""
@@ -176,10 +177,6 @@ class MappingSuggestion:
     """Standard subscriptions of the other mode that events matched (trackPage in cloud)."""
 
 
-def _plural(count: int, word: str) -> str:
-    return f"{count:,} {word}" if count == 1 else f"{count:,} {word}s"
-
-
 def _by_count(counts: Mapping[str, int]) -> list[tuple[str, int]]:
     return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
 
@@ -268,24 +265,6 @@ def suggest_subscriptions(counts: EventCounts, *, mode: Mode = "cloud") -> Mappi
 
 # -- YAML text ------------------------------------------------------------------------
 
-_PLAIN_RE: Final = re.compile(r"[A-Za-z][\x20-\x7e]*")
-_YAML_WORDS: Final = frozenset({"true", "false", "null", "yes", "no", "on", "off", "y", "n", "~"})
-
-
-def yaml_scalar(text: str) -> str:
-    """``text`` as a YAML scalar on one line: plain when unambiguous, else single-quoted.
-
-    ``text`` must be printable (no line breaks): single quotes have no escapes.
-    """
-    plain = (
-        _PLAIN_RE.fullmatch(text) is not None
-        and ": " not in text
-        and " #" not in text
-        and not text.endswith((" ", ":"))
-        and text.lower() not in _YAML_WORDS
-    )
-    return text if plain else "'" + text.replace("'", "''") + "'"
-
 
 def _subscription_lines(sub: SuggestedSubscription, note: str, *, prefix: str = "") -> list[str]:
     first = f"  {prefix}- name: {yaml_scalar(sub.name)}"
@@ -300,13 +279,13 @@ def _subscription_lines(sub: SuggestedSubscription, note: str, *, prefix: str = 
 
 def describe_counts(counts: EventCounts) -> str:
     """``14 events (4 identify, 9 track, 1 page); 2 malformed lines skipped``."""
-    text = _plural(counts.events, "event")
+    text = plural(counts.events, "event", grouped=True)
     if counts.types:
         text += " (" + ", ".join(f"{n:,} {t}" for t, n in _by_count(counts.types)) + ")"
     if counts.malformed:
-        text += f"; {_plural(counts.malformed, 'malformed line')} skipped"
+        text += f"; {plural(counts.malformed, 'malformed line', grouped=True)} skipped"
     if counts.unreadable:
-        text += f"; {_plural(counts.unreadable, 'input')} not readable"
+        text += f"; {plural(counts.unreadable, 'input', grouped=True)} not readable"
     return _printable(text)
 
 
@@ -316,12 +295,14 @@ def summary_lines(suggestion: MappingSuggestion) -> list[str]:
     custom = len(suggestion.custom)
     if suggestion.subscriptions:
         actions = ", ".join(s.action for s in suggestion.subscriptions)
-        lines.append(f"{_plural(len(suggestion.subscriptions), 'subscription')} ({actions})")
+        lines.append(
+            f"{plural(len(suggestion.subscriptions), 'subscription', grouped=True)} ({actions})"
+        )
     else:
         lines.append("1 custom-event subscription, disabled (enable it to send)")
         custom -= 1
     if custom:
-        text = f"{_plural(custom, 'other track event')} listed, commented out"
+        text = f"{plural(custom, 'other track event', grouped=True)} listed, commented out"
         if suggestion.unlisted_names:
             text += f" (and {suggestion.unlisted_names:,} more not listed)"
         lines.append(text)
@@ -358,10 +339,10 @@ def render_suggestion(suggestion: MappingSuggestion, counts: EventCounts) -> str
     custom = list(suggestion.custom)
     if not active:
         first = custom.pop(0)
-        lines += _subscription_lines(first, _plural(first.count, "event"))
+        lines += _subscription_lines(first, plural(first.count, "event", grouped=True))
         lines += ["    enabled: false          # no standard event found: enable it to send", ""]
     for sub in active:
-        lines += [*_subscription_lines(sub, _plural(sub.count, "matching event")), ""]
+        lines += [*_subscription_lines(sub, plural(sub.count, "matching event", grouped=True)), ""]
     for sub in suggestion.unmatched_standard:
         lines += [
             f"  # No event matched {sub.action}'s suggested trigger; adapt it and uncomment:",
@@ -374,22 +355,28 @@ def render_suggestion(suggestion: MappingSuggestion, counts: EventCounts) -> str
             "Uncomment one to send it as a custom event:"
         )
         for sub in custom:
-            lines += [*_subscription_lines(sub, _plural(sub.count, "event"), prefix="# "), ""]
+            lines += [
+                *_subscription_lines(sub, plural(sub.count, "event", grouped=True), prefix="# "),
+                "",
+            ]
     notes = []
     if suggestion.unlisted_names:
-        notes.append(f"{_plural(suggestion.unlisted_names, 'more track event name')} not listed.")
+        unlisted = plural(suggestion.unlisted_names, "more track event name", grouped=True)
+        notes.append(f"{unlisted} not listed.")
     left_out = counts.long_names + counts.overflow
     if left_out:
         notes.append(
-            f"{_plural(left_out, 'more track event')} not listed "
+            f"{plural(left_out, 'more track event', grouped=True)} not listed "
             f"(names over {MAX_NAME_CHARS} characters, or past {MAX_NAMES:,} names)."
         )
     if counts.unnamed_tracks:
-        notes.append(f"{_plural(counts.unnamed_tracks, 'track event')} without an event name.")
+        notes.append(
+            f"{plural(counts.unnamed_tracks, 'track event', grouped=True)} without an event name."
+        )
     for sub in suggestion.other_mode:
         other = "direct" if suggestion.mode == "cloud" else "cloud"
         notes.append(
-            f"{_plural(sub.count, 'event')} for {sub.action} ({sub.trigger}): "
+            f"{plural(sub.count, 'event', grouped=True)} for {sub.action} ({sub.trigger}): "
             f"{other} mode only, see fbcli init --mode {other}."
         )
     if counts.unsubscribed_types:

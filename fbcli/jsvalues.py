@@ -366,9 +366,13 @@ def js_view(value: Any, *, resolved: bool = False) -> Any:
     copy of the objects and arrays on the way.  Iterative: no nesting depth makes
     it raise.
     """
-    if not _differs_in_js(value, resolved):
+    if type(value) in _UNCHANGED or not _differs_in_js(value, resolved):
         return value
     return _rebuild(value, resolved)
+
+
+_UNCHANGED: Final = frozenset({str, float, bool, type(None)})
+"""Exact types ``js_view`` returns as they are (no integer, no container)."""
 
 
 def _is_wide(item: Any) -> bool:

@@ -30,18 +30,17 @@ is not a UUID, that is a ``ConfigError``, not a mistake in the file).
 from __future__ import annotations
 
 import codecs
-import difflib
 import json
 import math
 import os
 import pathlib
 import re
 from bisect import bisect_left
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, Literal, TypeVar
 
 import yaml
 
@@ -50,6 +49,7 @@ from fbcli.actions.base import Action, Mode
 from fbcli.directives import DirectiveError, Resolver, compile_mapping, source_paths
 from fbcli.errors import ConfigError, MappingFileError
 from fbcli.inputs import read_bounded
+from fbcli.text import did_you_mean, kind_of, show_quoted
 from fbcli.triggers import Node, TriggerSyntaxError, compile_trigger, parse_trigger
 from fbcli.validation import Check, compile_check
 
@@ -126,15 +126,6 @@ class MappingConfig:
         return tuple(s for s in self.subscriptions if s.enabled)
 
 
-def _show(value: Any, limit: int = 40) -> str:
-    """A user's value for a one-line message: quoted text, or JSON; long values cut."""
-    if isinstance(value, str):
-        text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in value)
-        return f"'{text if len(text) <= limit else text[: limit - 3] + '...'}'"
-    text = json.dumps(value, ensure_ascii=False)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 # -- step 1: YAML with positions -------------------------------------------------------
 
 
@@ -158,26 +149,55 @@ class YamlPositions:
             path = path[:-1]
         return self.values.get(())
 
-    def error(
-        self,
-        kind: type[_E],
-        message: str,
-        *,
-        file: str,
-        at: Path,
-        key: bool = False,
-        hint: str | None = None,
-    ) -> _E:
-        """An error of ``kind`` located at the value (or key) at ``at``."""
-        line, column = self.at(at, key=key) or (None, None)
-        return kind(message, path=file, line=line, column=column, hint=hint)
-
     def in_scalar(self, path: Path, offset: int) -> tuple[int, int] | None:
         """The (line, column) of character ``offset`` of the string at ``path``, if known."""
         node = self.scalars.get(path)
         if node is None:
             return None
         return _locate_in_scalar(self.source, node, offset)
+
+
+class LocatedChecker(Generic[_E]):
+    """Checks a document ``parse_yaml`` read: each mistake an ``error`` at its line and column.
+
+    What the mapping file's checks and the case file's share: where a value (or
+    its key) is, and the mistakes any YAML document can make (a key it does not
+    know, a value of the wrong kind).
+    """
+
+    error: type[_E]
+    """The exception raised (``MappingFileError``, ``CaseFileError``)."""
+
+    def __init__(self, path: str, positions: YamlPositions) -> None:
+        self.path = path
+        self.positions = positions
+
+    def fail(self, message: str, at: Path, *, key: bool = False, hint: str | None = None) -> _E:
+        """An error located at the value (or key) at ``at``, or its nearest parent."""
+        line, column = self.positions.at(at, key=key) or (None, None)
+        return self.error(message, path=self.path, line=line, column=column, hint=hint)
+
+    def line(self, at: Path) -> int:
+        """The line of the value at ``at`` (1 when it is not known)."""
+        return (self.positions.at(at) or (1, 1))[0]
+
+    def keys(self, value: Mapping[str, Any], allowed: Sequence[str], at: Path, what: str) -> None:
+        """Refuse a key of ``value`` not in ``allowed`` (``what`` names the mapping)."""
+        for key in value:
+            if key not in allowed:
+                raise self.fail(
+                    f"unknown key '{key}' in {what}{did_you_mean(key, allowed)}",
+                    (*at, key),
+                    key=True,
+                    hint=f"the keys of {what} are: {', '.join(allowed)}",
+                )
+
+    def typed(
+        self, value: Any, check: Callable[[Any], bool], at: Path, name: str, wanted: str
+    ) -> None:
+        """Refuse a value ``check`` does not accept: ``'name' must be <wanted>, not a list``."""
+        if not check(value):
+            raise self.fail(f"'{name}' must be {wanted}, not {kind_of(value)}", at)
 
 
 def _mark(node: yaml.Node) -> tuple[int, int]:
@@ -385,7 +405,8 @@ class _Builder:
                 if key in out:
                     first = self.positions.keys[(*path, key)][0]
                     raise self.fail(
-                        f"duplicate key {_show(key)}; it is first used on line {first}", key_node
+                        f"duplicate key {show_quoted(key)}; it is first used on line {first}",
+                        key_node,
                     )
                 self.positions.keys[(*path, key)] = _mark(key_node)
                 out[key] = self.build(value_node, (*path, key))
@@ -428,7 +449,7 @@ class _Builder:
         if pattern is None or tag == "merge":
             raise self.refuse_tag(node)
         if not pattern.match(text):
-            raise self.fail(f"{_show(text)} is not a valid {_tag_name(node.tag)} value", node)
+            raise self.fail(f"{show_quoted(text)} is not a valid {_tag_name(node.tag)} value", node)
         if tag == "null":
             return None
         if tag == "bool":
@@ -439,7 +460,7 @@ class _Builder:
         number = math.inf if special else float(text)
         if not math.isfinite(number):
             raise self.fail(
-                f"{_show(text)} is not a JSON number",
+                f"{show_quoted(text)} is not a JSON number",
                 node,
                 hint="JSON has no infinity or NaN; quote the value to make it a string",
             )
@@ -452,7 +473,7 @@ class _Builder:
             return int(text)
         except ValueError:  # more digits than Python converts
             raise self.fail(
-                f"the number {_show(text)} has too many digits",
+                f"the number {show_quoted(text)} has too many digits",
                 node,
                 hint="quote it to make it a string",
             ) from None
@@ -581,13 +602,6 @@ def mapping_file_schema() -> dict[str, Any]:
     return schema
 
 
-def _did_you_mean(word: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    if not close:
-        close = [c for c in choices if c.lower() == word.lower()]
-    return f" (did you mean '{close[0]}'?)" if close else ""
-
-
 _TYPE_NAMES: Final = {
     "object": "a mapping",
     "array": "a list",
@@ -597,18 +611,6 @@ _TYPE_NAMES: Final = {
     "integer": "a whole number",
     "null": "null",
 }
-
-
-def _type_of(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    return "a list" if isinstance(value, list) else "a mapping"
 
 
 def _name_of(path: Path) -> str:
@@ -622,7 +624,7 @@ def _name_of(path: Path) -> str:
 
 def _type_message(wanted: Any, value: Any, path: Path) -> tuple[str, str | None]:
     names = [_TYPE_NAMES[t] for t in (wanted if isinstance(wanted, list) else [wanted])]
-    message = f"{_name_of(path)} must be {' or '.join(names)}, not {_type_of(value)}"
+    message = f"{_name_of(path)} must be {' or '.join(names)}, not {kind_of(value)}"
     if path == ():
         return message, "start the file with 'version: 1' and a 'subscriptions:' list"
     if wanted == "string" and isinstance(value, bool | int | float):
@@ -644,7 +646,7 @@ def _shape_message(error: ValidationError) -> tuple[str, str | None, Path, bool]
         allowed = sorted(schema.get("properties", {}))
         extra = next(k for k in value if k not in allowed)
         return (
-            f"unknown key {_show(extra)} in {where}{_did_you_mean(extra, allowed)}",
+            f"unknown key {show_quoted(extra)} in {where}{did_you_mean(extra, allowed)}",
             f"the keys of {where} are: {', '.join(allowed)}",
             (*path, extra),
             True,
@@ -657,28 +659,33 @@ def _shape_message(error: ValidationError) -> tuple[str, str | None, Path, bool]
         known = [str(v) for v in expected]
         if path[-1] == "action" and isinstance(value, str):
             return (
-                f"unknown action {_show(value)}{_did_you_mean(value, known)}",
+                f"unknown action {show_quoted(value)}{did_you_mean(value, known)}",
                 f"the actions are: {', '.join(known)}",
                 path,
                 False,
             )
-        suggestion = _did_you_mean(value, known) if isinstance(value, str) else ""
+        suggestion = did_you_mean(value, known) if isinstance(value, str) else ""
         choices = f"{', '.join(known[:-1])} or {known[-1]}"
         return (
-            f"{name} must be {choices}, not {_show(value)}{suggestion}",
+            f"{name} must be {choices}, not {show_quoted(value)}{suggestion}",
             None,
             path,
             False,
         )
     if error.validator == "const" and path == ("version",):
         return (
-            f"unsupported mapping file version {_show(value)}",
+            f"unsupported mapping file version {show_quoted(value)}",
             f"this fbcli reads 'version: {json.dumps(expected)}'",
             path,
             False,
         )
     if error.validator == "const":
-        return f"{name} must be {_show(expected)}, not {_show(value)}", None, path, False
+        return (
+            f"{name} must be {show_quoted(expected)}, not {show_quoted(value)}",
+            None,
+            path,
+            False,
+        )
     if error.validator == "type":
         return (*_type_message(expected, value, path), path, False)
     if error.validator == "minLength":
@@ -706,7 +713,7 @@ def _shape_validator() -> Draft202012Validator:
     return Draft202012Validator(mapping_file_schema())
 
 
-def _check_shape(document: Any, path: str, positions: YamlPositions) -> None:
+def _check_shape(document: Any, checker: LocatedChecker[MappingFileError]) -> None:
     """Check the file against its schema: the compiled check, then jsonschema to word a failure."""
     if _shape_check()(document):
         return
@@ -718,14 +725,13 @@ def _check_shape(document: Any, path: str, positions: YamlPositions) -> None:
     error = min(
         errors,
         key=lambda e: (
-            positions.at(tuple(e.absolute_path)) or (0, 0),
+            checker.positions.at(tuple(e.absolute_path)) or (0, 0),
             e.validator == "required",
             -len(e.absolute_path),
         ),
     )
     message, hint, at, key = _shape_message(error)
-    line, column = positions.at(at, key=key) or (None, None)
-    raise MappingFileError(message, path=path, line=line, column=column, hint=hint)
+    raise checker.fail(message, at, key=key, hint=hint)
 
 
 # -- step 3: meaning -------------------------------------------------------------------
@@ -785,17 +791,10 @@ def build_subscription(
     )
 
 
-class _Checker:
-    def __init__(self, path: str, positions: YamlPositions):
-        self.path = path
-        self.positions = positions
+class _Checker(LocatedChecker[MappingFileError]):
+    """Checks the meaning of a mapping file whose shape is right (step 3)."""
 
-    def fail(
-        self, message: str, at: Path, *, key: bool = False, hint: str | None = None
-    ) -> MappingFileError:
-        return self.positions.error(
-            MappingFileError, message, file=self.path, at=at, key=key, hint=hint
-        )
+    error = MappingFileError
 
     def trigger_error(self, exc: TriggerSyntaxError, at: Path) -> MappingFileError:
         """Point at the offending character inside the YAML scalar holding the trigger."""
@@ -818,7 +817,7 @@ class _Checker:
         merchant_id = document.get("merchant_id")
         if merchant_id is not None and not _UUID_RE.fullmatch(merchant_id):
             raise self.fail(
-                f"merchant_id {_show(merchant_id)} is not a UUID",
+                f"merchant_id {show_quoted(merchant_id)} is not a UUID",
                 ("merchant_id",),
                 hint="a merchant ID looks like 1993d0f1-8206-4336-8c88-64e170f2419e",
             )
@@ -833,7 +832,7 @@ class _Checker:
             )
         if not _UUID_RE.fullmatch(env):
             raise ConfigError(
-                f"{MERCHANT_ID_ENV} is not a UUID: {_show(env)}",
+                f"{MERCHANT_ID_ENV} is not a UUID: {show_quoted(env)}",
                 hint="a merchant ID looks like 1993d0f1-8206-4336-8c88-64e170f2419e",
             )
         return env
@@ -856,7 +855,8 @@ class _Checker:
             known = [f.name for f in action.fields_in(mode)]
             if spec is None:
                 raise self.fail(
-                    f"unknown field {_show(field)} for {action.name}{_did_you_mean(field, known)}",
+                    f"unknown field {show_quoted(field)} for {action.name}"
+                    + did_you_mean(field, known),
                     field_at,
                     key=True,
                     hint=f"the fields of {action.name} are: {', '.join(known)}",
@@ -906,9 +906,9 @@ def load_mappings(
     a UUID.
     """
     document, positions = parse_yaml(data, path, "the mapping file")
-    _check_shape(document, path, positions)
-    mode: Mode = document.get("mode") or "cloud"
     checker = _Checker(path, positions)
+    _check_shape(document, checker)
+    mode: Mode = document.get("mode") or "cloud"
     merchant_id = checker.merchant_id(document, mode, merchant_id_env)
     subscriptions: list[Subscription] = []
     seen: dict[str, int] = {}
@@ -917,7 +917,7 @@ def load_mappings(
         if name in seen:
             first = positions.at(("subscriptions", seen[name], "name"), key=True)
             raise checker.fail(
-                f"duplicate subscription name {_show(name)}"
+                f"duplicate subscription name {show_quoted(name)}"
                 + (f"; it is first used on line {first[0]}" if first else ""),
                 ("subscriptions", index, "name"),
                 hint="give each subscription its own name",

@@ -3,15 +3,16 @@
 The main process only reads: it cuts each input into blocks of whole lines
 (``events.read_blocks``, about 1 MB each) and hands them to worker
 processes, which parse and plan them (``events.read_block_events``, then
-``plan.plan_item``: the same code as one process runs) and send back one
+``plan.plan_groups``: the same code as one process runs) and send back one
 ``PlanGroup`` per item.  The main process takes the groups in input order,
 so counting, ``--limit``, ``--max-errors`` and output are exactly those of a
 run in one process (``plan.take_groups``).  What crosses back is made small
 first by ``render``: ``dry-run --format json`` sends each record as its JSON
 text, ``validate`` only the records it shows.  When nothing can stop the run
 part-way (no ``--limit`` or ``--max-errors``), a block comes back as one
-``PlanBatch`` instead: its counts and its outputs, JSON text joined, so the
-main process does work per block, not per event.
+``PlanBatch`` instead (``plan.plan_batch``: the same groups, counted): its
+counts and its outputs, JSON text joined, so the main process does work per
+block, not per event.
 
 At most twice ``jobs`` blocks are out at a time, so memory stays flat however
 large the input.  Workers are forked: they inherit the compiled mapping and
@@ -40,9 +41,8 @@ from fbcli.plan import (
     PlanFilter,
     PlanGroup,
     PlanRecord,
-    PlanTally,
+    plan_batch,
     plan_groups,
-    plan_item,
 )
 from fbcli.signals import STOP_SIGNALS
 
@@ -129,28 +129,12 @@ def plan_blocks(block: Block, work: _Work | None = None) -> Planned:
     """One block's groups (or batch), rendered: what a worker does for a block."""
     work = work or _WORK
     assert work is not None, "plan_blocks runs in a worker forked by plan_in_parallel"
+    items = read_block_events(block)
     if work.batched:
-        return _plan_batch(block, work)
-    return list(plan_groups(read_block_events(block), work.compiled, work.selection, work.render))
-
-
-def _plan_batch(block: Block, work: _Work) -> PlanBatch[object]:
-    """A block as one batch: its counts, and its outputs but ``None`` (text joined)."""
-    render, compiled, selection = work.render, work.compiled, work.selection
-    tally = PlanTally()
-    outputs: list[object] = []
-    for item in read_block_events(block):
-        records = plan_item(item, compiled, selection)
-        if records is None:
-            continue
-        tally.add_event(records)
-        for record in records:
-            output = render(record)
-            if output is not None:
-                outputs.append(output)
-    if work.join_text:
-        outputs = ["".join(map(str, outputs))] if outputs else []
-    return PlanBatch(tally, outputs)
+        return plan_batch(
+            items, work.compiled, work.selection, work.render, join_text=work.join_text
+        )
+    return list(plan_groups(items, work.compiled, work.selection, work.render))
 
 
 def _split(inputs: Iterable[Input], block_bytes: int) -> Iterator[Block | LineError]:

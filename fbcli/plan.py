@@ -34,40 +34,46 @@ import math
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Final, Generic, Literal, NamedTuple, TypeVar
 
 from fbcli.actions import ACTIONS
 from fbcli.actions.base import (
+    ALWAYS_NON_EMPTY,
+    PROTOTYPE_NAMES,
+    PUSH_TYPE_FIELD,
+    SPREAD_FIELD,
     Action,
     ActionCrashError,
-    FieldType,
+    BodyMap,
     JsonObject,
     Mode,
     Notes,
     build_body,
+    emit_place,
+    emit_unmapped,
     normalize_number,
 )
+from fbcli.codegen import Source
 from fbcli.directives import path_keys
 from fbcli.errors import ConfigError
 from fbcli.events import Event, LineError
-from fbcli.jsvalues import MAX_EXACT_INTEGER, JsTypeError, js_json, js_view
-from fbcli.triggers import compile_option
+from fbcli.jsvalues import JsTypeError, js_json, js_view
+from fbcli.triggers import compile_option, emit_test, getter
 from fbcli.validation import (
+    DROPPED,
     FAIL,
-    LIST_TYPES,
+    FIELD_KINDS,
+    FieldKind,
     Violation,
     remove_empty_values,
     required_fields,
     settle_payload,
-    settler_for,
 )
 from fbcli.values import MISSING
 
 if TYPE_CHECKING:
-    from fbcli.directives import Resolver
     from fbcli.mappings import FieldMapping, MappingConfig, Subscription
-    from fbcli.validation import Settler
 
 DEFAULT_BASE_URL: Final = "https://mapi.fbot.me"
 MAX_ADDITIONAL_PROPERTIES: Final = 10
@@ -139,16 +145,19 @@ class MappedPayload:
     warnings: tuple[Violation, ...]
 
 
-def map_fields(subscription: Subscription, data: Mapping[str, Any], mode: Mode) -> MappedPayload:
+def map_fields(
+    subscription: Subscription, data: Mapping[str, Any], mode: Mode, *, exact: bool = False
+) -> MappedPayload:
     """Resolve each field, then (cloud) drop empty values, coerce and validate.
 
     The event is read as JavaScript reads it (``js_view``: integers beyond
     2**53 become the nearest double), and so are the mapping's constants; a
-    field that comes out different from the exact reading gets a quirk warning.
+    field that comes out different from the exact reading gets a quirk warning
+    (``exact``: the event is known to read the same, ``Event.js_exact``).
     In direct mode nothing is dropped or coerced: what the cloud pipeline
     would refuse (and missing required fields) are warnings.
     """
-    view = js_view(data)
+    view = data if exact else js_view(data)
     resolved: dict[str, Any] = {}
     sources: dict[str, str | None] = {}
     warnings: list[Violation] = []
@@ -237,12 +246,16 @@ def lift_properties(action: Action, payload: Mapping[str, Any]) -> dict[str, Any
     return merged
 
 
+_PLAIN: Final = frozenset({str, int, bool, type(None)})
+"""Exact types ``normalize_json`` never changes."""
+
+
 def normalize_json(value: Any, notes: Notes | None = None, at: str = "") -> Any:
-    """Numbers as ``JSON.stringify`` writes them.
+    """Numbers as ``JSON.stringify`` writes them: ``value`` itself when none changes.
 
     Integral floats JavaScript holds exactly become ints (``10.0`` → ``10``);
     an infinite number becomes ``null`` (noted in ``notes``, when given, at its
-    key path).
+    key path).  An object or a list is copied only when something in it changes.
     """
     if isinstance(value, float):
         if not math.isfinite(value):
@@ -251,10 +264,45 @@ def normalize_json(value: Any, notes: Notes | None = None, at: str = "") -> Any:
             return None
         return normalize_number(value)
     if isinstance(value, dict):
-        return {k: normalize_json(v, notes, f"{at}/{k}" if at else k) for k, v in value.items()}
+        changed: dict[Any, Any] | None = None
+        for key, item in value.items():
+            if type(item) in _PLAIN:
+                continue
+            new = normalize_json(item, notes, f"{at}/{key}" if at else key)
+            if new is not item:
+                if changed is None:
+                    changed = dict(value)
+                changed[key] = new
+        return value if changed is None else changed
     if isinstance(value, list):
-        return [normalize_json(v, notes, f"{at}/{i}") for i, v in enumerate(value)]
+        copied: list[Any] | None = None
+        for index, item in enumerate(value):
+            if type(item) in _PLAIN:
+                continue
+            new = normalize_json(item, notes, f"{at}/{index}")
+            if new is not item:
+                if copied is None:
+                    copied = list(value)
+                copied[index] = new
+        return value if copied is None else copied
     return value
+
+
+def cloud_url(action: Action, base_url: str) -> str | None:
+    """The URL of a cloud call: the base URL and the action's MAPI path (``None``: no path)."""
+    if action.cloud_path is None:
+        return None
+    return base_url.rstrip("/") + action.cloud_path
+
+
+def push_of(action: Action, kind: Any, body: JsonObject) -> tuple[Any, ...]:
+    """The direct-mode push: ``("track", <type>, body)``, and ``true`` when the action adds it.
+
+    ``kind`` is the action's ``direct_type``, else its payload's ``eventType``
+    (``MISSING``: pushed as ``None``).
+    """
+    push: tuple[Any, ...] = ("track", None if kind is MISSING else kind, body)
+    return (*push, True) if action.direct_trailing_true else push
 
 
 def additional_properties_warnings(body: Mapping[str, Any]) -> list[Violation]:
@@ -328,20 +376,19 @@ def build_call(
     warnings.extend(quirk_warnings(notes))
     push: tuple[Any, ...] | None = None
     if mode == "direct":
-        kind = action.direct_type or mapped.payload.get("eventType", MISSING)
+        kind = action.direct_type or mapped.payload.get(PUSH_TYPE_FIELD, MISSING)
         if not (isinstance(kind, str) and kind):
+            source = (f.source for f in subscription.fields if f.field == PUSH_TYPE_FIELD)
             warnings.append(
                 Violation(
-                    "eventType",
+                    PUSH_TYPE_FIELD,
                     f"the push's event type is {'missing' if kind is MISSING else js_json(kind)}: "
                     "the destination pushes it as it is",
-                    next((f.source for f in subscription.fields if f.field == "eventType"), None),
+                    next(source, None),
                     quirk=True,
                 )
             )
-        push = ("track", None if kind is MISSING else kind, body)
-        if action.direct_trailing_true:
-            push = (*push, True)
+        push = push_of(action, kind, body)
     if strict and any(w.quirk for w in warnings):
         quirks = [w for w in warnings if w.quirk]
         warnings = [w for w in warnings if not w.quirk]
@@ -350,7 +397,8 @@ def build_call(
         return PlannedCall(
             event, subscription.name, action.name, mode, body, push=push, warnings=tuple(warnings)
         )
-    assert action.cloud_path is not None
+    url = cloud_url(action, base_url)
+    assert url is not None
     warnings.extend(additional_properties_warnings(body))
     return PlannedCall(
         event,
@@ -359,7 +407,7 @@ def build_call(
         mode,
         body,
         method="POST",
-        url=base_url.rstrip("/") + action.cloud_path,
+        url=url,
         warnings=tuple(warnings),
     )
 
@@ -368,217 +416,395 @@ def plan_subscription(
     event: Event, subscription: Subscription, *, mode: Mode, base_url: str, strict: bool = False
 ) -> PlannedCall | Rejection:
     """Steps 1-4 for one event and one (matching) subscription."""
-    mapped = map_fields(subscription, event.data, mode)
+    mapped = map_fields(subscription, event.data, mode, exact=event.js_exact)
     return build_call(event, subscription, mapped, mode=mode, base_url=base_url, strict=strict)
 
 
-# -- the fast path ---------------------------------------------------------------------
+# -- the compiled planner ---------------------------------------------------------------
 
 Planner = Callable[[Event], PlannedCall | Rejection]
 """One subscription compiled for one mode and base URL: event in, call out."""
-
-_Field = tuple[str, int, str, str, str, "Resolver", bool, bool, "Settler"]
-"""A compiled field: its name; how many keys of a plain ``@path`` are looked up inline (0:
-call the resolver), and those keys; the resolver; whether any ``str`` is kept as it is
-(a string field with no format and no template); whether its mapping has a template (a
-text holding ``[object Object]`` is a warning); its settler."""
 
 _RENDERING: Final = ("@template", "@json", "@replace")
 """Directives that can turn an event's number into text."""
 
 
-def _compile_field(fm: FieldMapping, kind: FieldType) -> _Field:
-    templated = _has_template(fm.mapping)
-    keys = path_keys(fm.mapping) or ()
-    inline = len(keys) if len(keys) <= 3 else 0
-    first, second, third = (*keys[:inline], "", "", "")[:3]
-    plain = kind == "string" and not templated
-    return (fm.field, inline, first, second, third, fm.resolve, plain, templated, settler_for(kind))
+class _Unreadable:
+    """The type of ``_ASK``."""
 
 
-def _needs_normalizing(value: Any) -> bool:
-    """Whether ``normalize_json`` would change ``value``: an integral or infinite float in it.
-
-    An iterative walk, cheaper than ``normalize_json``'s copy; no depth limit.
-    """
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if type(item) is float:
-            if item.is_integer() or not math.isfinite(item):
-                return True
-        elif isinstance(item, dict):
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return False
-
-
-def _is_wide(value: Any) -> bool:
-    """Whether ``js_view`` changes ``value``: an integer beyond 2**53, a ``__proto__`` member."""
-    if type(value) is int:
-        return not -MAX_EXACT_INTEGER <= value <= MAX_EXACT_INTEGER
-    return isinstance(value, dict | list) and js_view(value, resolved=True) is not value
+_ASK: Final = _Unreadable()
+"""An inlined path met a value that is not an object on the way: ask the resolver."""
 
 
 def compile_subscription(
     subscription: Subscription, *, mode: Mode, base_url: str, strict: bool = False
 ) -> Planner:
-    """Compile ``plan_subscription`` for one subscription, once, into a fast planner.
+    """Compile ``plan_subscription`` for one subscription into one Python function.
 
-    The planner does steps 1-4 in one pass over the fields, with everything
-    that does not depend on the event worked out here: the fields in order with
-    their resolvers and settlers, the required fields, the URL.  It handles the
-    common case, a call that is planned with no error and no warning but the
-    ``additionalProperties`` ones, and hands every other event to
-    ``plan_subscription``, the reference path, so rejections and warnings are
-    worded there and only there.  It agrees with ``plan_subscription`` because:
+    The function (generated code, ``fbcli.codegen``) does steps 1-4 in one
+    pass, with all that does not depend on the event written into it: each
+    field in order with its lookups, its step 2 and 3 and its landing, the
+    required fields, the URL.  It plans the common case, a call with no error
+    and no warning but the ``additionalProperties`` ones, and hands every
+    other event to ``plan_subscription``, the reference path, so rejections
+    and warnings are worded there and only there.  Each step's code comes from
+    the definition the reference path runs:
 
-    - it takes the same values in the same order: each field's resolver, the
-      same dropping of ``null``/``""`` (``remove_empty_values``, inlined for
-      scalars) and the same settler (``validation.settler_for``), asked to
-      fail at the first problem instead of listing them;
-    - it only keeps a payload when ``settle_payload`` would find nothing: no
-      required field missing or empty (an error or a quirk in cloud mode, a
-      warning in direct mode) and every value settling without a problem; any
-      template that renders ``[object Object]`` (a warning) also goes the slow
-      way, and so does any integer beyond 2**53 (a quirk) in a resolved value
-      or, when a mapping renders text (``@template``, ``@json``, ``@replace``),
-      anywhere in the event;
-    - the body is built by ``build_call``'s own steps; any note of the body
-      builder, any crash and any infinite number go the slow way;
-      ``normalize_json`` runs only when the body holds an integral or infinite
-      float (``_needs_normalizing``), as it would change nothing otherwise, and
-      in cloud mode that is looked for only when an object field was given:
-      settled values and the converters' results are normalized already;
-    - an event the reader knows to read the same in JavaScript
-      (``Event.js_exact``) is not searched for wide integers or ``__proto__``.
+    - step 1: each field's resolver; a plain ``@path`` is looked up inline
+      (``directives.path_keys`` says when that is the resolver's answer), the
+      objects on the way looked up once for all fields;
+    - step 2: ``validation.DROPPED`` written in, ``FieldKind.clean`` for lists;
+    - step 3: ``FieldKind.settle``, asked to fail at the first problem, except
+      for a value of a type it ``keeps``; a required field that is missing or
+      settles to ``""`` goes the slow way (``settle_payload`` would report it);
+    - step 4: the action's body rules, each placed by the code of
+      ``actions.base.emit_place`` (or ``emit_unmapped``), knowing the settled
+      types (``FieldKind.settles_to``, ``Converter.keeps``); a payload that
+      spreads ``friendbuyAttributes``, lifts ``eventProperties`` or is
+      prepared (direct mode) is built by the action's own builder, as the
+      reference does; then ``normalize_json``, ``cloud_url``/``push_of`` and
+      ``additional_properties_warnings``.
+
+    Any template rendering ``[object Object]``, any integer beyond 2**53 (or
+    ``__proto__``) in a resolved value or, when a mapping renders text
+    (``@template``, ``@json``, ``@replace``), anywhere in an event the reader
+    does not know to read the same in JavaScript (``Event.js_exact``), any
+    note of the body builder, crash or infinite number goes the slow way.
 
     A subscription whose fields are not exactly the action's fields in this
     mode, in order and once each (``build_subscription`` always makes them so),
-    or whose mapping holds an integer beyond 2**53, is planned the slow way for
-    every event.
+    that unmaps a required field (no call could be planned without an error or
+    a warning) or whose mapping holds an integer beyond 2**53, is planned the
+    slow way for every event.
     """
     action = subscription.action
     fields = action.fields_in(mode)
-    by_name = {f.name: f for f in fields}
     names = [fm.field for fm in subscription.fields]
-    order = [f.name for f in fields if f.name in names]
     if (
         len(set(names)) != len(names)
-        or names != order
+        or names != [f.name for f in fields if f.name in names]
         or any(js_view(fm.mapping) is not fm.mapping for fm in subscription.fields)
+        or not set(required_fields(action, mode)) <= set(names)
     ):
         return _slow_planner(subscription, mode=mode, base_url=base_url, strict=strict)
-    compiled = tuple(_compile_field(fm, by_name[fm.field].type) for fm in subscription.fields)
-    lists = frozenset(f.name for f in fields if f.type in LIST_TYPES)
-    objects = tuple(f.name for f in fields if f.type == "object")
-    products = frozenset(f.name for f in fields if f.type == "products")
-    renders = any(_uses(fm.mapping, _RENDERING) for fm in subscription.fields)
-    required = required_fields(action, mode)
-    build = action.body_maps[mode].build
-    lift = action.lift
-    name, action_name = subscription.name, action.name
-    url = base_url.rstrip("/") + action.cloud_path if action.cloud_path is not None else None
-    push_type = action.direct_type
-    trailing_true = action.direct_trailing_true
-    cloud = mode == "cloud"
+    return _PlannerSource(subscription, mode, base_url, strict).compile()
 
-    def slow(event: Event) -> PlannedCall | Rejection:
-        return plan_subscription(event, subscription, mode=mode, base_url=base_url, strict=strict)
 
-    def plan(event: Event) -> PlannedCall | Rejection:
-        try:
-            return fast(event)
-        except (JsTypeError, ActionCrashError):
-            return slow(event)
+@dataclass(slots=True)
+class _Held:
+    """A field of a planner being generated, and the locals its code leaves behind."""
 
-    def fast(event: Event) -> PlannedCall | Rejection:
-        data = event.data
-        look = not event.js_exact  # else no resolved value can hold what js_view changes
-        if type(data) is not dict or (look and renders and js_view(data) is not data):
-            return slow(event)
-        payload: dict[str, Any] = {}
-        present: set[str] = set()
-        for key, inline, first, second, third, resolve, plain, templated, settle in compiled:
-            # Step 1, the resolver's lookup inlined for plain paths through objects
-            # (path_keys); anything else on the way, the resolver itself.
-            if inline == 2:
-                node = data.get(first, MISSING)
-                value = node.get(second, MISSING) if type(node) is dict else resolve(data)
-            elif inline == 1:
-                value = data.get(first, MISSING)
-            elif inline == 3:
-                node = data.get(first, MISSING)
-                node = node.get(second, MISSING) if type(node) is dict else None
-                value = node.get(third, MISSING) if type(node) is dict else resolve(data)
-            else:
-                value = resolve(data)
-            if value is MISSING:
-                continue
-            if type(value) is str:
-                if templated and "[object Object]" in value:
-                    return slow(event)
-                if not value:
-                    if not cloud:
-                        payload[key] = value
-                    continue
-                if plain:  # a plain string field: settling keeps any str
-                    payload[key] = value
-                    present.add(key)
-                    continue
-            elif value is None:
-                if not cloud:
-                    payload[key] = value
-                continue
-            elif look and _is_wide(value):
-                return slow(event)
-            # Steps 2 and 3: the list fields' step 2, then coerce and check.
-            checked = value
-            if key in lists:
-                if type(value) is list:
-                    checked = [
-                        item
-                        for item in value
-                        if item is not None and (key not in products or item != "")
-                    ]
-                else:
-                    checked = [value]
-            settled = settle(checked, None, ())
-            if settled is FAIL or settled == "":
-                return slow(event)
-            payload[key] = settled if cloud else value
-            present.add(key)
-        for key in required:
-            if key not in present:
-                return slow(event)
-        notes: Notes = []
-        body = build(lift_properties(action, payload) if lift is not None else payload, notes)
-        if body is None or notes:
-            return slow(event)
-        # Settled values and converted ones are normalized already: only the members of
-        # object fields, and anything in direct mode, may not be.
-        if (not cloud or any(k in payload for k in objects)) and _needs_normalizing(body):
-            body = normalize_json(body, notes)
-            if notes:
-                return slow(event)
-        if cloud:
-            if url is None:
-                return slow(event)
-            extra = body.get("additionalProperties")
-            warnings = () if extra is None else tuple(additional_properties_warnings(body))
-            return PlannedCall(
-                event, name, action_name, "cloud", body, method="POST", url=url, warnings=warnings
+    name: str
+    kind: FieldKind
+    value: str
+    """The field's value in the payload (settled, in cloud mode), ``MISSING`` when absent."""
+    checked: str = ""
+    """A fused list of objects: its items after step 2, for a payload built by the builder."""
+    fused_items: bool = False
+    """The items were built in step 3 already (``value`` holds them, built)."""
+
+
+class _PlannerSource:
+    """The generated code of one subscription's planner (``compile_subscription``)."""
+
+    def __init__(self, subscription: Subscription, mode: Mode, base_url: str, strict: bool):
+        self.subscription = subscription
+        self.action = subscription.action
+        self.mode = mode
+        self.cloud = mode == "cloud"
+        self.body_map = self.action.body_maps[mode]
+        self.src = Source()
+        self.slow = self.src.const(
+            _slow_planner(subscription, mode=mode, base_url=base_url, strict=strict)
+        )
+        self.missing = self.src.const(MISSING)
+        self.url = cloud_url(self.action, base_url)
+        self.required = frozenset(required_fields(self.action, mode))
+        self.kinds = {f.name: FIELD_KINDS[f.type] for f in self.action.fields_in(mode)}
+        self.nodes: dict[tuple[str, ...], tuple[str, str]] = {}
+        self.fields: list[_Held] = []
+        self.fused = self.fusable()
+
+    def compile(self) -> Planner:
+        src, slow = self.src, self.slow
+        src.line(0, "def plan(event):")
+        src.line(1, "data = event.data")
+        src.line(1, "if type(data) is not dict:")
+        src.line(2, f"return {slow}(event)")
+        src.line(1, "look = not event.js_exact")
+        if any(_uses(fm.mapping, _RENDERING) for fm in self.subscription.fields):
+            src.line(1, f"if look and {src.const(js_view)}(data) is not data:")
+            src.line(2, f"return {slow}(event)")
+        src.line(1, "try:")
+        for fm in self.subscription.fields:
+            self.field(fm)
+        if self.fused:
+            self.place_fields()
+        else:
+            self.build_payload()
+        self.finish()
+        src.line(1, f"except ({src.const(JsTypeError)}, {src.const(ActionCrashError)}):")
+        src.line(2, f"return {slow}(event)")
+        planner: Planner = src.compile("plan")
+        return planner
+
+    def fusable(self) -> bool:
+        """Whether the fields can be placed into the body as they are settled, in order.
+
+        Only when the builder would meet exactly the fields, in order: cloud mode, a
+        body map of rules with no preparing, defaults or finishing, no lifted field,
+        and no field named like an ``Object.prototype`` member.  (A payload holding
+        ``friendbuyAttributes`` is built by the builder instead: ``place_fields``.)
+        """
+        body_map = self.body_map
+        return (
+            self.cloud
+            and body_map.custom is None
+            and body_map.prepare is None
+            and body_map.finalize is None
+            and not body_map.defaults
+            and self.action.lift is None
+            and not any(fm.field in PROTOTYPE_NAMES for fm in self.subscription.fields)
+        )
+
+    # -- steps 1 to 3, a field at a time --------------------------------------------------
+
+    def node(self, keys: tuple[str, ...]) -> tuple[str, str]:
+        """The locals holding ``data[k1]...[kn]`` (``MISSING`` where a key is absent, ``_ASK``
+        past a value that is not an object) and whether it is a ``dict``; looked up once,
+        before the first field that needs them."""
+        found = self.nodes.get(keys)
+        if found is not None:
+            return found
+        src = self.src
+        node, is_dict = src.name("node"), src.name("is_dict")
+        key = src.const(keys[-1])
+        if len(keys) == 1:
+            src.line(2, f"{node} = data.get({key}, {self.missing})")
+        else:
+            parent, parent_is_dict = self.node(keys[:-1])
+            other = f"{parent} if {parent} is {self.missing} else {src.const(_ASK)}"
+            src.line(
+                2, f"{node} = {parent}.get({key}, {self.missing}) if {parent_is_dict} else {other}"
             )
-        kind = push_type or payload.get("eventType", MISSING)
-        if not (isinstance(kind, str) and kind):
-            return slow(event)
-        push: tuple[Any, ...] = ("track", kind, body)
-        if trailing_true:
-            push = (*push, True)
-        return PlannedCall(event, name, action_name, "direct", body, push=push)
+        src.line(2, f"{is_dict} = type({node}) is dict")
+        self.nodes[keys] = (node, is_dict)
+        return node, is_dict
 
-    return plan
+    def lookup(self, fm: FieldMapping, value: str) -> None:
+        """Step 1: ``value`` = the field's value, inline for a plain ``@path``."""
+        src = self.src
+        resolve = f"{src.const(fm.resolve)}(data)"
+        keys = path_keys(fm.mapping)
+        if keys is None:
+            src.line(2, f"{value} = {resolve}")
+            return
+        last = src.const(keys[-1])
+        if len(keys) == 1:
+            src.line(2, f"{value} = data.get({last}, {self.missing})")
+            return
+        parent, is_dict = self.node(keys[:-1])
+        other = f"{parent} if {parent} is {self.missing} else {resolve}"
+        src.line(2, f"{value} = {parent}.get({last}, {self.missing}) if {is_dict} else {other}")
+
+    def field(self, fm: FieldMapping) -> None:
+        """Steps 1 to 3 of one field: its value settled (cloud) or checked (direct) into a
+        local, ``MISSING`` when it is not in the payload."""
+        src, slow, missing = self.src, self.slow, self.missing
+        kind = self.kinds[fm.field]
+        raw = src.name("raw")
+        held = _Held(fm.field, kind, src.name("f"))
+        self.fields.append(held)
+        self.lookup(fm, raw)
+        # Absent, or dropped in step 2 (kept as it is in direct mode, but not "present").
+        src.line(2, f"if {raw} is {missing} or {DROPPED.format(raw)}:")
+        if fm.field in self.required:
+            src.line(3, f"return {slow}(event)")
+        else:
+            src.line(3, f"{held.value} = {missing if self.cloud else raw}")
+        view = f"{src.const(js_view)}({raw}, resolved=True)"
+        src.line(2, f"elif look and type({raw}) is not str and {view} is not {raw}:")
+        src.line(3, f"return {slow}(event)")
+        src.line(2, "else:")
+        if _has_template(fm.mapping):
+            src.line(3, f'if type({raw}) is str and "[object Object]" in {raw}:')
+            src.line(4, f"return {slow}(event)")
+        checked = raw
+        if kind.is_list:
+            checked = held.checked = src.name("checked")
+            src.line(3, f"{checked} = {src.const(kind.clean)}({raw})")
+        rule = self.body_map.rules.get(fm.field)
+        items = rule.items if rule is not None else None
+        if self.fused and kind.members is not None and items is not None and _plain(items):
+            held.fused_items = True
+            self.build_items(kind, items, checked, held.value)
+            return
+        settled = held.value if self.cloud else src.name("settled")
+        self.settle(kind, checked, settled, 3)
+        if not self.cloud:
+            src.line(3, f"{held.value} = {raw}")
+
+    def settle(
+        self, kind: FieldKind, value: str, settled: str, indent: int, *, blank_fails: bool = True
+    ) -> None:
+        """Step 3 of one value: ``settled`` = ``value`` kept or settled, or the slow way (and
+        with ``blank_fails``, for a field, when it settles to ``""``)."""
+        src = self.src
+        if kind.keeps:
+            keeps = sorted(kind.keeps, key=lambda t: t.__name__)
+            test = " or ".join(f"type({value}) is {src.const(t)}" for t in keeps)
+            src.line(indent, f"if {test}:")
+            src.line(indent + 1, f"{settled} = {value}")
+            src.line(indent, "else:")
+            indent += 1
+        src.line(indent, f"{settled} = {src.const(kind.settle)}({value}, None, ())")
+        blank = f" or {settled} == ''" if blank_fails else ""
+        src.line(indent, f"if {settled} is {src.const(FAIL)}{blank}:")
+        src.line(indent + 1, f"return {self.slow}(event)")
+
+    def build_items(self, kind: FieldKind, items: BodyMap, checked: str, built: str) -> None:
+        """Steps 3 and 4 of a list of objects at once: each item's members settled and put
+        where the item rules say, as ``FieldKind.settle`` then ``_build_items`` would."""
+        src, slow = self.src, self.slow
+        assert kind.members is not None
+        item, key, member, body = src.name("item"), src.name("key"), src.name("m"), src.name("b")
+        src.line(3, f"{built} = []")
+        src.line(3, f"for {item} in {checked}:")
+        src.line(4, f"if type({item}) is not dict:")
+        src.line(5, f"return {slow}(event)")
+        defaults = f"dict({src.const(dict(items.defaults))})" if items.defaults else "{}"
+        src.line(4, f"{body} = {defaults}")
+        seen = {name: src.name("seen") for name in kind.required}
+        for flag in seen.values():
+            src.line(4, f"{flag} = False")
+        src.line(4, f"for {key}, {member} in {item}.items():")
+        for index, (name, member_type) in enumerate(kind.members.items()):
+            member_kind = FIELD_KINDS[member_type]
+            src.line(5, f"{'if' if index == 0 else 'elif'} {key} == {src.const(name)}:")
+            settled = src.name("s")
+            self.settle(member_kind, member, settled, 6, blank_fails=False)
+            if name in seen:
+                src.line(6, f"{seen[name]} = True")
+            rule = items.rules.get(name)
+            if rule is None:
+                emit_unmapped(src, 6, items.unmapped, src.const(name), settled, body=body)
+            else:
+                types = member_kind.settles_to
+                emit_place(src, 6, name, rule, settled, kinds=types, body=body)
+        if seen:
+            src.line(4, f"if not ({' and '.join(seen.values())}):")
+            src.line(5, f"return {slow}(event)")
+        src.line(4, f"if {body}:")
+        src.line(5, f"{built}.append({body})")
+
+    # -- step 4 ---------------------------------------------------------------------------
+
+    def build_payload(self, indent: int = 2) -> None:
+        """The payload of the present fields, then the action's builder (``build_call``)."""
+        src, slow, missing = self.src, self.slow, self.missing
+        src.line(indent, "payload = {}")
+        for held in self.fields:
+            src.line(indent, f"if {held.value} is not {missing}:")
+            if held.fused_items:  # the builder wants them settled, not built
+                settled = src.name("settled")
+                src.line(
+                    indent + 1,
+                    f"{settled} = {src.const(held.kind.settle)}({held.checked}, None, ())",
+                )
+                src.line(indent + 1, f"if {settled} is {src.const(FAIL)}:")
+                src.line(indent + 2, f"return {slow}(event)")
+                src.line(indent + 1, f"payload[{src.const(held.name)}] = {settled}")
+            else:
+                src.line(indent + 1, f"payload[{src.const(held.name)}] = {held.value}")
+        given = "payload"
+        if self.action.lift is not None:
+            given = f"{src.const(lift_properties)}({src.const(self.action)}, payload)"
+        src.line(indent, "notes = []")
+        src.line(indent, f"body = {src.const(self.body_map.build)}({given}, notes)")
+        src.line(indent, "if body is None or notes:")
+        src.line(indent + 1, f"return {slow}(event)")
+        # Settled values and converted ones are as JSON writes them already: only the
+        # members of object fields may not be, and in direct mode anything.
+        self.normalize(indent, every=not self.cloud)
+
+    def normalize(self, indent: int, *, every: bool = False) -> None:
+        """``normalize_json`` on the body when it may change it: when a field whose settled
+        type is not known (an object) is present, or ``every`` time."""
+        src = self.src
+        unknown = [h.value for h in self.fields if h.kind.settles_to is None]
+        if not (every or unknown):
+            return
+        if not every:
+            present = " or ".join(f"{value} is not {self.missing}" for value in unknown)
+            src.line(indent, f"if {present}:")
+            indent += 1
+        src.line(indent, f"body = {src.const(normalize_json)}(body, notes)")
+        src.line(indent, "if notes:")
+        src.line(indent + 1, f"return {self.slow}(event)")
+
+    def place_fields(self) -> None:
+        """Step 4 as the fields are met: each present field where its rule puts it."""
+        src, missing = self.src, self.missing
+        spread = next((h.value for h in self.fields if h.name == SPREAD_FIELD), None)
+        indent = 2
+        if spread is not None:
+            src.line(2, f"if {spread} is not {missing}:")
+            self.build_payload(3)
+            src.line(2, "else:")
+            indent = 3
+        src.line(indent, "notes = []")
+        src.line(indent, "body = {}")
+        for held in self.fields:
+            at = indent
+            if held.name not in self.required:
+                src.line(indent, f"if {held.value} is not {missing}:")
+                at += 1
+            # A settled text is never "" here (that went the slow way).
+            types = held.kind.settles_to
+            non_empty = types == frozenset({str})
+            rule = self.body_map.rules.get(held.name)
+            if rule is None:
+                always = non_empty or (types is not None and types <= ALWAYS_NON_EMPTY)
+                unmapped = self.body_map.unmapped
+                emit_unmapped(src, at, unmapped, src.const(held.name), held.value, non_empty=always)
+            else:
+                if held.fused_items:
+                    rule = replace(rule, items=None)
+                emit_place(src, at, held.name, rule, held.value, kinds=types, non_empty=non_empty)
+        src.line(indent, "if not body or notes:")
+        src.line(indent + 1, f"return {self.slow}(event)")
+        self.normalize(indent)
+
+    def finish(self) -> None:
+        """The call: a MAPI request (cloud) or a push (direct)."""
+        src, slow, action = self.src, self.slow, self.action
+        call = f"{src.const(PlannedCall)}(event, {src.const(self.subscription.name)}, "
+        call += f"{src.const(action.name)}, {src.const(self.mode)}, body, "
+        if self.cloud:
+            if self.url is None:
+                src.line(2, f"return {slow}(event)")
+                return
+            src.line(2, 'if body.get("additionalProperties") is None:')
+            src.line(3, "warnings = ()")
+            src.line(2, "else:")
+            src.line(3, f"warnings = tuple({src.const(additional_properties_warnings)}(body))")
+            url = src.const(self.url)
+            src.line(2, f'return {call}method="POST", url={url}, warnings=warnings)')
+            return
+        if action.direct_type:
+            kind = src.const(action.direct_type)
+        else:
+            kind = src.name("kind")
+            src.line(2, f"{kind} = payload.get({src.const(PUSH_TYPE_FIELD)}, {self.missing})")
+            src.line(2, f"if not (isinstance({kind}, str) and {kind}):")
+            src.line(3, f"return {slow}(event)")
+        src.line(2, f"return {call}push={src.const(push_of)}({src.const(action)}, {kind}, body))")
+
+
+def _plain(body_map: BodyMap) -> bool:
+    """A body map of rules alone: no preparing, spreading or finishing of its own."""
+    return body_map.custom is None and body_map.prepare is None and body_map.finalize is None
 
 
 def _slow_planner(
@@ -598,6 +824,75 @@ class CompiledConfig:
     base_url: str
     subscriptions: tuple[tuple[Subscription, Planner], ...]
     strict: bool = False
+    dispatchers: dict[frozenset[str] | None, Dispatcher] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+    """``dispatcher`` by ``actions``, compiled when first asked for."""
+
+    def dispatcher(self, actions: frozenset[str] | None = None) -> Dispatcher:
+        """All calls for one event, one per matching subscription in file order (generated).
+
+        Each subscription's trigger is evaluated (``triggers.emit_test``'s code, the
+        event's top-level keys looked up once for all), then the matching ones whose
+        action is in ``actions`` (``None``: any) are planned; ``Unmatched`` when no
+        trigger matches.
+        """
+        dispatch = self.dispatchers.get(actions)
+        if dispatch is None:
+            dispatch = self.dispatchers[actions] = _compile_dispatch(self, actions)
+        return dispatch
+
+
+Dispatcher = Callable[[Event], "list[PlannedCall | Rejection] | Unmatched"]
+"""What ``CompiledConfig.dispatcher`` compiles: one event in, its calls (or ``Unmatched``) out."""
+
+
+def _compile_dispatch(compiled: CompiledConfig, actions: frozenset[str] | None) -> Dispatcher:
+    src = Source()
+    subscriptions = compiled.subscriptions
+    missing = src.const(MISSING)
+    keys: dict[str, str] = {}
+
+    def value(path: str) -> str:
+        if "." in path:
+            return f"{src.const(getter(path))}(data)"
+        local = keys.get(path)
+        if local is None:
+            local = keys[path] = src.name("key")
+        return local
+
+    tests = [emit_test(src, s.node, value) for s, _ in subscriptions]
+    src.line(0, "def dispatch(event):")
+    src.line(1, "data = event.data")
+    src.line(1, "if type(data) is not dict:")
+    fallback = f"{src.const(_plan_matching)}(event, {src.const(compiled)}, {src.const(actions)})"
+    src.line(2, f"return {fallback}")
+    for path, local in keys.items():
+        src.line(1, f"{local} = data.get({src.const(path)}, {missing})")
+    matched = [src.name("matched") for _ in subscriptions]
+    for name, test in zip(matched, tests, strict=True):
+        src.line(1, f"{name} = {test}")
+    src.line(1, f"if not ({' or '.join(matched) or 'False'}):")
+    src.line(2, f"return {src.const(Unmatched)}(event)")
+    src.line(1, "calls = []")
+    for name, (subscription, planner) in zip(matched, subscriptions, strict=True):
+        if actions is None or subscription.action.name in actions:
+            src.line(1, f"if {name}:")
+            src.line(2, f"calls.append({src.const(planner)}(event))")
+    src.line(1, "return calls")
+    dispatch: Dispatcher = src.compile("dispatch")
+    return dispatch
+
+
+def _plan_matching(
+    event: Event, compiled: CompiledConfig, actions: frozenset[str] | None
+) -> list[PlannedCall | Rejection] | Unmatched:
+    """What the dispatcher does, for an event whose data is not a ``dict``."""
+    data = event.data
+    matched = [(s, plan) for s, plan in compiled.subscriptions if s.matches(data)]
+    if not matched:
+        return Unmatched(event)
+    return [plan(event) for s, plan in matched if actions is None or s.action.name in actions]
 
 
 def compile_config(
@@ -703,11 +998,7 @@ def plan_event(
 def _plan_compiled(
     event: Event, compiled: CompiledConfig, actions: frozenset[str] | None
 ) -> list[PlannedCall | Rejection] | Unmatched:
-    data = event.data
-    matched = [(s, plan) for s, plan in compiled.subscriptions if s.matches(data)]
-    if not matched:
-        return Unmatched(event)
-    return [plan(event) for s, plan in matched if actions is None or s.action.name in actions]
+    return compiled.dispatcher(actions)(event)
 
 
 @dataclass(slots=True)
@@ -840,6 +1131,30 @@ def plan_groups(
         records = plan_item(item, compiled, selection)
         if records is not None:
             yield group_of(records, render)
+
+
+def plan_batch(
+    items: Iterable[Event | LineError],
+    compiled: CompiledConfig,
+    selection: PlanFilter,
+    render: Callable[[PlanRecord], T | None],
+    *,
+    join_text: bool = False,
+) -> PlanBatch[T | str]:
+    """``plan_groups`` taken as one: the groups' counts, and their outputs but ``None``.
+
+    ``join_text``: the outputs are text, joined into one (``fbcli.parallel`` sends a
+    block's JSON lines back so).  Only where no ``--limit`` or ``--max-errors`` can
+    stop between the items.
+    """
+    tally = PlanTally()
+    outputs: list[T | str] = []
+    for group in plan_groups(items, compiled, selection, render):
+        tally.add_keys(group.keys, is_event=group.is_event)
+        outputs.extend(output for output in group.outputs if output is not None)
+    if join_text and outputs:
+        outputs = ["".join(map(str, outputs))]
+    return PlanBatch(tally, outputs)
 
 
 def take_groups(

@@ -42,6 +42,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 from urllib.parse import urlsplit
 
+from fbcli.actions import ACTIONS
 from fbcli.errors import ApiError, AuthError, ConfigError, FbcliError
 from fbcli.events import Event, LineError
 from fbcli.ledger import Ambiguous, Found, Ledger, LedgerStatus, Lookup, event_key
@@ -187,15 +188,13 @@ class ReplaySummary:
 
 
 def is_safe_to_repeat(call: PlannedCall) -> bool:
-    """Whether sending the call twice does no harm.
+    """Whether sending the call twice does no harm: a property of its action.
 
     Customer upserts are idempotent, and Friendbuy does not reward a second
     custom event with the same type and ``deduplicationId``.  Purchases and
     sign-ups have no such guarantee: MAPI has no idempotency key.
     """
-    if call.action == "trackCustomer":
-        return True
-    return call.action == "trackCustomEvent" and bool(call.body.get("deduplicationId"))
+    return ACTIONS[call.action].safe_to_repeat(call.body)
 
 
 def api_path(call: PlannedCall) -> str:

@@ -2,9 +2,12 @@
 
 A trigger such as ``type = "track" and (event = "Download" or match(event, "Video *"))``
 is tokenized, parsed by recursive descent into a small immutable AST, and then
-either interpreted (:func:`evaluate_trigger`), compiled once into nested
-closures for the per-event fast path (:func:`compile_trigger`), or traced leaf
-by leaf for ``fbcli explain`` (:func:`trace_trigger`).  Everything here is pure.
+compiled once into Python code (:func:`compile_trigger`, from the one definition
+of the semantics below, :func:`emit_test`), which :func:`evaluate_trigger` runs,
+:func:`trace_trigger` runs leaf by leaf for ``fbcli explain``, and the compiled
+planner writes into its own code.  A plain interpreter of the same table is kept
+in the tests, as the oracle the compiled code is checked against.  Everything
+here is pure.
 
 Grammar::
 
@@ -70,14 +73,16 @@ from __future__ import annotations
 
 import json
 import math
-import operator
 import re
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Final, Literal, TypeAlias, assert_never
 
+from fbcli.codegen import Source
 from fbcli.errors import ConfigError
+from fbcli.text import clip
 from fbcli.values import MISSING
 
 __all__ = [
@@ -90,8 +95,10 @@ __all__ = [
     "TraceStep",
     "TriggerSyntaxError",
     "compile_trigger",
+    "emit_test",
     "evaluate_trigger",
     "format_trigger",
+    "getter",
     "lookup",
     "parse_trigger",
     "trace_trigger",
@@ -336,7 +343,7 @@ _CONTROL_RE: Final = re.compile(r"[\x00-\x1f]")
 def _describe(token: _Token) -> str:
     if token.kind == "end":
         return "end of trigger"
-    text = token.text if len(token.text) <= 40 else token.text[:37] + "..."
+    text = clip(token.text, 40)
     if token.kind != "string":
         return f"'{text}'"
     # A string may hold raw control characters (a line break): escaped, the message is one line.
@@ -559,30 +566,7 @@ def format_trigger(node: Node) -> str:
     return _format(node, 0)
 
 
-# ------------------------------------------------------------- the evaluator
-
-
-def lookup(event: Mapping[str, Any], path: str) -> Any:
-    """The value at a dotted path in ``event``, or ``MISSING``.
-
-    Each segment is a key of an object; an all-digit segment is also an index
-    into a list.  Anything else (a missing key, an index past the end, a step
-    into a string, number, bool or null) gives ``MISSING``.
-    """
-    current: Any = event
-    for segment in path.split("."):
-        if isinstance(current, Mapping):
-            if segment not in current:
-                return MISSING
-            current = current[segment]
-        elif isinstance(current, list | tuple) and _is_index(segment):
-            index = int(segment)
-            if index >= len(current):
-                return MISSING
-            current = current[index]
-        else:
-            return MISSING
-    return current
+# ------------------------------------------------------------- evaluation
 
 
 def _is_index(segment: str) -> bool:
@@ -598,83 +582,17 @@ def _is_index(segment: str) -> bool:
     return limit == 0 or len(segment) <= limit
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _is_absent(value: Any) -> bool:
-    return value is MISSING or value is None
-
-
-_ORDER: Final[Mapping[str, Callable[[Any, Any], bool]]] = {
-    "=": operator.eq,
-    "!=": operator.ne,
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
-}
-
-
-def _compare(actual: Any, op: str, literal: Value) -> bool:
-    """The semantics table of the module docstring, written out plainly."""
-    if literal is None:
-        if op == "=":
-            return _is_absent(actual)
-        return op == "!=" and not _is_absent(actual)
-    if isinstance(literal, bool):
-        same = isinstance(actual, bool) and actual == literal
-    elif isinstance(literal, str):
-        same = isinstance(actual, str) and actual == literal
-    else:
-        return _is_number(actual) and bool(_ORDER[op](actual, literal))
-    if op == "=":
-        return same
-    return op == "!=" and not same and not _is_absent(actual)
-
-
-def _glob(actual: Any, pattern: str) -> bool:
-    if not isinstance(actual, str):
-        return False
-    if len(pattern) >= 2 and pattern[0] == "*" and pattern[-1] == "*":
-        return pattern[1:-1] in actual
-    if pattern.startswith("*"):
-        return actual.endswith(pattern[1:])
-    if pattern.endswith("*"):
-        return actual.startswith(pattern[:-1])
-    return actual == pattern
-
-
-def _call(func: str, actual: Any, arg: str) -> bool:
-    if func == "contains":
-        return isinstance(actual, str) and arg in actual
-    return _glob(actual, arg)
-
-
-def evaluate_trigger(node: Node, event: Mapping[str, Any]) -> bool:
-    """Whether ``event`` satisfies the trigger (an interpreter; never raises)."""
-    match node:
-        case Compare(path, op, value):
-            return _compare(lookup(event, path), op, value)
-        case Call(func, path, arg):
-            return _call(func, lookup(event, path), arg)
-        case Not(operand):
-            return not evaluate_trigger(operand, event)
-        case And(items):
-            return all(evaluate_trigger(item, event) for item in items)
-        case Or(items):
-            return any(evaluate_trigger(item, event) for item in items)
-        case _:
-            assert_never(node)
-
-
-# ------------------------------------------------------------- the compiler
-
 _Getter: TypeAlias = Callable[[Mapping[str, Any]], Any]
-_Test: TypeAlias = Callable[[Any], bool]
 
 
-def _compile_getter(path: str) -> _Getter:
+@lru_cache(maxsize=1024)
+def getter(path: str) -> _Getter:
+    """The value at ``path`` in an event, or ``MISSING``: ``lookup``, with the path split once.
+
+    Each segment is a key of an object; an all-digit segment is also an index
+    into a list.  Anything else (a missing key, an index past the end, a step
+    into a string, number, bool or null) gives ``MISSING``.
+    """
     steps = tuple((s, int(s) if _is_index(s) else None) for s in path.split("."))
 
     def get(event: Mapping[str, Any]) -> Any:
@@ -699,121 +617,117 @@ def _compile_getter(path: str) -> _Getter:
     return get
 
 
-def _never(actual: Any) -> bool:
-    return False
+def lookup(event: Mapping[str, Any], path: str) -> Any:
+    """The value at a dotted path in ``event``, or ``MISSING`` (``getter``)."""
+    return getter(path)(event)
 
 
-def _compile_compare(op: str, literal: Value) -> _Test:
+_OPERATORS: Final = {"=": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+
+
+def emit_test(src: Source, node: Node, value: Callable[[str], str]) -> str:
+    """The Python expression of a trigger: the semantics table of the module docstring.
+
+    The one definition of what a trigger means: ``compile_trigger`` compiles
+    it, ``evaluate_trigger`` and ``trace_trigger`` run that, and the compiled
+    planner writes it into its code (``plan.compile_config``).  ``value(path)``
+    is an expression of the value at ``path`` (``MISSING`` when it does not
+    resolve), evaluated at most once.  The expression never raises.
+    """
+    match node:
+        case Compare(path, op, literal):
+            return _compare_test(src, op, literal, value(path))
+        case Call(func, path, arg):
+            return _call_test(src, func, arg, value(path))
+        case Not(operand):
+            return f"(not {emit_test(src, operand, value)})"
+        case And(items):
+            return "(" + " and ".join(emit_test(src, item, value) for item in items) + ")"
+        case Or(items):
+            return "(" + " or ".join(emit_test(src, item, value) for item in items) + ")"
+        case _:
+            assert_never(node)
+
+
+def _compare_test(src: Source, op: str, literal: Value, actual: str) -> str:
+    """``path op literal``: a row of the semantics table (``actual``: the value's expression)."""
+    a = src.name("a")
+    first, missing = f"({a} := {actual})", src.const(MISSING)
+    absent = f"{a} is {missing} or {a} is None"
     if literal is None:
         if op == "=":
-            return _is_absent
-        if op == "!=":
-            return lambda actual: actual is not MISSING and actual is not None
-        return _never
+            return f"({first} is {missing} or {a} is None)"
+        return f"({first} is not {missing} and {a} is not None)" if op == "!=" else "False"
     if isinstance(literal, bool):
         if op == "=":
-            return lambda actual: actual is literal  # bool has exactly two instances
-        if op == "!=":
-            return lambda actual: (
-                actual is not literal and actual is not MISSING and actual is not None
-            )
-        return _never
+            return f"({first} is {literal})"
+        return f"({first} is not {literal} and not ({absent}))" if op == "!=" else "False"
     if isinstance(literal, str):
-        text = literal
+        text = src.const(literal)
         if op == "=":
-            return lambda actual: isinstance(actual, str) and actual == text
+            return f"(isinstance({first}, str) and {a} == {text})"
         if op == "!=":
-            return lambda actual: (
-                actual is not MISSING
-                and actual is not None
-                and not (isinstance(actual, str) and actual == text)
-            )
-        return _never
-    number, order = literal, _ORDER[op]
-    return lambda actual: (
-        isinstance(actual, int | float)
-        and not isinstance(actual, bool)
-        and bool(order(actual, number))
-    )
+            return f"({first} is not {missing} and {a} is not None and {a} != {text})"
+        return "False"
+    number = src.const(literal)
+    is_number = f"isinstance({first}, (int, float)) and not isinstance({a}, bool)"
+    return f"({is_number} and {a} {_OPERATORS[op]} {number})"
 
 
-def _compile_call(func: str, arg: str) -> _Test:
+def _call_test(src: Source, func: str, arg: str, actual: str) -> str:
+    """``contains(path, "x")`` and ``match(path, "x*")`` on the value's expression."""
+    a = src.name("a")
+    text = f"isinstance(({a} := {actual}), str)"
     if func == "contains" or (len(arg) >= 2 and arg[0] == "*" and arg[-1] == "*"):
-        inner = arg if func == "contains" else arg[1:-1]
-        return lambda actual: isinstance(actual, str) and inner in actual
+        return f"({text} and {src.const(arg if func == 'contains' else arg[1:-1])} in {a})"
     if arg.startswith("*"):
-        suffix = arg[1:]
-        return lambda actual: isinstance(actual, str) and actual.endswith(suffix)
+        return f"({text} and {a}.endswith({src.const(arg[1:])}))"
     if arg.endswith("*"):
-        prefix = arg[:-1]
-        return lambda actual: isinstance(actual, str) and actual.startswith(prefix)
-    return lambda actual: isinstance(actual, str) and actual == arg
+        return f"({text} and {a}.startswith({src.const(arg[:-1])}))"
+    return f"({text} and {a} == {src.const(arg)})"
 
 
-def _compile_leaf(get: _Getter, test: _Test) -> Predicate:
-    return lambda event: test(get(event))
+def value_of(src: Source, event: str) -> Callable[[str], str]:
+    """The ``value`` of ``emit_test`` for an event held in the local ``event``: a key of a
+    ``dict`` looked up inline, any other path by its getter."""
+    missing = src.const(MISSING)
+
+    def value(path: str) -> str:
+        get = f"{src.const(getter(path))}({event})"
+        if "." in path:
+            return get
+        return f"({event}.get({src.const(path)}, {missing}) if type({event}) is dict else {get})"
+
+    return value
 
 
-def _compile_key_equals(key: str, text: str, get: _Getter) -> Predicate:
-    """``key = "text"`` on a top-level key, the commonest leaf (``type = "track"``).
-
-    One ``dict.get`` and one comparison for the usual event, a ``dict``: the
-    same test as ``_compile_compare("=", text)`` applied to ``get``, without
-    the two extra calls.  Other mappings take the general getter.
-    """
-
-    def key_equals(event: Mapping[str, Any]) -> bool:
-        actual = event.get(key) if type(event) is dict else get(event)
-        return isinstance(actual, str) and actual == text
-
-    return key_equals
-
-
-def _compile_and(predicates: tuple[Predicate, ...]) -> Predicate:
-    if len(predicates) == 2:
-        first, second = predicates
-        return lambda event: first(event) and second(event)
-
-    def all_of(event: Mapping[str, Any]) -> bool:
-        return all(predicate(event) for predicate in predicates)
-
-    return all_of
-
-
-def _compile_or(predicates: tuple[Predicate, ...]) -> Predicate:
-    if len(predicates) == 2:
-        first, second = predicates
-        return lambda event: first(event) or second(event)
-
-    def any_of(event: Mapping[str, Any]) -> bool:
-        return any(predicate(event) for predicate in predicates)
-
-    return any_of
+_COMPILED: dict[str, Predicate] = {}
+_COMPILED_KEEP: Final = 1024
 
 
 def compile_trigger(node: Node) -> Predicate:
-    """Compile a trigger once into nested closures: the per-event fast path.
+    """Compile a trigger once into a predicate: event in, match out (``emit_test``'s code).
 
-    Same semantics as :func:`evaluate_trigger`, with paths pre-split and each
-    comparison specialized to its operator and literal type ahead of time.
+    Compiled predicates are kept by the trigger's text (``format_trigger``), not by
+    node: nodes compare ``1`` equal to ``true`` and to ``1.0``.
     """
-    match node:
-        case Compare(path, op, value):
-            get = _compile_getter(path)
-            if op == "=" and isinstance(value, str) and "." not in path:
-                return _compile_key_equals(path, value, get)
-            return _compile_leaf(get, _compile_compare(op, value))
-        case Call(func, path, arg):
-            return _compile_leaf(_compile_getter(path), _compile_call(func, arg))
-        case Not(operand):
-            inner = compile_trigger(operand)
-            return lambda event: not inner(event)
-        case And(items):
-            return _compile_and(tuple(compile_trigger(item) for item in items))
-        case Or(items):
-            return _compile_or(tuple(compile_trigger(item) for item in items))
-        case _:
-            assert_never(node)
+    text = format_trigger(node)
+    predicate = _COMPILED.get(text)
+    if predicate is None:
+        src = Source()
+        test = emit_test(src, node, value_of(src, "event"))
+        src.line(0, "def match(event):")
+        src.line(1, f"return {test}")
+        predicate = src.compile("match")
+        if len(_COMPILED) >= _COMPILED_KEEP:
+            _COMPILED.clear()
+        _COMPILED[text] = predicate
+    return predicate
+
+
+def evaluate_trigger(node: Node, event: Mapping[str, Any]) -> bool:
+    """Whether ``event`` satisfies the trigger (``compile_trigger``; never raises)."""
+    return compile_trigger(node)(event)
 
 
 # --------------------------------------------------------------- the tracer
@@ -839,15 +753,10 @@ def trace_trigger(node: Node, event: Mapping[str, Any]) -> list[TraceStep]:
     why each part did or did not match.  ``actual`` is the looked-up value or
     ``MISSING``.
     """
-    steps: list[TraceStep] = []
-    for leaf in _leaves(node):
-        actual = lookup(event, leaf.path)
-        if isinstance(leaf, Compare):
-            result = _compare(actual, leaf.op, leaf.value)
-        else:
-            result = _call(leaf.func, actual, leaf.arg)
-        steps.append(TraceStep(format_trigger(leaf), result, actual))
-    return steps
+    return [
+        TraceStep(format_trigger(leaf), evaluate_trigger(leaf, event), lookup(event, leaf.path))
+        for leaf in _leaves(node)
+    ]
 
 
 def compile_option(text: str, option: str) -> Predicate:

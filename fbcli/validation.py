@@ -57,23 +57,38 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from fbcli.actions.base import (
     PRODUCT_ITEM_FIELDS,
     Action,
     ActionField,
-    FieldType,
     Mode,
     normalize_number,
 )
+from fbcli.codegen import Source
 from fbcli.jsvalues import js_json, js_string, js_to_number
+from fbcli.text import show_js
 from fbcli.values import MISSING
 
 if TYPE_CHECKING:
     from jsonschema import FormatChecker
 
 SCHEMA_DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
+
+FieldType = Literal[
+    "string",
+    "number",
+    "integer",
+    "boolean",
+    "date",
+    "datetime",
+    "uri",
+    "object",
+    "string_list",
+    "products",
+]
+"""The type of an action field: a name of ``FIELD_KINDS``, where each is defined."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,33 +123,12 @@ class Violation:
 
 # -- schemas --------------------------------------------------------------------------
 
-_TYPE_SCHEMAS: Final[dict[FieldType, dict[str, Any]]] = {
-    "string": {"type": "string"},
-    "number": {"type": "number"},
-    "integer": {"type": "integer"},
-    "boolean": {"type": "boolean"},
-    "date": {"type": "string", "format": "date"},
-    "datetime": {"type": "string", "format": "date-time"},
-    "uri": {"type": "string", "format": "uri"},
-    "object": {"type": "object"},
-    "string_list": {"type": "array", "items": {"type": "string"}},
-    "products": {
-        "type": "array",
-        "items": {
-            "type": "object",
-            "properties": {name: {"type": kind} for name, kind in PRODUCT_ITEM_FIELDS.items()},
-            "required": ["price"],
-            "additionalProperties": False,
-        },
-    },
-}
-
 
 def build_schema(action: Action) -> dict[str, Any]:
     """The JSON schema of an action's resolved fields (cloud ``required`` where cloud exists)."""
     mode: Mode = "cloud" if "cloud" in action.modes else "direct"
     properties = {
-        f.name: {**_TYPE_SCHEMAS[f.type], "description": f.description} for f in action.fields
+        f.name: {**FIELD_KINDS[f.type].schema, "description": f.description} for f in action.fields
     }
     return {
         "$schema": SCHEMA_DIALECT,
@@ -453,7 +447,12 @@ def _compile_object_check(schema: Mapping[str, Any]) -> Check:
 
 # -- step 2: empty values ---------------------------------------------------------------
 
-LIST_TYPES: Final = frozenset({"string_list", "products"})
+DROPPED: Final = "{0} is None or {0} == ''"
+"""Step 2's rule for a field's value, as the Python test every path runs (``{0}``: the value,
+a name): ``null`` and ``""`` are dropped.  ``remove_empty_values`` runs it compiled; the
+compiled planner writes it into its code."""
+
+is_dropped: Final[Callable[[Any], bool]] = Source.predicate(DROPPED)
 
 
 def remove_empty_values(
@@ -461,26 +460,17 @@ def remove_empty_values(
 ) -> dict[str, Any]:
     """``removeEmptyValues`` at the top level, then list fields made lists (``arrifyFields``).
 
-    A ``null`` or ``""`` field is dropped; a list field loses its ``null`` items
-    (the product list its ``""`` items too: they are not objects); nothing is
-    looked at inside objects or items.  Fields keep the order of ``fields``.
+    A ``null`` or ``""`` field is dropped (``DROPPED``); a list field is made a
+    list without its ``null`` items (the product list without its ``""`` items
+    too: they are not objects, ``FieldKind.clean``); nothing is looked at
+    inside objects or items.  Fields keep the order of ``fields``.
     """
     payload: dict[str, Any] = {}
     for f in fields:
         value = resolved.get(f.name, MISSING)
-        if value is MISSING or value is None or value == "":
+        if value is MISSING or is_dropped(value):
             continue
-        kind = f.type
-        if kind in LIST_TYPES:
-            if isinstance(value, list):
-                value = [
-                    item
-                    for item in value
-                    if item is not None and (kind != "products" or item != "")
-                ]
-            else:
-                value = [value]
-        payload[f.name] = value
+        payload[f.name] = FIELD_KINDS[f.type].clean(value)
     return payload
 
 
@@ -526,9 +516,7 @@ _FORMAT_WORDS: Final = {
 
 def describe_value(value: Any) -> str:
     """A short, literal description of a value for messages: ``the string "abc"``."""
-    text = js_json(value)
-    if len(text) > 40:
-        text = text[:37] + "..."
+    text = show_js(value)
     if isinstance(value, str):
         return f"the string {text}"
     if isinstance(value, bool):
@@ -624,20 +612,10 @@ def _quirk(kind: str, before: Any, after: Any) -> str | None:
     return None
 
 
-_SCALAR_KINDS: Final[Mapping[str, tuple[str, Callable[[object], bool] | None, str | None]]] = {
-    "string": ("string", None, None),
-    "number": ("number", None, None),
-    "integer": ("integer", None, None),
-    "boolean": ("boolean", None, None),
-    "date": ("string", is_date, "date"),
-    "datetime": ("string", is_datetime, "date-time"),
-    "uri": ("string", is_uri, "uri"),
-}
-"""Each scalar field type: the JSON type, its format check and format name."""
-
-
-def _scalar_settler(field_type: str) -> Settler:
-    kind, check_format, format_name = _SCALAR_KINDS[field_type]
+def _scalar_settler(kind: str, format_name: str | None = None) -> Settler:
+    """The settler of a scalar JSON type (``string``, ``number``, ``integer``, ``boolean``),
+    with a format (``FORMATS``) for text."""
+    check_format = FORMATS[format_name] if format_name is not None else None
     words = _TYPE_WORDS[kind]
     numeric = kind in ("number", "integer")
 
@@ -684,61 +662,157 @@ def _settle_object(value: Any, problems: list[Problem] | None, at: Where) -> Any
     return value
 
 
-_STRING: Final = _scalar_settler("string")
+def _list_settler(settle_item: Settler) -> Settler:
+    """The settler of a list whose items are settled by ``settle_item``."""
 
-
-def _settle_string_list(value: Any, problems: list[Problem] | None, at: Where) -> Any:
-    items = []
-    for index, item in enumerate(value):
-        settled = _STRING(item, problems, (*at, index))
-        if settled is FAIL:
-            return FAIL
-        items.append(settled)
-    return items
-
-
-_ITEM_SETTLERS: Final = {name: _scalar_settler(kind) for name, kind in PRODUCT_ITEM_FIELDS.items()}
-_ITEM_REQUIRED: Final = ("price",)
-
-
-def _settle_products(value: Any, problems: list[Problem] | None, at: Where) -> Any:
-    items = []
-    for index, item in enumerate(value):
-        where = (*at, index)
-        if not isinstance(item, dict):
-            if problems is None:
+    def settle(value: Any, problems: list[Problem] | None, at: Where) -> Any:
+        items = []
+        for index, item in enumerate(value):
+            settled = settle_item(item, problems, (*at, index))
+            if settled is FAIL:
                 return FAIL
-            problems.append((where, f"must be an object, got {describe_value(item)}", True))
-            items.append(item)
-            continue
-        settled_item = {}
-        for key, member in item.items():  # keys of no product field are removed
-            settle = _ITEM_SETTLERS.get(key)
-            if settle is not None:
-                settled = settle(member, problems, (*where, key))
-                if settled is FAIL:
-                    return FAIL
-                settled_item[key] = settled
-        for key in _ITEM_REQUIRED:
-            if key not in settled_item:
+            items.append(settled)
+        return items
+
+    return settle
+
+
+def _objects_settler(members: Mapping[str, Settler], required: tuple[str, ...]) -> Settler:
+    """The settler of a list of objects: each member settled, unknown ones removed."""
+
+    def settle(value: Any, problems: list[Problem] | None, at: Where) -> Any:
+        items = []
+        for index, item in enumerate(value):
+            where = (*at, index)
+            if not isinstance(item, dict):
                 if problems is None:
                     return FAIL
-                problems.append(((*where, key), "", True))
-        items.append(settled_item)
-    return items
+                problems.append((where, f"must be an object, got {describe_value(item)}", True))
+                items.append(item)
+                continue
+            settled_item = {}
+            for key, member in item.items():  # keys of no member are removed
+                settle_member = members.get(key)
+                if settle_member is not None:
+                    settled = settle_member(member, problems, (*where, key))
+                    if settled is FAIL:
+                        return FAIL
+                    settled_item[key] = settled
+            for key in required:
+                if key not in settled_item:
+                    if problems is None:
+                        return FAIL
+                    problems.append(((*where, key), "", True))
+            items.append(settled_item)
+        return items
+
+    return settle
 
 
-_SETTLERS: Final[Mapping[str, Settler]] = {
-    **{field_type: _scalar_settler(field_type) for field_type in _SCALAR_KINDS},
-    "object": _settle_object,
-    "string_list": _settle_string_list,
-    "products": _settle_products,
+@dataclass(frozen=True, slots=True)
+class FieldKind:
+    """One field type, defined once: its schema, and how steps 2 and 3 take a value of it.
+
+    ``schema`` documents the type (``build_schema``); ``settle`` coerces and
+    checks a value (step 3).  A list type's value is made a list in step 2,
+    without its ``null`` items and, with ``drops_blank_items``, its ``""``
+    items (``clean``); a list of objects has ``members`` (each of a type; any
+    other key is removed), the ``required`` ones in every item.  ``keeps``
+    are exact types ``settle`` returns as they are, and ``settles_to`` the
+    exact types of what it returns (``None``: not known): the compiled planner
+    writes them into its code, and ``tests/test_fastpath.py`` checks them on
+    generated values.
+    """
+
+    schema: Mapping[str, Any]
+    settle: Settler
+    keeps: frozenset[type] = frozenset()
+    settles_to: frozenset[type] | None = None
+    is_list: bool = False
+    drops_blank_items: bool = False
+    members: Mapping[str, FieldType] | None = None
+    required: tuple[str, ...] = ()
+
+    def clean(self, value: Any) -> Any:
+        """Step 2 for a value that is not dropped: a list type's made a list, items dropped."""
+        if not self.is_list:
+            return value
+        if not isinstance(value, list):
+            return [value]
+        if self.drops_blank_items:
+            return [item for item in value if item is not None and item != ""]
+        return [item for item in value if item is not None]
+
+
+_TEXT: Final = frozenset({str})
+_NUMBERS: Final = frozenset({int, float})
+_LIST: Final = frozenset({list})
+
+_SCALAR_KINDS: Final[Mapping[FieldType, FieldKind]] = {
+    "string": FieldKind({"type": "string"}, _scalar_settler("string"), _TEXT, _TEXT),
+    "number": FieldKind({"type": "number"}, _scalar_settler("number"), frozenset({int}), _NUMBERS),
+    "integer": FieldKind(
+        {"type": "integer"}, _scalar_settler("integer"), frozenset({int}), _NUMBERS
+    ),
+    "boolean": FieldKind(
+        {"type": "boolean"}, _scalar_settler("boolean"), frozenset({bool}), frozenset({bool})
+    ),
+    "date": FieldKind(
+        {"type": "string", "format": "date"},
+        _scalar_settler("string", "date"),
+        settles_to=_TEXT,
+    ),
+    "datetime": FieldKind(
+        {"type": "string", "format": "date-time"},
+        _scalar_settler("string", "date-time"),
+        settles_to=_TEXT,
+    ),
+    "uri": FieldKind(
+        {"type": "string", "format": "uri"}, _scalar_settler("string", "uri"), settles_to=_TEXT
+    ),
 }
+
+
+def _objects_kind(members: Mapping[str, FieldType], required: tuple[str, ...]) -> FieldKind:
+    """A list of objects with these members (scalar types), the ``required`` ones needed."""
+    return FieldKind(
+        {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {name: {"type": kind} for name, kind in members.items()},
+                "required": list(required),
+                "additionalProperties": False,
+            },
+        },
+        _objects_settler(
+            {name: _SCALAR_KINDS[kind].settle for name, kind in members.items()}, required
+        ),
+        settles_to=_LIST,
+        is_list=True,
+        drops_blank_items=True,
+        members=members,
+        required=required,
+    )
+
+
+FIELD_KINDS: Final[Mapping[FieldType, FieldKind]] = {
+    **_SCALAR_KINDS,
+    "object": FieldKind({"type": "object"}, _settle_object, frozenset({dict})),
+    "string_list": FieldKind(
+        {"type": "array", "items": {"type": "string"}},
+        _list_settler(_SCALAR_KINDS["string"].settle),
+        settles_to=_LIST,
+        is_list=True,
+    ),
+    "products": _objects_kind(PRODUCT_ITEM_FIELDS, ("price",)),
+}
+"""Every field type (``FieldType``) by name: a new type is a name there and an entry here."""
 
 
 def settler_for(field_type: FieldType) -> Settler:
     """How a field of this type is coerced and checked (``Settler``)."""
-    return _SETTLERS[field_type]
+    return FIELD_KINDS[field_type].settle
 
 
 def required_fields(action: Action, mode: Mode) -> tuple[str, ...]:
@@ -773,14 +847,14 @@ def settle_payload(
     (``[""]`` or ``[null]`` unwrapped), which the destination accepts and
     does not send.
     """
-    types = {f.name: f.type for f in action.fields}
+    fields, order = action.fields, action.positions
     settled: dict[str, Any] = {}
     problems: list[tuple[str, Where, str, bool]] = []
     for name, value in payload.items():
         found: list[Problem] = []
-        settled[name] = _SETTLERS[types[name]](value, found, ())
-        problems.extend((name, path, message, is_error) for path, message, is_error in found)
-    order = {f.name: i for i, f in enumerate(action.fields)}
+        settled[name] = FIELD_KINDS[fields[order[name]].type].settle(value, found, ())
+        if found:
+            problems.extend((name, path, message, is_error) for path, message, is_error in found)
     for name in required_fields(action, mode):
         if name not in settled:
             problems.append((name, (), "", True))

@@ -35,8 +35,9 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
+from fbcli.codegen import Source
 from fbcli.jsvalues import (
     MAX_EXACT_INTEGER,
     Inheriting,
@@ -47,7 +48,10 @@ from fbcli.jsvalues import (
     js_string,
     js_truthy,
 )
-from fbcli.values import MISSING
+from fbcli.values import MISSING, is_number
+
+if TYPE_CHECKING:
+    from fbcli.validation import FieldType
 
 Mode = Literal["cloud", "direct"]
 MODES: Final[tuple[Mode, ...]] = ("cloud", "direct")
@@ -56,20 +60,7 @@ CLOUD: Final = frozenset[Mode]({"cloud"})
 DIRECT: Final = frozenset[Mode]({"direct"})
 NONE: Final = frozenset[Mode]()
 
-FieldType = Literal[
-    "string",
-    "number",
-    "integer",
-    "boolean",
-    "date",
-    "datetime",
-    "uri",
-    "object",
-    "string_list",
-    "products",
-]
 
-Converter = Callable[[Any], Any]
 JsonObject = dict[str, Any]
 Note = tuple[str, str]
 """A quirk of the destination met while building a body: the key path and what happened."""
@@ -130,11 +121,17 @@ class BodyMap:
     custom: Builder | None = None
     """A builder of the action's own instead of ``mapEvent`` (trackPage); the rules are then
     only what the docs show."""
-    build: Builder = field(init=False, repr=False, compare=False)
-    """``build_body`` for this map, compiled once from the rules (``compile_body_map``)."""
+    _build: Builder | None = field(default=None, init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "build", self.custom or compile_body_map(self))
+    @property
+    def build(self) -> Builder:
+        """``build_body`` for this map: ``custom``, else compiled from the rules when first
+        asked for (``compile_body_map``)."""
+        build = self._build
+        if build is None:
+            build = self.custom or compile_body_map(self)
+            object.__setattr__(self, "_build", build)
+        return build
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,20 +152,75 @@ class Action:
     direct_trailing_true: bool = True
     lift: str | None = None
     """A field whose object members are lifted to the top of the payload first."""
+    idempotent: bool = False
+    """Sending the same call twice does no harm (a customer upsert)."""
+    deduplicated_by: str | None = None
+    """A body key that, when set, makes Friendbuy ignore a repeat of the call."""
+
+    def safe_to_repeat(self, body: Mapping[str, Any]) -> bool:
+        """Whether sending a call of this action with this body twice does no harm.
+
+        MAPI has no idempotency key: only an idempotent action, or a call that
+        carries its action's deduplication key, may be sent again safely.
+        """
+        return self.idempotent or (
+            self.deduplicated_by is not None and bool(body.get(self.deduplicated_by))
+        )
+
+    positions: Mapping[str, int] = field(init=False, repr=False, compare=False)
+    """Each field's position in ``fields``, by name."""
+    _in_mode: Mapping[Mode, tuple[ActionField, ...]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        positions = {f.name: i for i, f in enumerate(self.fields)}
+        in_mode = {m: tuple(f for f in self.fields if m in f.modes) for m in MODES}
+        object.__setattr__(self, "positions", positions)
+        object.__setattr__(self, "_in_mode", in_mode)
 
     def field_named(self, name: str) -> ActionField | None:
         """The field called ``name``, or ``None``."""
-        for f in self.fields:
-            if f.name == name:
-                return f
-        return None
+        position = self.positions.get(name)
+        return None if position is None else self.fields[position]
 
     def fields_in(self, mode: Mode) -> tuple[ActionField, ...]:
         """The fields that exist in ``mode``."""
-        return tuple(f for f in self.fields if mode in f.modes)
+        return self._in_mode[mode]
 
 
 # -- converters (docs/actions.md, "From an event to a call") ----------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Converter:
+    """One of the destination's converters, defined once: its name, what it does, what it keeps.
+
+    ``name`` is how ``fbcli actions`` and ``fbcli explain`` show it; calling the
+    converter converts.  ``keeps`` are exact types whose values it always
+    returns as they are, so the compiled planner leaves them alone without a
+    call (``tests/test_fastpath.py`` checks the claim on generated values).
+    """
+
+    name: str
+    convert: Callable[[Any], Any]
+    keeps: tuple[type, ...] = ()
+
+    def __call__(self, value: Any) -> Any:
+        return self.convert(value)
+
+
+def converter(
+    name: str, *, keeps: tuple[type, ...] = ()
+) -> Callable[[Callable[[Any], Any]], Converter]:
+    """Define a converter: ``@converter("to-string", keeps=(str, ...))`` on its function."""
+
+    def define(function: Callable[[Any], Any]) -> Converter:
+        return Converter(name, function, keeps)
+
+    return define
+
+
+_NOT_NUMBERS: Final = (str, bool, type(None), dict, list)
+_NOT_TEXT: Final = (int, float, bool, type(None), dict, list)
 
 _INTEGER_RE: Final = re.compile(r"-?(?:0|[1-9][0-9]*)")
 _NUMBER_RE: Final = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?")
@@ -178,6 +230,7 @@ _LONGEST_FINITE: Final = 309
 """Digits beyond which an integer is past the largest double (about 1.8e308)."""
 
 
+@converter("to-string", keeps=_NOT_NUMBERS)
 def to_string(value: Any) -> Any:
     """``enjoinString``: numbers become their JavaScript text; anything else is unchanged."""
     if isinstance(value, int | float) and not isinstance(value, bool):
@@ -185,6 +238,7 @@ def to_string(value: Any) -> Any:
     return value
 
 
+@converter("to-integer", keeps=_NOT_TEXT)
 def to_integer(value: Any) -> Any:
     """``enjoinInteger``: text of the form ``-?(0|[1-9][0-9]*)`` becomes a number.
 
@@ -199,6 +253,7 @@ def to_integer(value: Any) -> Any:
     return value
 
 
+@converter("to-number", keeps=_NOT_TEXT)
 def to_number(value: Any) -> Any:
     """``enjoinNumber``: text of the form ``-?(0|[1-9][0-9]*)(\\.[0-9]+)?`` becomes a number.
 
@@ -210,6 +265,7 @@ def to_number(value: Any) -> Any:
     return value
 
 
+@converter("date")
 def to_date(value: Any) -> Any:
     """``parseDate``: ``YYYY-MM-DD`` (or ``MM-DD``) → ``{"month", "day", "year"}``.
 
@@ -222,7 +278,7 @@ def to_date(value: Any) -> Any:
         raise ActionCrashError(None, "null is not a date: the destination's parseDate fails on it")
     if isinstance(value, dict):
         month, day, year = value.get("month"), value.get("day"), value.get("year", 0)
-        if _is_number(month) and _is_number(day) and ("year" not in value or _is_number(year)):
+        if is_number(month) and is_number(day) and ("year" not in value or is_number(year)):
             return value
         return MISSING
     if not isinstance(value, str):
@@ -234,10 +290,6 @@ def to_date(value: Any) -> Any:
     if match.group(1) and match.group(1) != "0000":
         date["year"] = int(match.group(1))
     return date
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def normalize_number(value: float) -> int | float:
@@ -300,6 +352,12 @@ def stringify(value: Any) -> str:
     return js_string(value)
 
 
+SPREAD_FIELD: Final = "friendbuyAttributes"
+"""The payload key whose members ``build_body`` spreads into the top level."""
+PUSH_TYPE_FIELD: Final = "eventType"
+"""The field a direct-mode push takes its type from, for an action with no ``direct_type``."""
+
+
 def spread_attributes(payload: Mapping[str, Any]) -> JsonObject:
     """``friendbuyAttributes`` spread into the payload (keys already there win), then gone.
 
@@ -307,7 +365,7 @@ def spread_attributes(payload: Mapping[str, Any]) -> JsonObject:
     stay in the payload as they are.  A list spreads its items under their
     indexes (``"0"``, ``"1"`` ...); other truthy values just go.
     """
-    attributes = payload.get("friendbuyAttributes", MISSING)
+    attributes = payload.get(SPREAD_FIELD, MISSING)
     if not js_truthy(attributes):
         return dict(payload)
     if isinstance(attributes, dict):
@@ -316,7 +374,7 @@ def spread_attributes(payload: Mapping[str, Any]) -> JsonObject:
         merged = {**{str(i): v for i, v in enumerate(attributes)}, **payload}
     else:
         merged = dict(payload)
-    del merged["friendbuyAttributes"]  # its own member of that name is gone with it
+    del merged[SPREAD_FIELD]  # its own member of that name is gone with it
     return merged
 
 
@@ -334,46 +392,91 @@ def build_body(
 _Placer = Callable[[JsonObject, Any, Notes], None]
 """Converts one payload value and puts it into the body (or drops it)."""
 
+ALWAYS_NON_EMPTY: Final = frozenset({int, float, bool, type(None)})
+"""Exact types whose every value ``is_non_empty``."""
 
-def _drop(body: JsonObject, raw: Any, notes: Notes) -> None:
-    return None
 
+def emit_place(
+    src: Source,
+    indent: int,
+    key: str,
+    rule: KeyRule,
+    value: str,
+    *,
+    kinds: frozenset[type] | None = None,
+    non_empty: bool = False,
+    body: str = "body",
+) -> None:
+    """Emit the code of step 3 for one key rule: convert, build list items, set when non-empty.
 
-def _placer(key: str, rule: KeyRule) -> _Placer:
-    """Step 3 for one key rule: convert, build list items, set when non-empty."""
+    The one definition of where a value with a rule lands, for every builder:
+    ``compile_body_map``'s (any payload) and the compiled planner's (a payload
+    it settled itself).  The code reads the local ``value``, writes into the
+    local ``body`` (or another) and ``notes``, and raises ``ActionCrashError``
+    where the destination's code throws.  ``kinds``, the exact types ``value``
+    can have when the caller knows them, lets the code skip a converter that
+    keeps them (``Converter.keeps``) and a non-empty test that cannot fail (as
+    can ``non_empty``: the caller knows ``value`` is not empty).
+    """
     target = rule.target
     if target is None:
-        return _drop
+        src.line(indent, "pass")
+        return
     convert, items = rule.convert, rule.items
-    path = target
-    if convert is not None and items is None and len(target) == 1:
-        name, to = target[0], convert
+    if convert is not None and not (kinds is not None and kinds <= frozenset(convert.keeps)):
+        converted = src.name("x")
+        src.line(indent, "try:")
+        src.line(indent + 1, f"{converted} = {src.const(convert.convert)}({value})")
+        src.line(indent, f"except {src.const(ActionCrashError)} as crash:")
+        prefix = src.const(f"'{key}': ")
+        raise_ = f"raise {src.const(ActionCrashError)}({src.const(key)}, {prefix} + crash.message)"
+        src.line(indent + 1, f"{raise_} from None")
+        value, kinds, non_empty = converted, None, False
+    if items is not None:
+        built = src.name("x")
+        call = f"{src.const(_build_items)}({src.const(key)}, {src.const(items)}, {value}, notes)"
+        src.line(indent, f"{built} = {call}")
+        value, kinds, non_empty = built, frozenset({list}), False
+    if not (non_empty or (kinds is not None and kinds <= ALWAYS_NON_EMPTY)):
+        src.line(indent, f"if {src.const(is_non_empty)}({value}):")
+        indent += 1
+    if len(target) == 1:
+        src.line(indent, f"{body}[{src.const(target[0])}] = {value}")
+    else:
+        src.line(indent, f"{src.const(_set_at)}({body}, {src.const(target)}, {value}, notes)")
 
-        def place_converted(body: JsonObject, raw: Any, notes: Notes) -> None:
-            """The commonest converted rule (one key, no items): what ``place`` does."""
-            try:
-                value = to(raw)
-            except ActionCrashError as crash:
-                raise ActionCrashError(key, f"'{key}': {crash.message}") from None
-            if type(value) is str:
-                if value:
-                    body[name] = value
-            elif is_non_empty(value):
-                body[name] = value
 
-        return place_converted
+def emit_unmapped(
+    src: Source,
+    indent: int,
+    unmapped: Literal["additionalProperties", "root", "drop"],
+    key: str,
+    value: str,
+    *,
+    non_empty: bool = False,
+    body: str = "body",
+) -> None:
+    """Emit the code of step 3 for a key without a rule (``key``: an expression of the key).
 
-    def place(body: JsonObject, raw: Any, notes: Notes) -> None:
-        try:
-            value = convert(raw) if convert is not None else raw
-        except ActionCrashError as crash:
-            raise ActionCrashError(key, f"'{key}': {crash.message}") from None
-        if items is not None:
-            value = _build_items(key, items, value, notes)
-        if is_non_empty(value):
-            _set_at(body, path, value, notes)
-
-    return place
+    The one definition of where such a value lands: as text into
+    ``additionalProperties`` (made when first needed), at the top level, or
+    nowhere; only when non-empty (``non_empty``: the caller knows it is).  ``body``: the
+    local to write into.
+    """
+    if unmapped == "drop":
+        src.line(indent, "pass")
+        return
+    if not non_empty:
+        src.line(indent, f"if {src.const(is_non_empty)}({value}):")
+        indent += 1
+    if unmapped == "root":
+        src.line(indent, f"{body}[{key}] = {value}")
+        return
+    extra = src.name("extra")
+    src.line(indent, f'{extra} = {body}.get("additionalProperties")')
+    src.line(indent, f"if not isinstance({extra}, dict):")
+    src.line(indent + 1, f'{extra} = {body}["additionalProperties"] = {{}}')
+    src.line(indent, f"{extra}[{key}] = {src.const(stringify)}({value})")
 
 
 def _build_items(key: str, items: BodyMap, value: Any, notes: Notes) -> list[Any]:
@@ -439,58 +542,43 @@ def _prototype_placer(key: str, *, unmapped: str) -> _Placer:
 
 
 def compile_body_map(body_map: BodyMap) -> Builder:
-    """Compile a body map into the function ``build_body`` runs for it.
+    """Compile a body map into the function ``build_body`` runs for it (generated code).
 
-    Each key's rule becomes a small function (``_placer``), looked up by key,
-    or, for the commonest rule, a plain copy under a name, a name set inline.
-    The steps and their order are those of the module docstring.
+    Each key with a rule gets a small function of its own, the rule's code
+    from ``emit_place``; a key named like a member of ``Object.prototype``
+    without a rule gets ``_prototype_placer``; the loop puts any other key
+    where ``emit_unmapped`` says.  The steps and their order are those of the
+    module docstring.
     """
-    copies = {
-        key: rule.target[0]
-        for key, rule in body_map.rules.items()
-        if rule.target is not None
-        and len(rule.target) == 1
-        and rule.convert is None
-        and rule.items is None
+    src = Source()
+    names: dict[str, str] = {}
+    for key, rule in body_map.rules.items():
+        names[key] = name = src.name("place")
+        src.line(0, f"def {name}(body, value, notes):")
+        emit_place(src, 1, key, rule, "value")
+    placers: dict[str, _Placer] = {
+        key: _prototype_placer(key, unmapped=body_map.unmapped)
+        for key in PROTOTYPE_NAMES - set(body_map.rules)
     }
-    placers = {key: _placer(key, rule) for key, rule in body_map.rules.items() if key not in copies}
-    unmapped = body_map.unmapped
-    for key in PROTOTYPE_NAMES - set(body_map.rules):
-        placers[key] = _prototype_placer(key, unmapped=unmapped)
-    defaults = dict(body_map.defaults)
-    prepare, finalize = body_map.prepare, body_map.finalize
-    to_extra = unmapped == "additionalProperties"
-    keep_unmapped = unmapped != "drop"
-
-    def build(payload: Mapping[str, Any], notes: Notes) -> JsonObject | None:
-        if prepare is not None:
-            payload = prepare(dict(payload), notes)
-        values = spread_attributes(payload) if "friendbuyAttributes" in payload else payload
-        body: JsonObject = dict(defaults) if defaults else {}
-        for key, raw in values.items():
-            name = copies.get(key)
-            if name is not None:  # the commonest rule, a plain copy, inline: see _placer
-                if type(raw) is str:
-                    if raw:
-                        body[name] = raw
-                elif is_non_empty(raw):
-                    body[name] = raw
-                continue
-            placer = placers.get(key)
-            if placer is not None:
-                placer(body, raw, notes)
-            elif keep_unmapped and is_non_empty(raw):
-                if to_extra:
-                    extra = body.get("additionalProperties")
-                    if not isinstance(extra, dict):
-                        extra = body["additionalProperties"] = {}
-                    extra[key] = stringify(raw)
-                else:
-                    body[key] = raw
-        if finalize is not None:
-            body = finalize(body)
-        return body if body else None
-
+    src.line(0, "def build(payload, notes):")
+    if body_map.prepare is not None:
+        src.line(1, f"payload = {src.const(body_map.prepare)}(dict(payload), notes)")
+    spread = f"{src.const(spread_attributes)}(payload)"
+    src.line(1, f"values = {spread} if {src.const(SPREAD_FIELD)} in payload else payload")
+    defaults = f"dict({src.const(dict(body_map.defaults))})" if body_map.defaults else "{}"
+    src.line(1, f"body = {defaults}")
+    src.line(1, f"placers = {src.const(placers)}")
+    src.line(1, "for key, raw in values.items():")
+    src.line(2, "place = placers.get(key)")
+    src.line(2, "if place is not None:")
+    src.line(3, "place(body, raw, notes)")
+    src.line(2, "else:")
+    emit_unmapped(src, 3, body_map.unmapped, "key", "raw")
+    if body_map.finalize is not None:
+        src.line(1, f"body = {src.const(body_map.finalize)}(body)")
+    src.line(1, "return body if body else None")
+    build: Builder = src.compile("build")
+    placers.update({key: src.namespace[name] for key, name in names.items()})
     return build
 
 
@@ -618,6 +706,24 @@ def rules(**entries: KeyRule | str | tuple[str, ...]) -> dict[str, KeyRule]:
 
 CONTEXT_RULES: Final = rules(ipAddress=COPY, userAgent=COPY, pageUrl=DROP, pageTitle=DROP)
 
+REFERRAL_RULES: Final = rules(coupon="couponCode", attributionId=COPY, referralCode=COPY)
+"""The coupon and attribution keys, wherever they come from (``referral_fields``, an event's
+properties)."""
+
+CLOUD_CUSTOMER_RULES: Final = rules(email=COPY, firstName=COPY, lastName=COPY, isNewCustomer=COPY)
+"""Cloud events (purchase, custom event): the customer keys MAPI takes at the top level."""
+
+PROFILE_RULES: Final = rules(
+    email=COPY,
+    isNewCustomer=COPY,
+    loyaltyStatus=COPY,
+    firstName=COPY,
+    lastName=COPY,
+    age=KeyRule(("age",), to_integer),
+    birthday=KeyRule(("birthday",), to_date),
+)
+"""A flat customer payload (customer, sign-up): the customer's keys, in both modes."""
+
 DIRECT_CUSTOMER_RULES: Final = rules(
     customerId=KeyRule(("customer", "id"), to_string),
     anonymousId=("customer", "anonymousId"),
@@ -647,7 +753,6 @@ PRODUCT_ITEM_MAP: Final = BodyMap(
     defaults={"sku": "unknown", "name": "unknown", "quantity": 1},
 )
 
-PRODUCT_KEYS: Final = ("sku", "name", "quantity", "price", "description", "category", "url")
 PRODUCT_ITEM_FIELDS: Final[dict[str, FieldType]] = {
     "sku": "string",
     "name": "string",
@@ -698,3 +803,86 @@ CUSTOMER_ID_FROM_PROPERTIES: Final = {
     }
 }
 """``$.properties.customerId`` when it exists (not null), else ``$.userId``."""
+
+FieldSource = Callable[[str], dict[str, str]]
+"""Where an action's fields are read from by default: a key → its ``@path`` mapping."""
+
+
+def properties(key: str) -> dict[str, str]:
+    """The default mapping ``{"@path": "$.properties.<key>"}`` (track events)."""
+    return {"@path": f"$.properties.{key}"}
+
+
+def traits(key: str) -> dict[str, str]:
+    """The default mapping ``{"@path": "$.traits.<key>"}`` (identify events)."""
+    return {"@path": f"$.traits.{key}"}
+
+
+def customer_fields(
+    *,
+    required: frozenset[Mode] = NONE,
+    email_required: frozenset[Mode] | None = None,
+    email: str = "The customer's email.",
+) -> tuple[ActionField, ...]:
+    """Who a track event's customer is: ``customerId``, ``anonymousId`` and ``email``.
+
+    ``required``: the modes requiring the ID and (unless ``email_required``
+    says otherwise) the email; ``email`` describes the email field.
+    """
+    return (
+        ActionField(
+            "customerId",
+            "string",
+            CUSTOMER_ID_FROM_PROPERTIES,
+            "The customer's ID.",
+            required=required,
+        ),
+        ActionField("anonymousId", "string", {"@path": "$.anonymousId"}, "The anonymous ID."),
+        ActionField(
+            "email",
+            "string",
+            properties("email"),
+            email,
+            required=required if email_required is None else email_required,
+        ),
+    )
+
+
+def profile_fields(
+    source: FieldSource,
+    *,
+    age: str = "The customer's age.",
+    birthday: str = "Birthday, YYYY-MM-DD (year 0000: none).",
+) -> tuple[ActionField, ...]:
+    """What a track event says of its customer, from ``isNewCustomer`` to ``birthday``."""
+    return (
+        ActionField("isNewCustomer", "boolean", source("isNewCustomer"), "A first-time customer."),
+        ActionField("loyaltyStatus", "string", source("loyaltyStatus"), "in, out or blocked."),
+        ActionField("firstName", "string", source("firstName"), "The customer's first name."),
+        ActionField("lastName", "string", source("lastName"), "The customer's last name."),
+        ActionField("name", "string", source("name"), "The customer's full name."),
+        ActionField("age", "number", source("age"), age),
+        ActionField("birthday", "date", source("birthday"), birthday),
+    )
+
+
+def referral_fields(source: FieldSource) -> tuple[ActionField, ...]:
+    """The coupon and the Friendbuy attribution of a purchase or a sign-up."""
+    return (
+        ActionField("coupon", "string", source("coupon"), "The coupon code used."),
+        ActionField(
+            "attributionId", "string", source("attributionId"), "Friendbuy attribution ID."
+        ),
+        ActionField("referralCode", "string", source("referralCode"), "Friendbuy referral code."),
+    )
+
+
+def attributes_field(source: FieldSource) -> ActionField:
+    """``friendbuyAttributes``: more attributes, spread into the body."""
+    return ActionField(
+        "friendbuyAttributes",
+        "object",
+        source("friendbuyAttributes"),
+        "More attributes, spread into the body.",
+        free_form=True,
+    )

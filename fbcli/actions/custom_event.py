@@ -14,16 +14,18 @@ from __future__ import annotations
 from fbcli.actions.base import (
     BOTH,
     CLOUD,
+    CLOUD_CUSTOMER_RULES,
     CONTEXT_RULES,
     COPY,
-    CUSTOMER_ID_FROM_PROPERTIES,
     DIRECT_CUSTOMER_RULES,
+    REFERRAL_RULES,
     Action,
     ActionField,
     BodyMap,
     KeyRule,
     add_name,
     context_fields,
+    customer_fields,
     rules,
 )
 
@@ -45,33 +47,19 @@ FIELDS = (
         {"@path": "$.properties.deduplicationId"},
         "Prevents the same event from being rewarded twice.",
     ),
-    ActionField(
-        "customerId", "string", CUSTOMER_ID_FROM_PROPERTIES, "The customer's ID.", required=BOTH
-    ),
-    ActionField("anonymousId", "string", {"@path": "$.anonymousId"}, "The anonymous ID."),
-    ActionField(
-        "email",
-        "string",
-        {"@path": "$.properties.email"},
-        "The customer's email (required in cloud mode).",
-        required=CLOUD,
+    *customer_fields(
+        required=BOTH,
+        email_required=CLOUD,
+        email="The customer's email (required in cloud mode).",
     ),
     *context_fields(),
 )
 
 CLOUD_MAP = BodyMap(
     rules={
-        **rules(
-            eventType=COPY,
-            deduplicationId=COPY,
-            coupon="couponCode",
-            attributionId=COPY,
-            referralCode=COPY,
-            email=COPY,
-            firstName=COPY,
-            lastName=COPY,
-            isNewCustomer=COPY,
-        ),
+        **rules(eventType=COPY, deduplicationId=COPY),
+        **REFERRAL_RULES,
+        **CLOUD_CUSTOMER_RULES,
         **CONTEXT_RULES,
     },
     unmapped="additionalProperties",
@@ -95,4 +83,5 @@ ACTION = Action(
     body_maps={"cloud": CLOUD_MAP, "direct": DIRECT_MAP},
     direct_trailing_true=False,
     lift="eventProperties",
+    deduplicated_by="deduplicationId",
 )

@@ -5,71 +5,57 @@ from __future__ import annotations
 from fbcli.actions.base import (
     BOTH,
     COPY,
+    PROFILE_RULES,
     Action,
     ActionField,
     KeyRule,
+    attributes_field,
     context_fields,
     flat_body_maps,
     rules,
-    to_date,
-    to_integer,
     to_string,
+    traits,
 )
-
-
-def _traits(key: str) -> dict[str, str]:
-    return {"@path": f"$.traits.{key}"}
-
 
 FIELDS = (
     ActionField("customerId", "string", {"@path": "$.userId"}, "The customer's ID.", required=BOTH),
     ActionField("anonymousId", "string", {"@path": "$.anonymousId"}, "The anonymous ID."),
-    ActionField("email", "string", _traits("email"), "The customer's email.", required=BOTH),
-    ActionField("firstName", "string", _traits("firstName"), "The customer's first name."),
-    ActionField("lastName", "string", _traits("lastName"), "The customer's last name."),
-    ActionField("name", "string", _traits("name"), "The customer's full name."),
-    ActionField("age", "number", _traits("age"), "The customer's age."),
-    ActionField("birthday", "date", _traits("birthday"), "Birthday, YYYY-MM-DD (year 0000: none)."),
-    ActionField("language", "string", _traits("language"), "The customer's language."),
+    ActionField("email", "string", traits("email"), "The customer's email.", required=BOTH),
+    ActionField("firstName", "string", traits("firstName"), "The customer's first name."),
+    ActionField("lastName", "string", traits("lastName"), "The customer's last name."),
+    ActionField("name", "string", traits("name"), "The customer's full name."),
+    ActionField("age", "number", traits("age"), "The customer's age."),
+    ActionField("birthday", "date", traits("birthday"), "Birthday, YYYY-MM-DD (year 0000: none)."),
+    ActionField("language", "string", traits("language"), "The customer's language."),
     ActionField(
         "customerSince",
         "datetime",
-        _traits("customerSince"),
+        traits("customerSince"),
         "When the customer first joined (RFC 3339).",
     ),
-    ActionField("loyaltyStatus", "string", _traits("loyaltyStatus"), "in, out or blocked."),
-    ActionField("isNewCustomer", "boolean", _traits("isNewCustomer"), "A first-time customer."),
-    ActionField("addressCountry", "string", _traits("address.country"), "Country."),
-    ActionField("addressState", "string", _traits("address.state"), "State or region."),
-    ActionField("addressCity", "string", _traits("address.city"), "City."),
-    ActionField("addressPostalCode", "string", _traits("address.postalCode"), "Postal code."),
-    ActionField(
-        "friendbuyAttributes",
-        "object",
-        _traits("friendbuyAttributes"),
-        "More attributes, spread into the body.",
-        free_form=True,
-    ),
+    ActionField("loyaltyStatus", "string", traits("loyaltyStatus"), "in, out or blocked."),
+    ActionField("isNewCustomer", "boolean", traits("isNewCustomer"), "A first-time customer."),
+    ActionField("addressCountry", "string", traits("address.country"), "Country."),
+    ActionField("addressState", "string", traits("address.state"), "State or region."),
+    ActionField("addressCity", "string", traits("address.city"), "City."),
+    ActionField("addressPostalCode", "string", traits("address.postalCode"), "Postal code."),
+    attributes_field(traits),
     *context_fields(),
 )
 
-_COMMON = rules(
-    email=COPY,
-    firstName=COPY,
-    lastName=COPY,
-    age=KeyRule(("age",), to_integer),
-    birthday=KeyRule(("birthday",), to_date),
-    language=COPY,
-    loyaltyStatus=COPY,
-    isNewCustomer=COPY,
-    addressCountry="country",
-    addressState="state",
-    addressCity="city",
-    addressPostalCode=KeyRule(("zipCode",), to_string),
-    gender=COPY,
-    timezone=COPY,
-    category=COPY,
-)
+_COMMON = {
+    **PROFILE_RULES,
+    **rules(
+        language=COPY,
+        addressCountry="country",
+        addressState="state",
+        addressCity="city",
+        addressPostalCode=KeyRule(("zipCode",), to_string),
+        gender=COPY,
+        timezone=COPY,
+        category=COPY,
+    ),
+}
 
 CLOUD_MAP, DIRECT_MAP = flat_body_maps(_COMMON)
 
@@ -83,4 +69,5 @@ ACTION = Action(
     direct_type="customer",
     suggested_trigger='type = "identify"',
     body_maps={"cloud": CLOUD_MAP, "direct": DIRECT_MAP},
+    idempotent=True,
 )

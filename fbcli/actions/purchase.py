@@ -4,83 +4,69 @@ from __future__ import annotations
 
 from fbcli.actions.base import (
     BOTH,
+    CLOUD_CUSTOMER_RULES,
     CONTEXT_RULES,
     COPY,
-    CUSTOMER_ID_FROM_PROPERTIES,
     DIRECT_CUSTOMER_RULES,
     DROP,
     PRODUCT_ITEM_MAP,
+    REFERRAL_RULES,
     Action,
     ActionField,
     BodyMap,
     KeyRule,
     add_name,
+    attributes_field,
     context_fields,
+    customer_fields,
+    profile_fields,
+    properties,
+    referral_fields,
     remove_customer_without_id,
     rules,
     to_number,
     to_string,
 )
 
-
-def _props(key: str) -> dict[str, str]:
-    return {"@path": f"$.properties.{key}"}
-
-
 FIELDS = (
-    ActionField("orderId", "string", _props("order_id"), "The order's ID.", required=BOTH),
+    ActionField("orderId", "string", properties("order_id"), "The order's ID.", required=BOTH),
     ActionField(
-        "amount", "number", _props("total"), "The purchase amount (no fallback).", required=BOTH
+        "amount",
+        "number",
+        properties("total"),
+        "The purchase amount (no fallback).",
+        required=BOTH,
     ),
-    ActionField("currency", "string", _props("currency"), "ISO 4217 currency code.", required=BOTH),
-    ActionField("coupon", "string", _props("coupon"), "The coupon code used."),
-    ActionField("attributionId", "string", _props("attributionId"), "Friendbuy attribution ID."),
-    ActionField("referralCode", "string", _props("referralCode"), "Friendbuy referral code."),
-    ActionField("giftCardCodes", "string_list", _props("giftCardCodes"), "Gift card codes used."),
-    ActionField("products", "products", _props("products"), "The products purchased."),
-    ActionField("customerId", "string", CUSTOMER_ID_FROM_PROPERTIES, "The customer's ID."),
-    ActionField("anonymousId", "string", {"@path": "$.anonymousId"}, "The anonymous ID."),
-    ActionField("email", "string", _props("email"), "The customer's email."),
-    ActionField("isNewCustomer", "boolean", _props("isNewCustomer"), "A first-time customer."),
-    ActionField("loyaltyStatus", "string", _props("loyaltyStatus"), "in, out or blocked."),
-    ActionField("firstName", "string", _props("firstName"), "The customer's first name."),
-    ActionField("lastName", "string", _props("lastName"), "The customer's last name."),
-    ActionField("name", "string", _props("name"), "The customer's full name."),
-    ActionField("age", "number", _props("age"), "The customer's age (direct mode only)."),
-    ActionField("birthday", "date", _props("birthday"), "Birthday, YYYY-MM-DD (direct mode only)."),
     ActionField(
-        "friendbuyAttributes",
-        "object",
-        _props("friendbuyAttributes"),
-        "More attributes, spread into the body.",
-        free_form=True,
+        "currency", "string", properties("currency"), "ISO 4217 currency code.", required=BOTH
     ),
+    *referral_fields(properties),
+    ActionField(
+        "giftCardCodes", "string_list", properties("giftCardCodes"), "Gift card codes used."
+    ),
+    ActionField("products", "products", properties("products"), "The products purchased."),
+    *customer_fields(),
+    *profile_fields(
+        properties,
+        age="The customer's age (direct mode only).",
+        birthday="Birthday, YYYY-MM-DD (direct mode only).",
+    ),
+    attributes_field(properties),
     *context_fields(),
 )
 
-_ORDER = rules(
-    amount=KeyRule(("amount",), to_number),
-    currency=COPY,
-    coupon="couponCode",
-    attributionId=COPY,
-    referralCode=COPY,
-    giftCardCodes=COPY,
-    products=KeyRule(("products",), items=PRODUCT_ITEM_MAP),
-)
+_ORDER = {
+    **rules(amount=KeyRule(("amount",), to_number), currency=COPY),
+    **REFERRAL_RULES,
+    **rules(giftCardCodes=COPY, products=KeyRule(("products",), items=PRODUCT_ITEM_MAP)),
+}
 
 CLOUD_MAP = BodyMap(
     rules={
         **_ORDER,
-        **rules(
-            orderId=KeyRule(("orderId",), to_string),
-            customerId=COPY,
-            email=COPY,
-            firstName=COPY,
-            lastName=COPY,
-            isNewCustomer=COPY,
-            age=DROP,
-            birthday=DROP,
-        ),
+        **rules(orderId=KeyRule(("orderId",), to_string), customerId=COPY),
+        **CLOUD_CUSTOMER_RULES,
+        **rules(age=DROP, birthday=DROP),
         **CONTEXT_RULES,
     },
     unmapped="additionalProperties",

@@ -4,63 +4,27 @@ from __future__ import annotations
 
 from fbcli.actions.base import (
     BOTH,
-    COPY,
-    CUSTOMER_ID_FROM_PROPERTIES,
+    PROFILE_RULES,
+    REFERRAL_RULES,
     Action,
-    ActionField,
-    KeyRule,
+    attributes_field,
     context_fields,
+    customer_fields,
     flat_body_maps,
-    rules,
-    to_date,
-    to_integer,
+    profile_fields,
+    properties,
+    referral_fields,
 )
 
-
-def _props(key: str) -> dict[str, str]:
-    return {"@path": f"$.properties.{key}"}
-
-
 FIELDS = (
-    ActionField(
-        "customerId", "string", CUSTOMER_ID_FROM_PROPERTIES, "The customer's ID.", required=BOTH
-    ),
-    ActionField("anonymousId", "string", {"@path": "$.anonymousId"}, "The anonymous ID."),
-    ActionField("email", "string", _props("email"), "The customer's email.", required=BOTH),
-    ActionField("isNewCustomer", "boolean", _props("isNewCustomer"), "A first-time customer."),
-    ActionField("loyaltyStatus", "string", _props("loyaltyStatus"), "in, out or blocked."),
-    ActionField("firstName", "string", _props("firstName"), "The customer's first name."),
-    ActionField("lastName", "string", _props("lastName"), "The customer's last name."),
-    ActionField("name", "string", _props("name"), "The customer's full name."),
-    ActionField("age", "number", _props("age"), "The customer's age."),
-    ActionField("birthday", "date", _props("birthday"), "Birthday, YYYY-MM-DD (year 0000: none)."),
-    ActionField("coupon", "string", _props("coupon"), "The coupon code used."),
-    ActionField("attributionId", "string", _props("attributionId"), "Friendbuy attribution ID."),
-    ActionField("referralCode", "string", _props("referralCode"), "Friendbuy referral code."),
-    ActionField(
-        "friendbuyAttributes",
-        "object",
-        _props("friendbuyAttributes"),
-        "More attributes, spread into the body.",
-        free_form=True,
-    ),
+    *customer_fields(required=BOTH),
+    *profile_fields(properties),
+    *referral_fields(properties),
+    attributes_field(properties),
     *context_fields(),
 )
 
-_COMMON = rules(
-    email=COPY,
-    isNewCustomer=COPY,
-    loyaltyStatus=COPY,
-    firstName=COPY,
-    lastName=COPY,
-    age=KeyRule(("age",), to_integer),
-    birthday=KeyRule(("birthday",), to_date),
-    coupon="couponCode",
-    attributionId=COPY,
-    referralCode=COPY,
-)
-
-CLOUD_MAP, DIRECT_MAP = flat_body_maps(_COMMON)
+CLOUD_MAP, DIRECT_MAP = flat_body_maps({**PROFILE_RULES, **REFERRAL_RULES})
 
 ACTION = Action(
     name="trackSignUp",

@@ -36,6 +36,7 @@ from fbcli.plan import (
     setup_push,
     status_of,
 )
+from fbcli.text import clip, plural, show_json
 from fbcli.validation import Violation
 
 _CONTROL_RE: Final = re.compile(
@@ -113,8 +114,9 @@ def compact(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def _clip(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
+def format_value(value: Any, limit: int) -> str:
+    """A value as compact JSON, cut to ``limit`` characters, control characters escaped."""
+    return safe(show_json(value, limit, mark="…", compact=True))
 
 
 def event_label(data: Mapping[str, Any]) -> str:
@@ -124,7 +126,7 @@ def event_label(data: Mapping[str, Any]) -> str:
     name = data.get("event") if kind == "track" else data.get("name")
     if isinstance(name, str) and name:
         label += f" {name}"
-    return _clip(label, 40)
+    return clip(label, 40, "…")
 
 
 def key_fields(body: Mapping[str, Any], *, separator: str = "\n") -> str:
@@ -133,7 +135,7 @@ def key_fields(body: Mapping[str, Any], *, separator: str = "\n") -> str:
     customer = body.get("customer")
     if isinstance(customer, dict):
         flat.update({k: v for k, v in customer.items() if k not in flat})
-    shown = [f"{k}={safe(_clip(compact(flat[k]), 36))}" for k in _KEY_FIELDS if k in flat]
+    shown = [f"{k}={safe(clip(compact(flat[k]), 36, '…'))}" for k in _KEY_FIELDS if k in flat]
     rest = len(body) - sum(1 for k in _KEY_FIELDS if k in body)
     if rest > 0:
         shown.append(f"+{rest} more")
@@ -221,22 +223,18 @@ def file_problem(error: LineError) -> Text:
     return text
 
 
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
-
-
 def summary_text(tally: PlanTally) -> Text:
     """``16 events: 7 calls planned, 5 invalid · 2 events unmatched · 2 lines malformed``.
 
     Calls are counted per matching subscription, so an event can give several.
     """
-    text = Text(f"{_plural(tally.events, 'event')}: ", style="bold")
+    text = Text(f"{plural(tally.events, 'event')}: ", style="bold")
     planned, invalid = tally.count("planned"), tally.count("invalid")
     parts = [
-        (f"{_plural(planned, 'call')} planned", "green"),
+        (f"{plural(planned, 'call')} planned", "green"),
         (f"{invalid} invalid", _STATUS_STYLES["invalid"]),
-        (f"{_plural(tally.count('unmatched'), 'event')} unmatched", "yellow"),
-        (f"{_plural(tally.count('malformed'), 'line')} malformed", _STATUS_STYLES["malformed"]),
+        (f"{plural(tally.count('unmatched'), 'event')} unmatched", "yellow"),
+        (f"{plural(tally.count('malformed'), 'line')} malformed", _STATUS_STYLES["malformed"]),
     ]
     shown = [(p, style) for i, (p, style) in enumerate(parts) if i == 0 or not p.startswith("0 ")]
     for i, (part, style) in enumerate(shown):

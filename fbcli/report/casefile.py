@@ -16,13 +16,10 @@ from rich.text import Text
 
 from fbcli.casefile import FileResult, FileUpdate, SuiteResult, expectation_from
 from fbcli.report import literal, print_warning
+from fbcli.text import plural
 
 _NOT_XML_RE: Final = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 """Characters XML 1.0 cannot hold, even escaped."""
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
 def summary_line(suite: SuiteResult) -> Text:
@@ -157,12 +154,12 @@ def render_updates(console: Console, updates: list[FileUpdate], *, cases: int) -
                     console.print(literal(f"      {difference}"), soft_wrap=True)
     count = sum(len(u.updates) for u in changed)
     if not count:
-        console.print(Text(f"Nothing to update: all {_plural(cases, 'case')} pass."))
+        console.print(Text(f"Nothing to update: all {plural(cases, 'case')} pass."))
         return
     console.print()
     console.print(
         Text(
-            f"{_plural(count, 'case')} updated in {_plural(len(changed), 'file')}, "
+            f"{plural(count, 'case')} updated in {plural(len(changed), 'file')}, "
             f"{cases - count} unchanged. Review the changes (git diff) before committing."
         )
     )

@@ -26,7 +26,8 @@ from fbcli.diff import (
 )
 from fbcli.mappings import MappingConfig
 from fbcli.plan import PlannedCall, Rejection
-from fbcli.report import key_fields, literal, safe
+from fbcli.report import format_value, key_fields, literal, safe
+from fbcli.text import plural
 from fbcli.validation import Violation
 
 MAX_FIELDS: Final = 12
@@ -49,27 +50,17 @@ def _indented(text: Text, indent: int) -> Padding:
     return Padding(text, (0, 0, 0, indent), expand=False)
 
 
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
-
-
-def format_value(value: Any) -> str:
-    """A value as compact JSON, cut to ``VALUE_CHARS``, control characters escaped."""
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    if len(text) > VALUE_CHARS:
-        text = text[: VALUE_CHARS - 1] + "…"
-    return safe(text)
-
-
 def field_change_text(change: FieldChange) -> Text:
     """``amount: 45.97 → 50.97``, ``+couponCode: "X"``, ``-additionalProperties.name``."""
     path = safe(change.dotted)
     kind = change.kind
     if kind == "added":
-        return Text(f"+{path}: {format_value(change.new)}", style=_STYLES["added"])
+        return Text(f"+{path}: {format_value(change.new, VALUE_CHARS)}", style=_STYLES["added"])
     if kind == "removed":
         return Text(f"-{path}", style=_STYLES["removed"])
-    return Text(f"{path}: {format_value(change.old)} → {format_value(change.new)}")
+    return Text(
+        f"{path}: {format_value(change.old, VALUE_CHARS)} → {format_value(change.new, VALUE_CHARS)}"
+    )
 
 
 def _violations(violations: Iterable[Violation], mark: str, style: str) -> list[Text]:
@@ -158,12 +149,12 @@ def summary_text(tally: DiffTally) -> Text:
     """The last lines: exact counts of calls and events, or that nothing differs."""
     calls = tally.calls
     malformed = (
-        f" · {_plural(tally.malformed, 'malformed line')} (not compared)" if tally.malformed else ""
+        f" · {plural(tally.malformed, 'malformed line')} (not compared)" if tally.malformed else ""
     )
     if not tally.differs:
         text = Text(
-            f"No differences: {_plural(tally.events, 'event')} give the same "
-            f"{_plural(calls['unchanged'], 'call')} under both mapping files",
+            f"No differences: {plural(tally.events, 'event')} give the same "
+            f"{plural(calls['unchanged'], 'call')} under both mapping files",
             style="bold",
         )
         return text.append(f"\n{malformed[3:]}" if malformed else "")
@@ -215,7 +206,7 @@ def render_diff(
             console.print(_indented(Text(f"… {more} more", style="dim"), 2))
     if tally.status_changes:
         console.print()
-        heading = Text(f"Status changes: {_plural(tally.events_changed_status, 'event')} (")
+        heading = Text(f"Status changes: {plural(tally.events_changed_status, 'event')} (")
         for i, ((before, after), count) in enumerate(tally.status_changes.most_common()):
             if i:
                 heading.append(" · ")

@@ -25,7 +25,7 @@ from fbcli.explain import (
     TriggerCheck,
 )
 from fbcli.plan import PlannedCall
-from fbcli.report import event_label, literal, safe
+from fbcli.report import event_label, format_value, literal, safe
 from fbcli.values import MISSING
 
 _STYLES: Final = {
@@ -38,11 +38,6 @@ MAX_EVENT_KEYS: Final = 12
 """Top-level keys of the event shown (one line each, cut to the width)."""
 VALUE_CHARS: Final = 60
 """Longest value shown in a field's line, as compact JSON."""
-
-
-def _show(value: Any, limit: int = VALUE_CHARS) -> str:
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    return safe(text if len(text) <= limit else text[: limit - 1] + "…")
 
 
 def _one_line(text: str, style: str = "") -> Text:
@@ -101,7 +96,7 @@ def _add_event(tree: Tree, data: dict[str, Any]) -> None:
     node = tree.add(Text("event (abridged)", style="bold"))
     keys = list(data)
     for key in keys[:MAX_EVENT_KEYS]:
-        node.add(_one_line(f"{key}: {_show(data[key], 400)}"))
+        node.add(_one_line(f"{key}: {format_value(data[key], 400)}"))
     if len(keys) > MAX_EVENT_KEYS:
         node.add(Text(f"… {len(keys) - MAX_EVENT_KEYS} more keys", style="dim"))
 
@@ -136,7 +131,7 @@ def _add_triggers(tree: Tree, explanation: Explanation) -> None:
 def _check_text(check: TriggerCheck) -> Text:
     text = _mark(check.result)
     text.append(safe(check.test))
-    actual = "is missing" if check.actual is MISSING else f"is {_show(check.actual, 40)}"
+    actual = "is missing" if check.actual is MISSING else f"is {format_value(check.actual, 40)}"
     text.append(safe(f"  ({check.path} {actual}"), style="dim")
     if check.hint:
         text.append(": ", style="dim")
@@ -184,7 +179,7 @@ def _add_fields(node: Tree, trace: SubscriptionTrace, mappings: str) -> None:
     for f in shown:
         field_node = fields.add(_field_text(f, failed, mappings))
         for member in f.members:
-            text = Text(safe(f"{member.key}: {_show(member.value, 40)} → "))
+            text = Text(safe(f"{member.key}: {format_value(member.value, 40)} → "))
             text.append_text(_landing_text(member.landing, member.value, member.sent))
             field_node.add(text)
     groups = (
@@ -210,8 +205,12 @@ def _mapping_text(f: FieldTrace) -> str:
     if isinstance(mapping, dict) and len(mapping) == 1 and str(next(iter(mapping))).startswith("@"):
         directive = next(iter(mapping))
         reads = ", ".join(f.sources)
-        return f"{directive} {reads}" if reads else f"{directive} {_show(mapping[directive], 40)}"
-    return f"constant {_show(mapping, 40)}"
+        return (
+            f"{directive} {reads}"
+            if reads
+            else f"{directive} {format_value(mapping[directive], 40)}"
+        )
+    return f"constant {format_value(mapping, 40)}"
 
 
 def _field_text(f: FieldTrace, failed: set[str], mappings: str) -> Text:
@@ -221,10 +220,12 @@ def _field_text(f: FieldTrace, failed: set[str], mappings: str) -> Text:
     origin = "default" if f.origin == "default" else f"{mappings}:{f.line}"
     text.append(safe(f" ({origin})"), style="dim")
     text.append("\n  ")
-    text.append(_show(f.raw))
-    if f.value is not MISSING and _show(f.value) != _show(f.raw):
+    text.append(format_value(f.raw, VALUE_CHARS))
+    if f.value is not MISSING and format_value(f.value, VALUE_CHARS) != format_value(
+        f.raw, VALUE_CHARS
+    ):
         text.append(" → ")
-        text.append(_show(f.value))
+        text.append(format_value(f.value, VALUE_CHARS))
     text.append(" → ")
     text.append_text(_landing_text(f.landing or Landing(None), f.value, f.sent))
     return text
@@ -233,8 +234,8 @@ def _field_text(f: FieldTrace, failed: set[str], mappings: str) -> Text:
 def _landing_text(landing: Landing, value: Any, sent: Any) -> Text:
     style = "cyan" if landing.target is not None else "dim"
     text = Text(safe(landing.describe()), style=style)
-    if sent is not MISSING and _show(sent) != _show(value):
-        text.append(safe(f" = {_show(sent)}"))
+    if sent is not MISSING and format_value(sent, VALUE_CHARS) != format_value(value, VALUE_CHARS):
+        text.append(safe(f" = {format_value(sent, VALUE_CHARS)}"))
     return text
 
 

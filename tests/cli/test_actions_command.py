@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from fbcli.actions import ACTIONS, Action
-from fbcli.actions.base import MODES, BodyMap, KeyRule, Mode, build_body
+from fbcli.actions.base import MODES, BodyMap, KeyRule, Mode, build_body, converter
 from fbcli.catalog import (
     Landing,
     describe_action,
@@ -234,7 +234,8 @@ def test_landing_texts(landing: Landing, text: str) -> None:
     assert landing.to_dict()["kind"] == landing.kind
 
 
-def test_an_unnamed_converter_is_named_after_its_function() -> None:
+def test_a_converter_is_shown_by_its_own_name() -> None:
+    @converter("to-upper-case")
     def to_upper_case(value: Any) -> Any:
         return value
 

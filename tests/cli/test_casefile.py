@@ -20,14 +20,12 @@ from fbcli.casefile import (
     FileResult,
     SuiteResult,
     compare_outcome,
-    dump_yaml,
     expectation_from,
     is_case_file,
     load_case_file,
     match_value,
     plan_update,
     run_case_file,
-    same_value,
 )
 from fbcli.errors import MappingFileError
 from fbcli.events import Event
@@ -35,6 +33,8 @@ from fbcli.mappings import load_mappings, parse_yaml
 from fbcli.plan import Rejection, plan_event
 from fbcli.report.casefile import render_results, render_updates, results_json
 from fbcli.validation import Violation
+from fbcli.values import same_value
+from fbcli.yamltext import dump_yaml
 from tests.support import REPO, RunCli
 
 CLOUD = load_mappings((REPO / "mappings.yaml").read_bytes(), path="mappings.yaml")

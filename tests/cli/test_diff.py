@@ -23,19 +23,20 @@ from fbcli.diff import (
     dotted_path,
     event_status,
     pair_subscriptions,
-    same_value,
 )
 from fbcli.events import Event, LineError
 from fbcli.mappings import MappingConfig, load_mappings
 from fbcli.plan import PlannedCall, Rejection, Unmatched
+from fbcli.report import format_value
 from fbcli.report.diff import (
+    VALUE_CHARS,
     call_details,
     field_change_text,
-    format_value,
     render_diff,
     write_diff_json,
 )
 from fbcli.validation import Violation
+from fbcli.values import same_value
 from tests.support import REPO, SAMPLES, RunCli
 
 SAMPLE_MAPPINGS = (REPO / "mappings.yaml").read_text(encoding="utf-8")
@@ -328,9 +329,9 @@ def test_field_change_texts() -> None:
     assert field_change_text(FieldChange(("couponCode",), new="X")).plain == '+couponCode: "X"'
     removed = FieldChange(("additionalProperties", "name"), old="Ada")
     assert field_change_text(removed).plain == "-additionalProperties.name"
-    assert format_value("x" * 100).endswith("…")
-    assert len(format_value("x" * 100)) == 48
-    assert format_value("\x1b[31m") == '"\\u001b[31m"'
+    assert format_value("x" * 100, VALUE_CHARS).endswith("…")
+    assert len(format_value("x" * 100, VALUE_CHARS)) == 48
+    assert format_value("\x1b[31m", VALUE_CHARS) == '"\\u001b[31m"'
 
 
 def test_the_view_caps_examples_but_counts_exactly() -> None:

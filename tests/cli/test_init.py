@@ -24,10 +24,10 @@ from fbcli.init import (
     suggest_subscriptions,
     summary_lines,
     trigger_for,
-    yaml_scalar,
 )
 from fbcli.mappings import MappingConfig, load_mappings
 from fbcli.triggers import compile_trigger, parse_trigger
+from fbcli.yamltext import yaml_scalar
 from tests.support import SAMPLES, RunCli
 
 MERCHANT = "1993d0f1-8206-4336-8c88-64e170f2419e"

@@ -1,12 +1,18 @@
-"""Trigger helpers: literal-exact equality, the leaves of a tree, generated trigger texts."""
+"""Trigger helpers: literal-exact equality, the leaves of a tree, the semantics table
+interpreted plainly (``interpret``, the oracle of the compiled triggers), generated
+trigger texts."""
 
 from __future__ import annotations
 
-from typing import assert_never
+import operator
+import sys
+from collections.abc import Callable, Mapping
+from typing import Any, assert_never
 
 from hypothesis import strategies as st
 
 from fbcli.triggers import And, Call, Compare, Node, Not, Or
+from fbcli.values import MISSING
 from tests.support.strategies import TOO_MANY_DIGITS
 
 
@@ -23,6 +29,90 @@ def leaf_nodes(node: Node) -> list[Compare | Call]:
             return leaf_nodes(operand)
         case And(items) | Or(items):
             return [leaf for item in items for leaf in leaf_nodes(item)]
+        case _:
+            assert_never(node)
+
+
+# -- the oracle: the semantics table interpreted ------------------------------------------
+
+
+def plain_lookup(event: Any, path: str) -> Any:
+    """The value at a dotted path: keys of objects, digit segments index lists."""
+    current: Any = event
+    for segment in path.split("."):
+        if isinstance(current, Mapping):
+            if segment not in current:
+                return MISSING
+            current = current[segment]
+        elif isinstance(current, list | tuple) and is_index(segment):
+            index = int(segment)
+            if index >= len(current):
+                return MISSING
+            current = current[index]
+        else:
+            return MISSING
+    return current
+
+
+def is_index(segment: str) -> bool:
+    if not (segment.isascii() and segment.isdigit()):
+        return False
+    limit = sys.get_int_max_str_digits()
+    return limit == 0 or len(segment) <= limit
+
+
+ORDER: dict[str, Callable[[Any, Any], bool]] = {
+    "=": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+
+
+def compare(actual: Any, op: str, literal: Any) -> bool:
+    absent = actual is MISSING or actual is None
+    if literal is None:
+        return absent if op == "=" else op == "!=" and not absent
+    if isinstance(literal, bool):
+        equal = isinstance(actual, bool) and actual == literal
+    elif isinstance(literal, str):
+        equal = isinstance(actual, str) and actual == literal
+    else:
+        number = isinstance(actual, int | float) and not isinstance(actual, bool)
+        return number and bool(ORDER[op](actual, literal))
+    return equal if op == "=" else op == "!=" and not equal and not absent
+
+
+def glob(actual: Any, pattern: str) -> bool:
+    if not isinstance(actual, str):
+        return False
+    if len(pattern) >= 2 and pattern[0] == "*" and pattern[-1] == "*":
+        return pattern[1:-1] in actual
+    if pattern.startswith("*"):
+        return actual.endswith(pattern[1:])
+    if pattern.endswith("*"):
+        return actual.startswith(pattern[:-1])
+    return actual == pattern
+
+
+def interpret(node: Node, event: Any) -> bool:
+    """The oracle: a trigger evaluated by walking it, each leaf by the table."""
+    match node:
+        case Compare(path, op, value):
+            return compare(plain_lookup(event, path), op, value)
+        case Call(func, path, arg):
+            actual = plain_lookup(event, path)
+            if func == "contains":
+                return isinstance(actual, str) and arg in actual
+            return glob(actual, arg)
+        case Not(operand):
+            return not interpret(operand, event)
+        case And(items):
+            return all(interpret(item, event) for item in items)
+        case Or(items):
+            return any(interpret(item, event) for item in items)
         case _:
             assert_never(node)
 

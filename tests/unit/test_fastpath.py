@@ -7,10 +7,14 @@ stands for:
 - the compiled schema checks against jsonschema; each field's settler asked to
   fail fast against the same settler listing its problems, and what settles
   without an error against jsonschema on the shipped schema;
-- the compiled planner of a subscription against ``plan_subscription``
-  (``map_fields`` then ``build_call``), record for record;
-- the compiled body builder against the interpreted ``build_body`` it replaced;
-- the compiled trigger leaf and the inlined ``@path`` lookups;
+- the compiled planner of a subscription (generated code) against
+  ``plan_subscription`` (``map_fields`` then ``build_call``), record for record,
+  and what its code takes on trust: each field type's ``keeps`` and
+  ``settles_to``, each converter's ``keeps``;
+- the compiled body builder (generated code) against ``build_body`` interpreted
+  here, the destination's ``mapEventHelper`` line by line;
+- the compiled trigger leaf (against the tests' interpreter) and the inlined
+  ``@path`` lookups;
 - ``json_line`` (orjson) against ``json.dumps``, and the streamed ``validate``
   summary against ``json.dumps`` of the whole summary;
 - start-up: what each command imports.
@@ -38,9 +42,11 @@ from fbcli import jsonout
 from fbcli import plan as plan_module
 from fbcli.actions import ACTIONS
 from fbcli.actions.base import (
+    PRODUCT_ITEM_MAP,
     PROTOTYPE_NAMES,
     ActionCrashError,
     BodyMap,
+    Converter,
     JsonObject,
     Mode,
     Notes,
@@ -66,9 +72,10 @@ from fbcli.plan import (
     status_of,
     to_record,
 )
-from fbcli.triggers import compile_trigger, evaluate_trigger, parse_trigger
+from fbcli.triggers import compile_trigger, parse_trigger
 from fbcli.validation import (
     FAIL,
+    FIELD_KINDS,
     Problem,
     compile_check,
     format_checker,
@@ -79,6 +86,7 @@ from fbcli.validation import (
 )
 from fbcli.values import MISSING
 from tests.support import REPO
+from tests.support.triggers import interpret
 
 SLOW = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 
@@ -289,6 +297,44 @@ def test_a_settler_fails_fast_exactly_when_it_finds_a_problem(action: str, data:
         assert fast is FAIL
     else:
         assert repr(fast) == repr(listed)
+
+
+@SLOW
+@given(kind=st.sampled_from(sorted(FIELD_KINDS)), data=st.data())
+def test_a_field_type_keeps_and_settles_to_what_it_declares(kind: str, data: Any) -> None:
+    """``FieldKind.keeps`` and ``settles_to``, which the compiled planner writes into its code:
+    a value of a kept type is returned as it is, and what settles is of a declared type."""
+    field_kind = FIELD_KINDS[kind]  # type: ignore[index]
+    value = data.draw(PRODUCTS if field_kind.members is not None else VALUES)
+    if field_kind.is_list:
+        value = field_kind.clean(value)
+    problems: list[Problem] = []
+    settled = field_kind.settle(value, problems, ())
+    if type(value) in field_kind.keeps:
+        assert settled is value
+        assert not problems
+    if not problems and field_kind.settles_to is not None:
+        assert type(settled) in field_kind.settles_to
+
+
+CONVERTERS = sorted(
+    {
+        rule.convert
+        for action in ACTIONS.values()
+        for body_map in (*action.body_maps.values(), PRODUCT_ITEM_MAP)
+        for rule in body_map.rules.values()
+        if rule.convert is not None
+    },
+    key=lambda c: c.name,
+)
+
+
+@SLOW
+@given(convert=st.sampled_from(CONVERTERS), value=st.one_of(VALUES, PRODUCTS))
+def test_a_converter_keeps_what_it_declares(convert: Converter, value: Any) -> None:
+    """``Converter.keeps``: the compiled planner skips a converter for a value of those types."""
+    if type(value) in convert.keeps:
+        assert convert(value) is value
 
 
 @SLOW
@@ -573,6 +619,19 @@ subscriptions:
     mapping:
       orderId: { "@path": "$.properties.products.0.sku" }
       amount: { "@path": "$.properties.total" }
+  - name: Sign-ups without an email, attributes from elsewhere
+    action: trackSignUp
+    trigger: type = "track"
+    mapping:
+      email: null
+      friendbuyAttributes: { "@path": "$.properties.obj" }
+  - name: Purchases with a constant amount and attributes from the traits
+    action: trackPurchase
+    trigger: type = "track"
+    mapping:
+      amount: 12.5
+      friendbuyAttributes: { "@path": "$.traits.friendbuyAttributes" }
+      loyaltyStatus: { "@path": "$.properties.obj" }
 """
 
 
@@ -851,7 +910,7 @@ def test_compiled_key_equality_is_the_interpreter(value: Any, trigger: str, wrap
     node = parse_trigger(trigger)
     data: dict[str, Any] = {"type": value, "event": "x"}
     event: Mapping[str, Any] = ReadOnly(data) if wrap else data
-    assert compile_trigger(node)(event) == evaluate_trigger(node, event)
+    assert compile_trigger(node)(event) == interpret(node, event)
 
 
 @SLOW

@@ -1,4 +1,9 @@
-"""Tests of fbcli.triggers: the parser, the formatter, the evaluator, the compiler, the tracer."""
+"""Tests of fbcli.triggers: the parser, the formatter, the evaluator, the compiler, the tracer.
+
+fbcli evaluates a trigger one way, by compiling it (``emit_test``); the tests check
+that against ``interpret``, the semantics table of the module docstring written out
+plainly, here as an oracle.
+"""
 
 from __future__ import annotations
 
@@ -27,7 +32,7 @@ from fbcli.triggers import (
     trace_trigger,
 )
 from fbcli.values import MISSING
-from tests.support.triggers import leaf_nodes, same
+from tests.support.triggers import interpret, leaf_nodes, plain_lookup, same
 
 A = Compare("a", "=", 1)
 B = Compare("b", "=", 2)
@@ -405,7 +410,8 @@ def test_lookup(path: str, expected: Any) -> None:
 def check(text: str, event: Any) -> bool:
     """Evaluate one way after another and insist they agree."""
     node = parse_trigger(text)
-    result = evaluate_trigger(node, event)
+    result = interpret(node, event)
+    assert evaluate_trigger(node, event) is result
     assert compile_trigger(node)(event) is result
     assert compile_trigger(node)(MappingProxyType(event)) is result
     if isinstance(node, Compare | Call):
@@ -712,15 +718,17 @@ events = st.dictionaries(st.sampled_from(KEYS), json_values, max_size=4)
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(trees(small_leaves), events)
 def test_compiled_agrees_with_interpreter(node: Node, event: dict[str, Any]) -> None:
-    result = evaluate_trigger(node, event)
+    result = interpret(node, event)
+    assert evaluate_trigger(node, event) is result
     assert compile_trigger(node)(event) is result
+    assert compile_trigger(node)(MappingProxyType(event)) is result
     leaves = leaf_nodes(node)
     steps = trace_trigger(node, event)
     assert len(steps) == len(leaves)
     for step, leaf in zip(steps, leaves, strict=True):
         assert step.text == format_trigger(leaf)
-        assert step.actual is lookup(event, leaf.path)
-        assert step.result is evaluate_trigger(leaf, event)
+        assert step.actual is plain_lookup(event, leaf.path)
+        assert step.result is interpret(leaf, event)
 
 
 TOKENS = [
