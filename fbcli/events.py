@@ -370,62 +370,73 @@ def _read_lines(
         if not raw or raw.isspace():
             continue
         seen_content = True
-        if fast_loads is not None:  # the fast path: see the module docstring
-            shape = raw.translate(_SHAPE)
+        shape = raw.translate(_SHAPE)
+        data: Any = _NOT_DECIDED
+        if fast_loads is not None and _DIGIT_RUN not in shape:  # see the module docstring
             try:
-                data = fast_loads(raw) if _DIGIT_RUN not in shape else _NOT_DECIDED
+                data = fast_loads(raw)
             except ValueError:  # orjson.JSONDecodeError: json below words the message
                 data = _NOT_DECIDED
-            if data is not _NOT_DECIDED:
-                if not isinstance(data, dict):
-                    yield LineError(
-                        source, lineno, f"expected a JSON object, got {_json_type(data)}"
-                    )
-                elif shape.count(b"{") > max_depth and _deeper_than(data, max_depth):
-                    yield LineError(source, lineno, f"nesting deeper than {max_depth} levels")
-                else:
-                    yield Event(source, lineno, data, _js_exact(raw, shape))
+        if data is _NOT_DECIDED:  # the reference: json, and its messages
+            data = _json_loads(raw, decode, max_depth)
+            if type(data) is _Refused:
+                yield LineError(source, lineno, data)
                 continue
-        try:
-            data = decode(raw.decode())
-        except UnicodeDecodeError as exc:
-            yield LineError(source, lineno, f"invalid UTF-8 at byte {exc.start + 1} ({exc.reason})")
-            continue
-        except json.JSONDecodeError as exc:
-            # The text still ends with its line ending: count columns as if it did not.
-            column = min(exc.pos, len(exc.doc.rstrip("\r\n"))) + 1
-            yield LineError(source, lineno, f"invalid JSON at column {column}: {exc.msg}")
-            continue
-        except _NumberError as exc:
-            yield LineError(source, lineno, str(exc))
-            continue
-        except RecursionError:
-            yield LineError(source, lineno, f"nesting deeper than {max_depth} levels")
-            continue
-        except ValueError:  # the only other one: int() refusing too many digits
-            yield LineError(source, lineno, _int_too_long_message())
-            continue
+        # What both parsers' values must be, checked once for both.
         if not isinstance(data, dict):
             yield LineError(source, lineno, f"expected a JSON object, got {_json_type(data)}")
-            continue
-        if b"\\ud" in raw or b"\\uD" in raw:
-            surrogate = _find_lone_surrogate(data)
-            if surrogate is not None:
-                yield LineError(
-                    source, lineno, f"invalid Unicode escape \\u{surrogate:04x}: lone surrogate"
-                )
-                continue
-        if raw.count(b"{") + raw.count(b"[") > max_depth and _deeper_than(data, max_depth):
+        elif shape.count(b"{") > max_depth and _deeper_than(data, max_depth):
             yield LineError(source, lineno, f"nesting deeper than {max_depth} levels")
-            continue
-        yield Event(source, lineno, data, _js_exact(raw, raw.translate(_SHAPE)))
+        else:
+            yield Event(source, lineno, data, _js_exact(raw, shape))
     if whole and not seen_content:
         yield LineError(source, 0, "empty file: no events")
 
 
+class _Refused(str):
+    """The message of a line ``json`` refuses (``_json_loads``)."""
+
+
+def _json_loads(raw: bytes, decode: Callable[[str], Any], max_depth: int) -> Any:
+    """The line's value as ``json`` reads it, or, for a line it refuses, why (``_Refused``).
+
+    Strict UTF-8, no ``NaN``/``Infinity`` and no number that overflows, ints
+    within Python's digit limit, no lone surrogate escape (looked for only when
+    the line holds ``\\ud`` or ``\\uD``).  A value that is text is returned
+    as a ``str``, never a ``_Refused``: callers tell them apart by exact type.
+    """
+    try:
+        data = decode(raw.decode())
+    except UnicodeDecodeError as exc:
+        return _Refused(f"invalid UTF-8 at byte {exc.start + 1} ({exc.reason})")
+    except json.JSONDecodeError as exc:
+        # The text still ends with its line ending: count columns as if it did not.
+        column = min(exc.pos, len(exc.doc.rstrip("\r\n"))) + 1
+        return _Refused(f"invalid JSON at column {column}: {exc.msg}")
+    except _NumberError as exc:
+        return _Refused(str(exc))
+    except RecursionError:
+        return _Refused(f"nesting deeper than {max_depth} levels")
+    except ValueError:  # the only other one: int() refusing too many digits
+        return _Refused(_int_too_long_message())
+    if isinstance(data, dict) and (b"\\ud" in raw or b"\\uD" in raw):
+        surrogate = _find_lone_surrogate(data)
+        if surrogate is not None:
+            return _Refused(f"invalid Unicode escape \\u{surrogate:04x}: lone surrogate")
+    return data
+
+
 def _js_exact(raw: bytes, shape: bytes) -> bool:
-    """``Event.js_exact`` of a line: no 16-digit run, no ``__proto__``, no ``\\u`` escape."""
-    return _WIDE_RUN not in shape and b"__proto__" not in raw and b"\\u" not in raw
+    """``Event.js_exact`` of a line: no 16-digit run, no ``__proto__``, no ``\\u`` escape.
+
+    A backslash and an underscore are looked for first, one byte each (much the
+    faster search): most lines have neither escape nor ``__proto__``.
+    """
+    return (
+        _WIDE_RUN not in shape
+        and (b"_" not in raw or b"__proto__" not in raw)
+        and (b"\\" not in raw or b"\\u" not in raw)
+    )
 
 
 class _PrefixedReader(io.RawIOBase):

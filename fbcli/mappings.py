@@ -38,6 +38,7 @@ import re
 from bisect import bisect_left
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any, Final, Generic, Literal, TypeVar
@@ -46,7 +47,13 @@ import yaml
 
 from fbcli.actions import ACTIONS
 from fbcli.actions.base import Action, Mode
-from fbcli.directives import DirectiveError, Resolver, compile_mapping, source_paths
+from fbcli.directives import (
+    DirectiveError,
+    Resolver,
+    compile_mapping,
+    path_keys,
+    source_paths,
+)
 from fbcli.errors import ConfigError, MappingFileError
 from fbcli.inputs import read_bounded
 from fbcli.text import did_you_mean, kind_of, show_quoted
@@ -90,11 +97,14 @@ class FieldMapping:
     origin: Literal["default", "file"]
     line: int | None = None
     """The YAML line of an override."""
+    source: str | None = dataclass_field(init=False, repr=False, compare=False)
+    """The event paths as one string for messages, or ``None``."""
+    plain: bool = dataclass_field(init=False, repr=False, compare=False)
+    """A plain ``@path``: the value is the event's own (``directives.path_keys``)."""
 
-    @property
-    def source(self) -> str | None:
-        """The event paths as one string for messages, or ``None``."""
-        return ", ".join(self.sources) if self.sources else None
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "source", ", ".join(self.sources) if self.sources else None)
+        object.__setattr__(self, "plain", path_keys(self.mapping) is not None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -166,7 +166,7 @@ def map_fields(
         sources[fm.field] = fm.source
         try:
             value = fm.resolve(view)
-            exact = fm.resolve(data) if view is not data else value
+            from_exact = fm.resolve(data) if view is not data else value
         except JsTypeError as exc:
             failures.append(
                 Violation(fm.field, f"'{fm.field}': {exc}; mapping-kit fails on it", fm.source)
@@ -174,9 +174,10 @@ def map_fields(
             continue
         if value is MISSING:
             continue
-        held = js_view(value, resolved=True)
-        if held is not value or exact != value:
-            warnings.append(_held_differently(fm, value, exact))
+        # A plain path's value in an event known to read the same is the event's own.
+        held = value if exact and fm.plain else js_view(value, resolved=True)
+        if held is not value or from_exact != value:
+            warnings.append(_held_differently(fm, value, from_exact))
         resolved[fm.field] = held
         if isinstance(value, str) and "[object Object]" in value and _has_template(fm.mapping):
             warnings.append(
@@ -499,10 +500,9 @@ class _Held:
     kind: FieldKind
     value: str
     """The field's value in the payload (settled, in cloud mode), ``MISSING`` when absent."""
-    checked: str = ""
-    """A fused list of objects: its items after step 2, for a payload built by the builder."""
     fused_items: bool = False
-    """The items were built in step 3 already (``value`` holds them, built)."""
+    """The items are built in step 3 already (``value`` holds them built, or only settled
+    when the payload spreads ``friendbuyAttributes``: the builder builds them then)."""
 
 
 class _PlannerSource:
@@ -525,6 +525,8 @@ class _PlannerSource:
         self.nodes: dict[tuple[str, ...], tuple[str, str]] = {}
         self.fields: list[_Held] = []
         self.fused = self.fusable()
+        self.by_builder = ""
+        """A local: true when a fused body is built by the builder after all."""
 
     def compile(self) -> Planner:
         src, slow = self.src, self.slow
@@ -537,8 +539,16 @@ class _PlannerSource:
             src.line(1, f"if look and {src.const(js_view)}(data) is not data:")
             src.line(2, f"return {slow}(event)")
         src.line(1, "try:")
-        for fm in self.subscription.fields:
+        # The spread field first: a payload that spreads it is built by the builder,
+        # which wants a list of objects settled, not built (``build_items``).
+        fields = self.subscription.fields
+        spread = [fm for fm in fields if fm.field == SPREAD_FIELD]
+        for fm in (*spread, *(fm for fm in fields if fm.field != SPREAD_FIELD)):
             self.field(fm)
+            if fm.field == SPREAD_FIELD and self.fused:
+                self.spread_by_builder()
+        order = {fm.field: i for i, fm in enumerate(fields)}
+        self.fields.sort(key=lambda held: order[held.name])
         if self.fused:
             self.place_fields()
         else:
@@ -548,6 +558,18 @@ class _PlannerSource:
         src.line(2, f"return {slow}(event)")
         planner: Planner = src.compile("plan")
         return planner
+
+    def spread_by_builder(self) -> None:
+        """Whether the body is built by the builder after all (a local, ``by_builder``): when
+        a member of ``friendbuyAttributes`` is named like a field, the spread lets the
+        field's value take the member's place (``spread_attributes``), which only the
+        builder's own order of keys gives."""
+        src, missing = self.src, self.missing
+        spread = self.fields[-1].value
+        names = src.const(frozenset(fm.field for fm in self.subscription.fields))
+        self.by_builder = src.name("by_builder")
+        test = f"{spread} is not {missing} and not {spread}.keys().isdisjoint({names})"
+        src.line(2, f"{self.by_builder} = {test}")
 
     def fusable(self) -> bool:
         """Whether the fields can be placed into the body as they are settled, in order.
@@ -632,13 +654,19 @@ class _PlannerSource:
             src.line(4, f"return {slow}(event)")
         checked = raw
         if kind.is_list:
-            checked = held.checked = src.name("checked")
+            checked = src.name("checked")
             src.line(3, f"{checked} = {src.const(kind.clean)}({raw})")
         rule = self.body_map.rules.get(fm.field)
         items = rule.items if rule is not None else None
         if self.fused and kind.members is not None and items is not None and _plain(items):
             held.fused_items = True
-            self.build_items(kind, items, checked, held.value)
+            indent = 3
+            if self.by_builder:  # settled for the builder (build_payload), or built here
+                src.line(3, f"if {self.by_builder}:")
+                self.settle(kind, checked, held.value, 4, blank_fails=False)
+                src.line(3, "else:")
+                indent = 4
+            self.build_items(kind, items, checked, held.value, indent)
             return
         settled = held.value if self.cloud else src.name("settled")
         self.settle(kind, checked, settled, 3)
@@ -663,40 +691,43 @@ class _PlannerSource:
         src.line(indent, f"if {settled} is {src.const(FAIL)}{blank}:")
         src.line(indent + 1, f"return {self.slow}(event)")
 
-    def build_items(self, kind: FieldKind, items: BodyMap, checked: str, built: str) -> None:
+    def build_items(
+        self, kind: FieldKind, items: BodyMap, checked: str, built: str, indent: int
+    ) -> None:
         """Steps 3 and 4 of a list of objects at once: each item's members settled and put
         where the item rules say, as ``FieldKind.settle`` then ``_build_items`` would."""
         src, slow = self.src, self.slow
         assert kind.members is not None
         item, key, member, body = src.name("item"), src.name("key"), src.name("m"), src.name("b")
-        src.line(3, f"{built} = []")
-        src.line(3, f"for {item} in {checked}:")
-        src.line(4, f"if type({item}) is not dict:")
-        src.line(5, f"return {slow}(event)")
+        at = indent + 1
+        src.line(indent, f"{built} = []")
+        src.line(indent, f"for {item} in {checked}:")
+        src.line(at, f"if type({item}) is not dict:")
+        src.line(at + 1, f"return {slow}(event)")
         defaults = f"dict({src.const(dict(items.defaults))})" if items.defaults else "{}"
-        src.line(4, f"{body} = {defaults}")
+        src.line(at, f"{body} = {defaults}")
         seen = {name: src.name("seen") for name in kind.required}
         for flag in seen.values():
-            src.line(4, f"{flag} = False")
-        src.line(4, f"for {key}, {member} in {item}.items():")
+            src.line(at, f"{flag} = False")
+        src.line(at, f"for {key}, {member} in {item}.items():")
         for index, (name, member_type) in enumerate(kind.members.items()):
             member_kind = FIELD_KINDS[member_type]
-            src.line(5, f"{'if' if index == 0 else 'elif'} {key} == {src.const(name)}:")
+            src.line(at + 1, f"{'if' if index == 0 else 'elif'} {key} == {src.const(name)}:")
             settled = src.name("s")
-            self.settle(member_kind, member, settled, 6, blank_fails=False)
+            self.settle(member_kind, member, settled, at + 2, blank_fails=False)
             if name in seen:
-                src.line(6, f"{seen[name]} = True")
+                src.line(at + 2, f"{seen[name]} = True")
             rule = items.rules.get(name)
             if rule is None:
-                emit_unmapped(src, 6, items.unmapped, src.const(name), settled, body=body)
+                emit_unmapped(src, at + 2, items.unmapped, src.const(name), settled, body=body)
             else:
                 types = member_kind.settles_to
-                emit_place(src, 6, name, rule, settled, kinds=types, body=body)
+                emit_place(src, at + 2, name, rule, settled, kinds=types, body=body)
         if seen:
-            src.line(4, f"if not ({' and '.join(seen.values())}):")
-            src.line(5, f"return {slow}(event)")
-        src.line(4, f"if {body}:")
-        src.line(5, f"{built}.append({body})")
+            src.line(at, f"if not ({' and '.join(seen.values())}):")
+            src.line(at + 1, f"return {slow}(event)")
+        src.line(at, f"if {body}:")
+        src.line(at + 1, f"{built}.append({body})")
 
     # -- step 4 ---------------------------------------------------------------------------
 
@@ -706,17 +737,7 @@ class _PlannerSource:
         src.line(indent, "payload = {}")
         for held in self.fields:
             src.line(indent, f"if {held.value} is not {missing}:")
-            if held.fused_items:  # the builder wants them settled, not built
-                settled = src.name("settled")
-                src.line(
-                    indent + 1,
-                    f"{settled} = {src.const(held.kind.settle)}({held.checked}, None, ())",
-                )
-                src.line(indent + 1, f"if {settled} is {src.const(FAIL)}:")
-                src.line(indent + 2, f"return {slow}(event)")
-                src.line(indent + 1, f"payload[{src.const(held.name)}] = {settled}")
-            else:
-                src.line(indent + 1, f"payload[{src.const(held.name)}] = {held.value}")
+            src.line(indent + 1, f"payload[{src.const(held.name)}] = {held.value}")
         given = "payload"
         if self.action.lift is not None:
             given = f"{src.const(lift_properties)}({src.const(self.action)}, payload)"
@@ -744,18 +765,33 @@ class _PlannerSource:
         src.line(indent + 1, f"return {self.slow}(event)")
 
     def place_fields(self) -> None:
-        """Step 4 as the fields are met: each present field where its rule puts it."""
-        src, missing = self.src, self.missing
+        """Step 4 as the fields are met: each present field where its rule puts it, after
+        the members ``friendbuyAttributes`` spreads (``spread_attributes``), each where the
+        builder's placer for its key (``BodyMap.placers``) puts it."""
+        src, missing, body_map = self.src, self.missing, self.body_map
         spread = next((h.value for h in self.fields if h.name == SPREAD_FIELD), None)
         indent = 2
-        if spread is not None:
-            src.line(2, f"if {spread} is not {missing}:")
+        if self.by_builder:
+            src.line(2, f"if {self.by_builder}:")
             self.build_payload(3)
             src.line(2, "else:")
             indent = 3
         src.line(indent, "notes = []")
         src.line(indent, "body = {}")
+        if spread is not None:
+            src.line(indent, f"if {spread} is not {missing}:")
+            src.line(indent + 1, f"placers = {src.const(body_map.placers)}")
+            src.line(indent + 1, f"for key, raw in {spread}.items():")
+            src.line(indent + 2, f"if key == {src.const(SPREAD_FIELD)}:")
+            src.line(indent + 3, "continue")
+            src.line(indent + 2, "place = placers.get(key)")
+            src.line(indent + 2, "if place is not None:")
+            src.line(indent + 3, "place(body, raw, notes)")
+            src.line(indent + 2, "else:")
+            emit_unmapped(src, indent + 3, body_map.unmapped, "key", "raw")
         for held in self.fields:
+            if held.value == spread:
+                continue
             at = indent
             if held.name not in self.required:
                 src.line(indent, f"if {held.value} is not {missing}:")
@@ -1149,9 +1185,12 @@ def plan_batch(
     """
     tally = PlanTally()
     outputs: list[T | str] = []
+    add, keep = tally.add_keys, outputs.append
     for group in plan_groups(items, compiled, selection, render):
-        tally.add_keys(group.keys, is_event=group.is_event)
-        outputs.extend(output for output in group.outputs if output is not None)
+        add(group.keys, is_event=group.is_event)
+        for output in group.outputs:
+            if output is not None:
+                keep(output)
     if join_text and outputs:
         outputs = ["".join(map(str, outputs))]
     return PlanBatch(tally, outputs)

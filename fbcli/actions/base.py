@@ -121,17 +121,29 @@ class BodyMap:
     custom: Builder | None = None
     """A builder of the action's own instead of ``mapEvent`` (trackPage); the rules are then
     only what the docs show."""
-    _build: Builder | None = field(default=None, init=False, repr=False, compare=False)
+    _compiled: tuple[Builder, Mapping[str, _Placer]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     @property
     def build(self) -> Builder:
         """``build_body`` for this map: ``custom``, else compiled from the rules when first
         asked for (``compile_body_map``)."""
-        build = self._build
-        if build is None:
-            build = self.custom or compile_body_map(self)
-            object.__setattr__(self, "_build", build)
-        return build
+        return self.custom or self.compiled()[0]
+
+    @property
+    def placers(self) -> Mapping[str, _Placer]:
+        """The compiled builder's placer of each key with a rule (and of each key named like
+        a member of ``Object.prototype``): the code ``build`` runs for a key."""
+        return self.compiled()[1]
+
+    def compiled(self) -> tuple[Builder, Mapping[str, _Placer]]:
+        """``compile_body_map`` of this map, compiled when first asked for."""
+        compiled = self._compiled
+        if compiled is None:
+            compiled = compile_body_map(self)
+            object.__setattr__(self, "_compiled", compiled)
+        return compiled
 
 
 @dataclass(frozen=True, slots=True)
@@ -541,8 +553,9 @@ def _prototype_placer(key: str, *, unmapped: str) -> _Placer:
     return place
 
 
-def compile_body_map(body_map: BodyMap) -> Builder:
-    """Compile a body map into the function ``build_body`` runs for it (generated code).
+def compile_body_map(body_map: BodyMap) -> tuple[Builder, Mapping[str, _Placer]]:
+    """Compile a body map into the function ``build_body`` runs for it (generated code),
+    and its placers by key.
 
     Each key with a rule gets a small function of its own, the rule's code
     from ``emit_place``; a key named like a member of ``Object.prototype``
@@ -579,7 +592,7 @@ def compile_body_map(body_map: BodyMap) -> Builder:
     src.line(1, "return body if body else None")
     build: Builder = src.compile("build")
     placers.update({key: src.namespace[name] for key, name in names.items()})
-    return build
+    return build, placers
 
 
 def _set_at(body: JsonObject, target: tuple[str, ...], value: Any, notes: Notes) -> None:
