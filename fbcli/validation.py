@@ -876,7 +876,8 @@ def settle_payload(
 
 
 def write_schemas(directory: Path) -> list[Path]:
-    """Regenerate the shipped schemas (``python -c "from fbcli.validation import *; ..."``)."""
+    """Regenerate the shipped schemas (``python -c "from fbcli.validation import *; ..."``):
+    each action's, and the action names in the mapping file's."""
     from fbcli.actions import ACTIONS  # noqa: PLC0415 - avoids an import cycle
 
     written = []
@@ -884,4 +885,10 @@ def write_schemas(directory: Path) -> list[Path]:
         target = directory / f"{action.name}.json"
         target.write_text(json.dumps(build_schema(action), indent=2) + "\n", encoding="utf-8")
         written.append(target)
+    # The mapping file's schema names the actions too: the registry's, in its order.
+    target = directory / "mappings.schema.json"
+    schema = json.loads(target.read_text(encoding="utf-8"))
+    schema["properties"]["subscriptions"]["items"]["properties"]["action"]["enum"] = list(ACTIONS)
+    target.write_text(json.dumps(schema, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    written.append(target)
     return written

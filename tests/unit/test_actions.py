@@ -22,7 +22,14 @@ from fbcli.plan import (
     setup_push,
     to_record,
 )
-from fbcli.validation import build_schema, is_date, is_datetime, is_uri, load_schema
+from fbcli.validation import (
+    build_schema,
+    is_date,
+    is_datetime,
+    is_uri,
+    load_schema,
+    write_schemas,
+)
 from fbcli.values import MISSING
 from tests.support import REPO
 from tests.support.actions import MERCHANT, body, order, plan
@@ -883,6 +890,20 @@ def test_shipped_schema_is_up_to_date(name: str) -> None:
         "regenerate: python -c 'from pathlib import Path; from fbcli.validation import "
         'write_schemas; write_schemas(Path("fbcli/schemas"))\''
     )
+
+
+def test_the_mapping_file_schema_names_every_registered_action_in_order() -> None:
+    schema = json.loads((SCHEMA_DIR / "mappings.schema.json").read_text(encoding="utf-8"))
+    subscription = schema["properties"]["subscriptions"]["items"]["properties"]
+    assert subscription["action"]["enum"] == list(ACTIONS), "regenerate: see write_schemas"
+
+
+def test_write_schemas_writes_what_is_shipped(tmp_path: Path) -> None:
+    for path in SCHEMA_DIR.glob("*.json"):
+        (tmp_path / path.name).write_bytes(path.read_bytes())
+    for path in write_schemas(tmp_path):
+        shipped = json.loads((SCHEMA_DIR / path.name).read_text(encoding="utf-8"))
+        assert json.loads(path.read_text(encoding="utf-8")) == shipped, path.name
 
 
 @pytest.mark.parametrize("path", sorted(SCHEMA_DIR.glob("*.json")), ids=lambda p: p.name)
