@@ -185,9 +185,17 @@ def read_file(path: Path, what: str, *, limit: int = MAX_YAML_BYTES) -> bytes:
 
 
 def load_config(mappings: Path | None) -> MappingConfig:
+    """The mapping file (``mappings.load_mapping_file``); its warnings go to stderr."""
     from fbcli.mappings import load_mapping_file
 
-    return load_mapping_file(mappings, merchant_id=os.environ.get("FRIENDBUY_MERCHANT_ID"))
+    config = load_mapping_file(mappings, merchant_id=os.environ.get("FRIENDBUY_MERCHANT_ID"))
+    if config.warnings:
+        from fbcli.report import print_warning
+
+        err = console(stderr=True)
+        for warning in config.warnings:
+            print_warning(err, warning)
+    return config
 
 
 def read_inputs(files: list[str]) -> Iterator[Event | LineError]:
