@@ -2,8 +2,9 @@
 
 ``trackPurchase.amount: string with a currency sign (from $.properties.total) —
 178 events (lines 12, 40, 77 …), e.g. "$1,234.00" → hint``: errors first
-(``✗``), then warnings (``!``), each most frequent first.  Lines are never
-wrapped (each cause stays one line); event text is shown literally.
+(``✗``), then warnings (``!``), each most frequent first.  A cause longer than
+the console is wide goes on under itself (a hanging indent), so the marks stay
+in a column; event text is shown literally.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from typing import Final
 
 from rich.console import Console
+from rich.table import Table
 from rich.text import Text
 
 from fbcli.causes import Cause, CauseBook, clip_example, describe_lines, label
@@ -48,11 +50,14 @@ def render_causes(console: Console, book: CauseBook, *, sources: int) -> None:
     if not causes:
         return
     console.print(Text(f"Problems by cause ({len(causes)}):", style="bold"))
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(width=1, no_wrap=True)
+    grid.add_column(ratio=1, overflow="fold")
     for cause in causes[:MAX_CAUSES]:
         error = cause.severity == "error"
-        line = Text("✗ " if error else "! ", style="red" if error else "yellow")
-        line.append_text(cause_line(cause, one_source=sources == 1))
-        console.print(line, soft_wrap=True)
+        mark = Text("✗" if error else "!", style="red" if error else "yellow")
+        grid.add_row(mark, cause_line(cause, one_source=sources == 1))
+    console.print(grid)
     hidden = len(causes) - MAX_CAUSES
     if hidden > 0:
         console.print(
