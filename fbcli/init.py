@@ -283,9 +283,9 @@ def suggest_subscriptions(counts: EventCounts, *, mode: Mode = "cloud") -> Mappi
     near: list[NearMiss] = []
     names: dict[str, int] = {}
     for name, n in counts.track_names.items():
-        found = literals.get(loose(name))
-        if found is not None and found[0] != name:
-            near.append(NearMiss(name, n, *found))
+        standard = literals.get(loose(name))
+        if standard is not None and standard[0] != name:
+            near.append(NearMiss(name, n, *standard))
         else:
             names[name] = n
     if not subscriptions and not names:
