@@ -33,6 +33,7 @@ from fbcli.signals import Interrupted, StopSwitch
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from fbcli.causes import CauseBook
     from fbcli.events import Event, LineError
     from fbcli.mappings import MappingConfig
     from fbcli.parallel import Render
@@ -184,9 +185,17 @@ def read_file(path: Path, what: str, *, limit: int = MAX_YAML_BYTES) -> bytes:
 
 
 def load_config(mappings: Path | None) -> MappingConfig:
+    """The mapping file (``mappings.load_mapping_file``); its warnings go to stderr."""
     from fbcli.mappings import load_mapping_file
 
-    return load_mapping_file(mappings, merchant_id=os.environ.get("FRIENDBUY_MERCHANT_ID"))
+    config = load_mapping_file(mappings, merchant_id=os.environ.get("FRIENDBUY_MERCHANT_ID"))
+    if config.warnings:
+        from fbcli.report import print_warning
+
+        err = console(stderr=True)
+        for warning in config.warnings:
+            print_warning(err, warning)
+    return config
 
 
 def read_inputs(files: list[str]) -> Iterator[Event | LineError]:
@@ -209,16 +218,23 @@ def _plan_outputs(
     max_errors: int | None = None,
     join_text: bool = False,
     strict: bool = False,
+    causes: CauseBook | None = None,
 ) -> Iterator[Any]:
     """``render`` of each record, in input order, planned by ``jobs`` processes (0: auto).
 
     ``join_text``: ``render`` gives text, which may come joined, several records to a string.
-    ``strict``: quirk warnings are errors (``plan.compile_config``).
+    ``strict``: quirk warnings are errors (``plan.compile_config``).  ``causes``: the
+    problems are grouped by cause into it (``fbcli.causes``).
     """
     from fbcli.inputs import open_inputs
     from fbcli.parallel import auto_jobs, plan_in_parallel
     from fbcli.plan import PlanFilter, compile_config, take_groups
 
+    finder = None
+    if causes is not None:
+        from fbcli.causes import CauseFinder
+
+        finder = CauseFinder(config)
     groups = plan_in_parallel(
         open_inputs(files),
         compile_config(config, base_url=base_url, strict=strict),
@@ -227,9 +243,10 @@ def _plan_outputs(
         jobs=jobs or auto_jobs(files),
         batched=limit is None and max_errors is None,
         join_text=join_text,
+        causes=finder,
     )
     with contextlib.closing(groups):
-        yield from take_groups(groups, tally, limit=limit, max_errors=max_errors)
+        yield from take_groups(groups, tally, limit=limit, max_errors=max_errors, causes=causes)
 
 
 def selection(actions: list[str] | None, where: str | None, lines: str | None) -> PlanFilter:
@@ -373,16 +390,20 @@ def validate_command(
 ) -> None:
     """Check that every event is well formed, matches a subscription and maps validly.
 
-    Shows the problems (and calls with warnings), then a summary; the table draws
-    the first 200 rows unless --show-all is given (the summary counts everything).
+    Shows the problems (and calls with warnings), then a summary, then the problems
+    grouped by cause, one line each (with the first lines, an example and a hint); the
+    table draws the first 200 rows unless --show-all is given (the summary counts
+    everything).
 
     Example: fbcli validate sample_events/events.jsonl -m mappings.yaml
     """
+    from fbcli.causes import CauseBook
     from fbcli.plan import PlannedCall, PlanTally, status_of
 
     config = load_config(mappings)
     url = check_base_url(base_url)
     tally = PlanTally()
+    causes = CauseBook()
     shown = {"invalid", "malformed"} | ({"unmatched"} if strict else set())
 
     def noteworthy_only(record: PlanRecord) -> PlanRecord | None:
@@ -399,17 +420,20 @@ def validate_command(
         jobs=jobs,
         max_errors=max_errors,
         strict=strict,
+        causes=causes,
     )
     noteworthy = (r for r in outputs if r is not None)
     if output is OutputFormat.json:
         from fbcli.jsonout import write_validate_summary
 
-        write_validate_summary(sys.stdout, tally, noteworthy)
+        write_validate_summary(sys.stdout, tally, noteworthy, causes=causes)
     else:
         from fbcli.report import render_plan
+        from fbcli.report.causes import render_causes
 
+        out = console()
         render_plan(
-            console(),
+            out,
             noteworthy,
             tally,
             config,
@@ -417,6 +441,7 @@ def validate_command(
             sources=len(files),
             max_rows=None if show_all else VALIDATE_ROWS,
         )
+        render_causes(out, causes, sources=len(files))
     finish(_outcome(tally, strict=strict))
 
 
@@ -448,10 +473,12 @@ def dry_run_command(
 ) -> None:
     """Show the exact MAPI requests (cloud) or push calls (direct) the events become.
 
-    Nothing is sent and no credentials are needed.
+    Nothing is sent and no credentials are needed. The table ends with the problems
+    grouped by cause, as validate shows them (JSON Lines: one record per call only).
 
     Example: fbcli dry-run sample_events/events.jsonl --format json | jq .request.body
     """
+    from fbcli.causes import CauseBook
     from fbcli.jsonout import record_line, write_lines
     from fbcli.plan import PlanTally
 
@@ -460,6 +487,7 @@ def dry_run_command(
     url = check_base_url(base_url)
     tally = PlanTally()
     as_json = output is OutputFormat.json
+    causes = None if as_json else CauseBook()
     records = _plan_outputs(
         files,
         config,
@@ -472,6 +500,7 @@ def dry_run_command(
         limit=limit,
         max_errors=max_errors,
         strict=strict,
+        causes=causes,
     )
     if as_json:
         write_lines(sys.stdout, records)
@@ -482,8 +511,12 @@ def dry_run_command(
             print_warning(console(stderr=True), tally.stopped)
     else:
         from fbcli.report import render_plan
+        from fbcli.report.causes import render_causes
 
-        render_plan(console(), records, tally, config, base_url=url, sources=len(files))
+        out = console()
+        render_plan(out, records, tally, config, base_url=url, sources=len(files))
+        assert causes is not None
+        render_causes(out, causes, sources=len(files))
     finish(_outcome(tally, strict=strict))
 
 

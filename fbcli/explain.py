@@ -51,9 +51,17 @@ from fbcli.plan import (
     setup_push,
     to_record,
 )
-from fbcli.text import show_json
+from fbcli.text import loose, show_json
 from fbcli.triggers import Call, Compare, Node, Not, evaluate_trigger, lookup, trace_trigger
-from fbcli.validation import FieldType, Violation
+from fbcli.validation import (
+    DATE_PARTS_RE,
+    DATE_PREFIX_RE,
+    DECIMAL_COMMA_RE,
+    MONEY_RE,
+    THOUSANDS_RE,
+    FieldType,
+    Violation,
+)
 from fbcli.values import MISSING
 
 __all__ = [
@@ -90,11 +98,6 @@ _CONTAINERS: Final = ("$.properties", "$.traits", "$.context.traits")
 
 _SOURCE_RE: Final = re.compile(r"(\$(?:\.[^.\[\]]+|\[\d+\])*)\.([^.\[\]]+)")
 _SIMPLE_KEY_RE: Final = re.compile(r"[^.\[\]\s]+")
-_DATE_PARTS_RE: Final = re.compile(r"(\d{1,2})[/.](\d{1,2})[/.](\d{4})")
-_DATE_PREFIX_RE: Final = re.compile(r"(\d{4}-\d{2}-\d{2})[Tt ].*")
-_DECIMAL_COMMA_RE: Final = re.compile(r"-?\d+,\d{1,2}")
-_THOUSANDS_RE: Final = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
-_MONEY_RE: Final = re.compile(r"[$€£¥]\s*|\s*[$€£¥]|\s*\b[A-Z]{3}\b\s*")
 
 Status = Literal["planned", "invalid", "unmatched"]
 
@@ -496,8 +499,8 @@ class _Lander:
 
 
 def _norm(key: str) -> str:
-    """A key compared loosely: no case, no ``_``, ``-`` or spaces."""
-    return re.sub(r"[\s_\-]", "", key).casefold()
+    """A key compared loosely (``text.loose``)."""
+    return loose(key)
 
 
 def _trigger_hint(leaf: Compare | Call, actual: Any, data: Mapping[str, Any]) -> str | None:
@@ -680,21 +683,21 @@ def _number_hint(value: Any, name: str, *, integer: bool) -> str | None:
     if not isinstance(value, str):
         return None
     text = value.strip()
-    if _DECIMAL_COMMA_RE.fullmatch(text) and not integer:
+    if DECIMAL_COMMA_RE.fullmatch(text) and not integer:
         return f"{shown} has a decimal comma; a number uses a dot: {text.replace(',', '.')}"
-    if _THOUSANDS_RE.fullmatch(text):
+    if THOUSANDS_RE.fullmatch(text):
         return f"{shown} has thousands separators; a number has none: {text.replace(',', '')}"
-    bare = _MONEY_RE.sub("", text)
+    bare = MONEY_RE.sub("", text)
     if bare != text and js_to_number(bare) is not None:
         return f"{shown} has a currency sign or code; send the number alone: {bare}"
     return f"{shown} is a string that is not a number"
 
 
 def _date_hint(value: str) -> str | None:
-    prefix = _DATE_PREFIX_RE.fullmatch(value)
+    prefix = DATE_PREFIX_RE.fullmatch(value)
     if prefix:
         return f"a date has no time: {prefix.group(1)}"
-    parts = _DATE_PARTS_RE.fullmatch(value)
+    parts = DATE_PARTS_RE.fullmatch(value)
     if parts is None:
         return "write the date as YYYY-MM-DD (0000 for an unknown year)"
     first, second, year = int(parts.group(1)), int(parts.group(2)), parts.group(3)

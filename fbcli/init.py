@@ -38,8 +38,8 @@ from fbcli.actions import ACTIONS
 from fbcli.actions.base import Mode
 from fbcli.errors import ConfigError
 from fbcli.events import Event, LineError
-from fbcli.text import plural
-from fbcli.triggers import compile_trigger, parse_trigger
+from fbcli.text import loose, plural
+from fbcli.triggers import Compare, compile_trigger, leaves, parse_trigger
 from fbcli.yamltext import yaml_scalar
 
 MAX_CUSTOM: Final = 50
@@ -175,6 +175,45 @@ class MappingSuggestion:
     """Track event names left out of ``custom`` (over ``MAX_CUSTOM``)."""
     other_mode: tuple[SuggestedSubscription, ...]
     """Standard subscriptions of the other mode that events matched (trackPage in cloud)."""
+    near_misses: tuple[NearMiss, ...] = ()
+    """Track event names that differ from a standard trigger's only in case or punctuation."""
+
+
+@dataclass(frozen=True, slots=True)
+class NearMiss:
+    """Events named like a standard subscription's event but for case or punctuation."""
+
+    name: str
+    count: int
+    literal: str
+    """The name the subscription's trigger takes (``Order Completed``)."""
+    subscription: str
+    """The subscription's name (``Track Purchase``)."""
+
+    def describe(self) -> str:
+        """``12 events named "order_completed" ...``: one line, with what to do."""
+        literal = json.dumps(self.literal, ensure_ascii=False)
+        name = _printable(json.dumps(self.name, ensure_ascii=False))
+        return (
+            f"{plural(self.count, 'event', grouped=True)} named {name} "
+            f"{'differs' if self.count == 1 else 'differ'} only in case or "
+            f"punctuation from {literal}: the {self.subscription} subscription takes only "
+            f"{literal}; fix the name where it is sent, or widen its trigger: "
+            f"event = {literal} or event = {name}"
+        )
+
+
+def _standard_literals(mode: Mode) -> dict[str, tuple[str, str]]:
+    """``loose`` name → (the event name, the subscription) of each standard trigger's
+    ``event = "..."`` in ``mode``."""
+    found: dict[str, tuple[str, str]] = {}
+    for action in ACTIONS.values():
+        if action.suggested_trigger is None or mode not in action.modes:
+            continue
+        for leaf in leaves(parse_trigger(action.suggested_trigger)):
+            if isinstance(leaf, Compare) and leaf.path == "event" and isinstance(leaf.value, str):
+                found.setdefault(loose(leaf.value), (leaf.value, action.title))
+    return found
 
 
 def _by_count(counts: Mapping[str, int]) -> list[tuple[str, int]]:
@@ -240,7 +279,18 @@ def suggest_subscriptions(counts: EventCounts, *, mode: Mode = "cloud") -> Mappi
         else:
             unmatched.append(sub)
     taken = {s.name for s in (*subscriptions, *unmatched, *other_mode)}
-    listed = _by_count(counts.track_names)[:MAX_CUSTOM]
+    literals = _standard_literals(mode)
+    near: list[NearMiss] = []
+    names: dict[str, int] = {}
+    for name, n in counts.track_names.items():
+        standard = literals.get(loose(name))
+        if standard is not None and standard[0] != name:
+            near.append(NearMiss(name, n, *standard))
+        else:
+            names[name] = n
+    if not subscriptions and not names:
+        names = dict(counts.track_names)  # nothing else to write: list them after all
+    listed = _by_count(names)[:MAX_CUSTOM]
     custom = [
         SuggestedSubscription(_unique(_label(name), taken), CUSTOM_ACTION, trigger_for(name), n)
         for name, n in listed
@@ -258,8 +308,9 @@ def suggest_subscriptions(counts: EventCounts, *, mode: Mode = "cloud") -> Mappi
         subscriptions=tuple(subscriptions),
         unmatched_standard=tuple(unmatched),
         custom=tuple(custom),
-        unlisted_names=len(counts.track_names) - len(listed),
+        unlisted_names=len(names) - len(listed),
         other_mode=tuple(other_mode),
+        near_misses=tuple(sorted(near, key=lambda m: (-m.count, m.name))),
     )
 
 
@@ -359,7 +410,7 @@ def render_suggestion(suggestion: MappingSuggestion, counts: EventCounts) -> str
                 *_subscription_lines(sub, plural(sub.count, "event", grouped=True), prefix="# "),
                 "",
             ]
-    notes = []
+    notes = [f"{miss.describe()}." for miss in suggestion.near_misses]
     if suggestion.unlisted_names:
         unlisted = plural(suggestion.unlisted_names, "more track event name", grouped=True)
         notes.append(f"{unlisted} not listed.")

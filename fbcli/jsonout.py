@@ -13,9 +13,12 @@ import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable
-from typing import IO, Any, Final
+from typing import IO, TYPE_CHECKING, Any, Final
 
 from fbcli.plan import STATUSES, PlannedCall, PlanRecord, PlanTally, to_record
+
+if TYPE_CHECKING:
+    from fbcli.causes import CauseBook
 
 _orjson_dumps: Callable[..., bytes] | None
 try:
@@ -116,15 +119,26 @@ def write_lines(stream: IO[str], lines: Iterable[str]) -> None:
             stream.write("".join(pending))
 
 
-def validate_summary(tally: PlanTally, noteworthy: list[PlanRecord]) -> dict[str, Any]:
-    """``validate --format json``: counts, per action, the problems and the warnings."""
+def validate_summary(
+    tally: PlanTally, noteworthy: list[PlanRecord], causes: CauseBook | None = None
+) -> dict[str, Any]:
+    """``validate --format json``: counts, per action, the problems and the warnings; with
+    ``causes``, the problems grouped by cause and the count of duplicate messageIds."""
     return {
         "events": tally.events,
         **{status: tally.count(status) for status in STATUSES},
         "actions": {a: {s: c[s] for s in STATUSES if c[s]} for a, c in tally.by_action.items()},
         "problems": [to_record(r) for r in noteworthy if not isinstance(r, PlannedCall)],
         "warnings": [to_record(r) for r in noteworthy if isinstance(r, PlannedCall)],
+        **(_causes_part(causes) if causes is not None else {}),
         **({"stopped": tally.stopped} if tally.stopped else {}),
+    }
+
+
+def _causes_part(causes: CauseBook) -> dict[str, Any]:
+    return {
+        "causes": [cause.to_json() for cause in causes.causes()],
+        "duplicate_message_ids": causes.duplicate_ids(),
     }
 
 
@@ -133,9 +147,13 @@ SPOOL_IN_MEMORY: Final = 1_048_576
 
 
 def write_validate_summary(
-    stream: IO[str], tally: PlanTally, noteworthy: Iterable[PlanRecord]
+    stream: IO[str],
+    tally: PlanTally,
+    noteworthy: Iterable[PlanRecord],
+    *,
+    causes: CauseBook | None = None,
 ) -> None:
-    """Write ``json.dumps(validate_summary(tally, list(noteworthy)), ensure_ascii=False)``.
+    """Write ``json.dumps(validate_summary(tally, list(noteworthy), causes), ensure_ascii=False)``.
 
     The same text, without holding every problem in memory: the counts come
     first but are known only at the end, so the problems and the warnings are
@@ -165,7 +183,8 @@ def write_validate_summary(
         stream.write('], "warnings": [')
         warnings.seek(0)
         shutil.copyfileobj(warnings, stream)
-        stream.write(
-            "]" + (f', "stopped": {json.dumps(stopped, ensure_ascii=False)}' if stopped else "")
-        )
+        stream.write("]")
+        if causes is not None:
+            stream.write(", " + json.dumps(_causes_part(causes), ensure_ascii=False)[1:-1])
+        stream.write(f', "stopped": {json.dumps(stopped, ensure_ascii=False)}' if stopped else "")
         stream.write("}\n")

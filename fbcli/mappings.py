@@ -129,6 +129,9 @@ class MappingConfig:
     mode: Mode
     merchant_id: str | None
     subscriptions: tuple[Subscription, ...]
+    warnings: tuple[str, ...] = dataclass_field(default=(), compare=False)
+    """What is surely a mistake although the file is valid, one line each, located
+    (``file:line:column``): a constant that looks like an event path (``lint_constant``)."""
 
     @property
     def active(self) -> tuple[Subscription, ...]:
@@ -801,10 +804,53 @@ def build_subscription(
     )
 
 
+_PATH_LIKE_RE: Final = re.compile(r"\$\.[^\s{}]+|(?:properties|traits|context)\.[\w.\-\[\]]+")
+"""A constant that is surely meant as an event path: ``$.a.b``, ``properties.x``."""
+
+
+def _path_like_constants(mapping: Any, at: Path = ()) -> list[tuple[Path, str]]:
+    """The text constants of a field mapping that look like event paths, with where they are:
+    the mapping itself, or strings inside its plain objects and lists (not inside directives,
+    whose arguments are paths, templates or deliberate constants)."""
+    if isinstance(mapping, str):
+        return [(at, mapping)] if _PATH_LIKE_RE.fullmatch(mapping.strip()) else []
+    if isinstance(mapping, dict) and not any(key.startswith("@") for key in mapping):
+        return [
+            found
+            for key, value in mapping.items()
+            for found in _path_like_constants(value, (*at, key))
+        ]
+    if isinstance(mapping, list):
+        return [
+            found
+            for i, value in enumerate(mapping)
+            for found in _path_like_constants(value, (*at, i))
+        ]
+    return []
+
+
 class _Checker(LocatedChecker[MappingFileError]):
     """Checks the meaning of a mapping file whose shape is right (step 3)."""
 
     error = MappingFileError
+
+    def __init__(self, path: str, positions: YamlPositions) -> None:
+        super().__init__(path, positions)
+        self.warnings: list[str] = []
+
+    def lint_constant(self, field: str, mapping: Any, at: Path) -> None:
+        """Warn about a constant that looks like an event path: it is sent as that text."""
+        for where, text in _path_like_constants(mapping, at):
+            line, column = self.positions.at(where) or (None, None)
+            place = self.path + (f":{line}:{column}" if line is not None else "")
+            path = text.strip()
+            path = path if path.startswith("$.") else f"$.{path}"
+            wrapped = json.dumps({"@path": path}, ensure_ascii=False)
+            self.warnings.append(
+                f"'{field}' is the constant text {json.dumps(text, ensure_ascii=False)}, sent "
+                f"as it is, not the event's value there ({place}); to read the event, "
+                + (f"write {field}: {wrapped}" if where == at else f"write {wrapped} there")
+            )
 
     def trigger_error(self, exc: TriggerSyntaxError, at: Path) -> MappingFileError:
         """Point at the offending character inside the YAML scalar holding the trigger."""
@@ -884,6 +930,7 @@ class _Checker(LocatedChecker[MappingFileError]):
                 overrides[field] = None
                 continue
             line = (self.positions.at(field_at, key=True) or (None, None))[0]
+            self.lint_constant(field, mapping, field_at)
             try:
                 overrides[field] = compile_field(mapping, field=field, origin="file", line=line)
             except DirectiveError as exc:
@@ -934,7 +981,7 @@ def load_mappings(
             )
         seen[name] = index
         subscriptions.append(checker.subscription(raw, index, mode))
-    return MappingConfig(path, mode, merchant_id, tuple(subscriptions))
+    return MappingConfig(path, mode, merchant_id, tuple(subscriptions), tuple(checker.warnings))
 
 
 def _is_json(text: str) -> bool:

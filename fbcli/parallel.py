@@ -49,6 +49,8 @@ from fbcli.signals import STOP_SIGNALS
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
+    from fbcli.causes import CauseFinder
+
 __all__ = [
     "AUTO_MIN_BYTES",
     "Input",
@@ -117,6 +119,7 @@ class _Work:
     render: Render
     batched: bool
     join_text: bool
+    causes: CauseFinder | None = None
 
 
 _WORK: _Work | None = None
@@ -132,9 +135,14 @@ def plan_blocks(block: Block, work: _Work | None = None) -> Planned:
     items = read_block_events(block)
     if work.batched:
         return plan_batch(
-            items, work.compiled, work.selection, work.render, join_text=work.join_text
+            items,
+            work.compiled,
+            work.selection,
+            work.render,
+            join_text=work.join_text,
+            causes=work.causes,
         )
-    return list(plan_groups(items, work.compiled, work.selection, work.render))
+    return list(plan_groups(items, work.compiled, work.selection, work.render, causes=work.causes))
 
 
 def _split(inputs: Iterable[Input], block_bytes: int) -> Iterator[Block | LineError]:
@@ -147,7 +155,9 @@ def _split(inputs: Iterable[Input], block_bytes: int) -> Iterator[Block | LineEr
 
 
 def _error_group(error: LineError, work: _Work) -> Planned:
-    return list(plan_groups([error], work.compiled, work.selection, work.render))
+    return list(
+        plan_groups([error], work.compiled, work.selection, work.render, causes=work.causes)
+    )
 
 
 def _quiet_worker() -> None:
@@ -166,6 +176,7 @@ def plan_in_parallel(
     block_bytes: int = BLOCK_BYTES,
     batched: bool = False,
     join_text: bool = False,
+    causes: CauseFinder | None = None,
 ) -> Generator[PlanGroup[object] | PlanBatch[object], None, None]:
     """Every item's group, rendered, in input order, planned by ``jobs`` worker processes.
 
@@ -174,9 +185,11 @@ def plan_in_parallel(
     ``--limit`` or ``--max-errors`` can stop part-way), without the outputs
     that ``render`` made ``None``; ``join_text``: the outputs are text, joined
     into one per block.  Either way ``take_groups`` gives the same outputs.
-    The workers are stopped when the iterator is closed or garbage collected.
+    ``causes``: each group or batch carries its items' causes (a ``CauseBook``, found
+    in the workers), for ``take_groups`` to merge.  The workers are stopped when the
+    iterator is closed or garbage collected.
     """
-    work = _Work(compiled, selection, render, batched, join_text)
+    work = _Work(compiled, selection, render, batched, join_text, causes)
     blocks = _split(inputs, block_bytes)
     if jobs <= 1 or not can_fork():
         for item in blocks:

@@ -73,6 +73,7 @@ from fbcli.validation import (
 from fbcli.values import MISSING
 
 if TYPE_CHECKING:
+    from fbcli.causes import CauseBook, CauseFinder
     from fbcli.mappings import FieldMapping, MappingConfig, Subscription
 
 DEFAULT_BASE_URL: Final = "https://mapi.fbot.me"
@@ -169,7 +170,12 @@ def map_fields(
             from_exact = fm.resolve(data) if view is not data else value
         except JsTypeError as exc:
             failures.append(
-                Violation(fm.field, f"'{fm.field}': {exc}; mapping-kit fails on it", fm.source)
+                Violation(
+                    fm.field,
+                    f"'{fm.field}': {exc}; mapping-kit fails on it",
+                    fm.source,
+                    kind="value mapping-kit fails on",
+                )
             )
             continue
         if value is MISSING:
@@ -185,14 +191,24 @@ def map_fields(
                     fm.field,
                     "a template rendered an object as '[object Object]' (as mapping-kit does)",
                     fm.source,
+                    kind="template rendered an object as [object Object]",
                 )
             )
     action = subscription.action
     cleaned = remove_empty_values(action.fields_in(mode), resolved)
-    payload, errors, quirks = settle_payload(action, cleaned, mode=mode, sources=sources)
+    payload, errors, quirks = settle_payload(
+        action, cleaned, mode=mode, sources=sources, resolved=resolved
+    )
     if mode == "direct":
         warnings.extend(
-            Violation(v.field, f"{v.message} ({DIRECT_ANYWAY})", v.source) for v in errors
+            Violation(
+                v.field,
+                f"{v.message} ({DIRECT_ANYWAY})",
+                v.source,
+                kind=v.kind,
+                example=v.example,
+            )
+            for v in errors
         )
         return MappedPayload(resolved, dict(resolved), tuple(failures), tuple(warnings))
     return MappedPayload(resolved, payload, (*failures, *errors), (*warnings, *quirks))
@@ -205,9 +221,11 @@ def _held_differently(fm: FieldMapping, value: Any, exact: Any) -> Violation:
     """The quirk of a value the destination holds otherwise than its JSON says."""
     if exact != value or js_view(value) is not value:
         what = "holds an integer beyond 2**53, which the destination reads as the nearest double"
+        kind = "integer beyond 2**53"
     else:
         what = "holds a member named __proto__, which mapping-kit drops (it sets a prototype)"
-    return Violation(fm.field, f"'{fm.field}' {what}", fm.source, quirk=True)
+        kind = "member named __proto__"
+    return Violation(fm.field, f"'{fm.field}' {what}", fm.source, quirk=True, kind=kind)
 
 
 def _has_template(mapping: Any) -> bool:
@@ -318,6 +336,7 @@ def additional_properties_warnings(body: Mapping[str, Any]) -> list[Violation]:
                 "additionalProperties",
                 f"{len(extra)} additionalProperties; MAPI keeps at most "
                 f"{MAX_ADDITIONAL_PROPERTIES} and silently drops the rest",
+                kind=f"more than {MAX_ADDITIONAL_PROPERTIES} additionalProperties",
             )
         )
     for key, value in extra.items():
@@ -327,6 +346,7 @@ def additional_properties_warnings(body: Mapping[str, Any]) -> list[Violation]:
                     f"additionalProperties/{key}",
                     f"value is {len(value)} characters; MAPI silently drops values over "
                     f"{MAX_ADDITIONAL_VALUE_CHARS}",
+                    kind=f"value over {MAX_ADDITIONAL_VALUE_CHARS} characters",
                 )
             )
     return warnings
@@ -339,6 +359,7 @@ def quirk_warnings(notes: Notes) -> list[Violation]:
             where or None,
             f"'{where}' {message}" if where else message,
             quirk=True,
+            kind=message.split(":", 1)[0],
         )
         for where, message in notes
     ]
@@ -370,9 +391,14 @@ def build_call(
     try:
         body = build_body(action.body_maps[mode], payload, notes)
     except ActionCrashError as crash:
-        return reject(Violation(crash.field, f"{crash.message}, so it sends nothing"))
+        message = f"{crash.message}, so it sends nothing"
+        return reject(Violation(crash.field, message, kind=crash.message.split(":", 1)[0]))
     if body is None:
-        return reject(Violation(None, "no supported fields: nothing would be sent"))
+        return reject(
+            Violation(
+                None, "no supported fields: nothing would be sent", kind="no supported fields"
+            )
+        )
     body = normalize_json(body, notes)
     warnings.extend(quirk_warnings(notes))
     push: tuple[Any, ...] | None = None
@@ -387,6 +413,7 @@ def build_call(
                     "the destination pushes it as it is",
                     next(source, None),
                     quirk=True,
+                    kind="push event type missing or not text",
                 )
             )
         push = push_of(action, kind, body)
@@ -1112,6 +1139,8 @@ class PlanGroup(NamedTuple, Generic[T]):
     is_event: bool
     keys: tuple[RecordKey, ...]
     outputs: tuple[T, ...]
+    causes: CauseBook | None = None
+    """The item's causes, when they are looked for (``CauseFinder``)."""
 
 
 class PlanBatch(NamedTuple, Generic[T]):
@@ -1122,6 +1151,8 @@ class PlanBatch(NamedTuple, Generic[T]):
 
     tally: PlanTally
     outputs: list[T]
+    causes: CauseBook | None = None
+    """The items' causes, when they are looked for (``CauseFinder``)."""
 
 
 def plan_item(
@@ -1161,12 +1192,22 @@ def plan_groups(
     compiled: CompiledConfig,
     selection: PlanFilter,
     render: Callable[[PlanRecord], T],
+    *,
+    causes: CauseFinder | None = None,
 ) -> Iterator[PlanGroup[T]]:
-    """``plan_item`` over a stream: a group per item the selection keeps (records rendered)."""
+    """``plan_item`` over a stream: a group per item the selection keeps (records rendered).
+
+    ``causes``: each group carries its item's causes (a ``CauseBook`` of its own).
+    """
     for item in items:
         records = plan_item(item, compiled, selection)
         if records is not None:
-            yield group_of(records, render)
+            group = group_of(records, render)
+            if causes is not None:
+                book = causes.new_book()
+                causes.note(book, item, records)
+                group = group._replace(causes=book)
+            yield group
 
 
 def plan_batch(
@@ -1176,24 +1217,34 @@ def plan_batch(
     render: Callable[[PlanRecord], T | None],
     *,
     join_text: bool = False,
+    causes: CauseFinder | None = None,
 ) -> PlanBatch[T | str]:
     """``plan_groups`` taken as one: the groups' counts, and their outputs but ``None``.
 
     ``join_text``: the outputs are text, joined into one (``fbcli.parallel`` sends a
-    block's JSON lines back so).  Only where no ``--limit`` or ``--max-errors`` can
-    stop between the items.
+    block's JSON lines back so).  ``causes``: the batch carries its items' causes (one
+    ``CauseBook``).  Only where no ``--limit`` or ``--max-errors`` can stop between the
+    items.
     """
     tally = PlanTally()
     outputs: list[T | str] = []
     add, keep = tally.add_keys, outputs.append
-    for group in plan_groups(items, compiled, selection, render):
+    book = causes.new_book() if causes is not None else None
+    for item in items:
+        records = plan_item(item, compiled, selection)
+        if records is None:
+            continue
+        group = group_of(records, render)
         add(group.keys, is_event=group.is_event)
         for output in group.outputs:
             if output is not None:
                 keep(output)
+        if causes is not None:
+            assert book is not None
+            causes.note(book, item, records)
     if join_text and outputs:
         outputs = ["".join(map(str, outputs))]
-    return PlanBatch(tally, outputs)
+    return PlanBatch(tally, outputs, book)
 
 
 def take_groups(
@@ -1202,6 +1253,7 @@ def take_groups(
     *,
     limit: int | None = None,
     max_errors: int | None = None,
+    causes: CauseBook | None = None,
 ) -> Iterator[T]:
     """Count each group in ``tally`` and yield its outputs, in order, until a limit stops it.
 
@@ -1209,18 +1261,23 @@ def take_groups(
     lines); ``max_errors`` stops after that many problem items.  Both set
     ``tally.stopped``.  Groups not taken are never asked for.  A batch is
     counted and yielded whole (it comes only when there is no limit).
+    ``causes``: the groups' causes are merged into it, in order.
     """
     for group in groups:
         if isinstance(group, PlanBatch):
             if limit is not None or max_errors is not None:
                 raise ValueError("a batch cannot stop part-way: plan in groups to limit")
             tally.merge(group.tally)
+            if causes is not None and group.causes is not None:
+                causes.merge(group.causes)
             yield from group.outputs
             continue
         if limit is not None and tally.events + tally.count("malformed") >= limit:
             tally.stopped = f"stopped after --limit {limit} events"
             return
         tally.add_keys(group.keys, is_event=group.is_event)
+        if causes is not None and group.causes is not None:
+            causes.merge(group.causes)
         yield from group.outputs
         if max_errors is not None and tally.problems >= max_errors:
             tally.stopped = f"stopped after --max-errors {max_errors} problem events"

@@ -11,7 +11,8 @@ wording of the same thing is the same everywhere:
 - ``show_quoted``: a value as a message quotes it: text in single quotes
   (characters that are not printable escaped), anything else as JSON;
 - ``kind_of``: ``a string``, ``a number``, ``a mapping`` ...: what a value is;
-- ``closest`` and ``did_you_mean``: the known name nearest a misspelt one.
+- ``closest`` and ``did_you_mean``: the known name nearest a misspelt one;
+- ``loose``: a name as compared loosely (``Order-Completed`` is ``order_completed``).
 
 The module is pure: no I/O.
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -30,6 +32,7 @@ __all__ = [
     "closest",
     "did_you_mean",
     "kind_of",
+    "loose",
     "plural",
     "show_js",
     "show_json",
@@ -95,3 +98,13 @@ def did_you_mean(word: str, choices: Sequence[str]) -> str:
     """`` (did you mean 'X'?)`` with the ``closest`` choice, or ``""`` when there is none."""
     found = closest(word, choices)
     return f" (did you mean '{found}'?)" if found is not None else ""
+
+
+_LOOSE_RE = re.compile(r"[\W_]+")
+
+
+def loose(name: str) -> str:
+    """``name`` without letter case, spaces, ``_``, ``-`` or other punctuation: two names
+    with the same ``loose`` differ only in those (``Order Completed``, ``order_completed``,
+    ``orderCompleted``)."""
+    return _LOOSE_RE.sub("", name).casefold()

@@ -746,6 +746,11 @@ def _leaves(node: Node) -> Iterator[Compare | Call]:
             assert_never(node)
 
 
+def leaves(node: Node) -> list[Compare | Call]:
+    """Every comparison and call of a trigger, in source order."""
+    return list(_leaves(node))
+
+
 def trace_trigger(node: Node, event: Mapping[str, Any]) -> list[TraceStep]:
     """Every leaf (comparison or call) checked against ``event``, in source order.
 

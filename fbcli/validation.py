@@ -49,6 +49,7 @@ mapping file's schema use into a predicate (the mapping file's fast check).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -68,7 +69,7 @@ from fbcli.actions.base import (
 )
 from fbcli.codegen import Source
 from fbcli.jsvalues import js_json, js_string, js_to_number
-from fbcli.text import show_js
+from fbcli.text import kind_of, show_js, show_json
 from fbcli.values import MISSING
 
 if TYPE_CHECKING:
@@ -103,6 +104,11 @@ class Violation:
     quirk: bool = False
     """A warning about something the destination does that is surely not meant (the body is
     the same as the destination's); ``--strict`` makes it an error."""
+    kind: str | None = dataclasses.field(default=None, compare=False)
+    """The kind of problem in words, the same for every value (``string with a currency
+    sign``): what ``causes.CauseBook`` groups by; ``None``: the message is the kind."""
+    example: str | None = dataclasses.field(default=None, compare=False)
+    """The value the problem is about, as JSON text, clipped (``EXAMPLE_CHARS``), if any."""
 
     def describe(self) -> str:
         """The message with its source: ``... — mapped from $.properties.currency``."""
@@ -486,9 +492,10 @@ FAIL: Final = _Fail()
 
 Where = tuple[str | int, ...]
 """A path inside a field: keys and list indexes."""
-Problem = tuple[Where, str, bool]
+Problem = tuple[Where, str, bool, str, Any]
 """A problem inside one field: where (a path inside the field), the message (``""``: a
-required key is missing), and whether it is an error (``False``: a quirk)."""
+required key is missing), whether it is an error (``False``: a quirk), its kind
+(``Violation.kind``) and the value it is about (``MISSING``: none)."""
 _EMPTY_REQUIRED: Final = (
     'a one-element list of null or "" counts as present: the destination accepts the event '
     "and leaves the field out"
@@ -528,6 +535,103 @@ def describe_value(value: Any) -> str:
     if isinstance(value, dict):
         return f"an object {text}"
     return text
+
+
+# -- kinds of problems (what ``causes`` groups by) ----------------------------------------
+
+EXAMPLE_CHARS: Final = 40
+"""The longest example value a ``Violation`` keeps (``example_of``)."""
+MISSING_REQUIRED: Final = "missing required field"
+EMPTY_LIST: Final = 'one-element list of null or ""'
+CURRENCY_RE: Final = re.compile(r"[$€£¥]|\b[A-Z]{3}\b")
+"""A currency sign or code in a text that should be a number."""
+MONEY_RE: Final = re.compile(r"[$€£¥]\s*|\s*[$€£¥]|\s*\b[A-Z]{3}\b\s*")
+"""A currency sign or code with the spaces around it, as it is taken out of a number."""
+DECIMAL_COMMA_RE: Final = re.compile(r"-?\d+,\d{1,2}")
+THOUSANDS_RE: Final = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+DATE_PARTS_RE: Final = re.compile(r"(\d{1,2})[/.](\d{1,2})[/.](\d{4})")
+"""A date written day and month first (``12/25/1990``, ``25.12.1990``)."""
+DATE_PREFIX_RE: Final = re.compile(r"(\d{4}-\d{2}-\d{2})[Tt ].*")
+"""A date with a time after it."""
+_PLAIN_DATE_RE: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
+_TIMESTAMP_RE: Final = re.compile(r"\d{9,13}(?:\.\d+)?")
+
+
+def example_of(value: Any) -> str:
+    """A value as a cause's example: compact JSON, clipped to ``EXAMPLE_CHARS`` (``…``)."""
+    return show_json(value, EXAMPLE_CHARS, mark="…")
+
+
+def _word_for(value: Any) -> str:
+    """``a string``, ``a number``, ``a list``, ``an object``, ``null``, ``a boolean``."""
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "an infinite number"
+    return kind_of(value)
+
+
+def number_text_kind(text: str, *, integer: bool = False) -> str:
+    """The kind of a text that is not a number (``integer``: a whole one)."""
+    bare = text.strip(_JS_SPACE)
+    if not bare:
+        return "empty"
+    if CURRENCY_RE.search(bare) and any(c.isdigit() for c in bare):
+        return "string with a currency sign"
+    if THOUSANDS_RE.fullmatch(bare):
+        return "string with a thousands separator"
+    if DECIMAL_COMMA_RE.fullmatch(bare):
+        return "string with a decimal comma"
+    if bare.endswith("%") and js_to_number(bare[:-1]) is not None:
+        return "string with a percent sign"
+    if integer and js_to_number(bare) is not None:
+        return "string with a fraction"
+    return "string that is not a number"
+
+
+def mismatch_kind(wanted: str, value: Any) -> str:
+    """The kind of a value Ajv cannot coerce to the ``wanted`` JSON type."""
+    if type(value) is list and len(value) == 1:
+        value = value[0]
+    numeric = wanted in ("number", "integer")
+    if type(value) is str:
+        if numeric:
+            return number_text_kind(value, integer=wanted == "integer")
+        if wanted == "boolean":
+            return "string that is not true or false"
+    if type(value) in (int, float) and math.isfinite(value):
+        if wanted == "integer":
+            return "number with a fraction"
+        if wanted == "boolean":
+            return "number other than 0 or 1"
+    if type(value) is list and not value:
+        return f"an empty list, not {_TYPE_WORDS[wanted]}"
+    return f"{_word_for(value)}, not {_TYPE_WORDS[wanted]}"
+
+
+def format_kind(format_name: str, value: Any) -> str:
+    """The kind of a text that fails a format (``FORMATS``)."""
+    text = value if isinstance(value, str) else ""
+    if format_name == "date":
+        if DATE_PREFIX_RE.fullmatch(text):
+            return "date with a time"
+        if DATE_PARTS_RE.fullmatch(text):
+            return "date written DD/MM/YYYY or MM/DD/YYYY"
+        return "not a date"
+    if format_name == "date-time":
+        if _PLAIN_DATE_RE.fullmatch(text):
+            return "date without a time"
+        if _TIMESTAMP_RE.fullmatch(text):
+            return "Unix timestamp, not a date-time"
+        return "not a date-time"
+    if "://" not in text and "." in text and " " not in text:
+        return "URL without a scheme"
+    return "not an absolute URI"
+
+
+def dropped_kind(value: Any) -> str:
+    """The kind of a required field step 2 dropped: ``empty`` (``""``) or ``null``."""
+    return "null" if value is None else "empty"
 
 
 class _Wrong:
@@ -596,19 +700,24 @@ def _coerce(kind: str, value: Any) -> Any:
     return _convert(kind, value)
 
 
-def _quirk(kind: str, before: Any, after: Any) -> str | None:
-    """Why a coercion the destination makes is surely not meant, or ``None``."""
+def _quirk(kind: str, before: Any, after: Any) -> tuple[str, str] | None:
+    """Why a coercion the destination makes is surely not meant: (its kind, the message);
+    ``None`` when it is meant."""
     if type(before) is list:
         before = before[0]
     if kind in ("number", "integer"):
         if type(before) is bool:
-            return f"the boolean {js_json(before)} is sent as the number {js_json(after)}"
+            message = f"the boolean {js_json(before)} is sent as the number {js_json(after)}"
+            return "boolean sent as a number", message
         if before is None:
-            return "null is sent as the number 0"
+            return "null sent as 0", "null is sent as the number 0"
         if type(before) is str and not before.strip(_JS_SPACE):
-            return f"the blank text {js_json(before)} is sent as the number 0"
+            return (
+                "blank text sent as 0",
+                f"the blank text {js_json(before)} is sent as the number 0",
+            )
     elif kind == "boolean" and before is None:
-        return "null is sent as false"
+        return "null sent as false", "null is sent as false"
     return None
 
 
@@ -630,14 +739,15 @@ def _scalar_settler(kind: str, format_name: str | None = None) -> Settler:
             if settled is _WRONG:
                 if problems is None:
                     return FAIL
-                problems.append((at, f"must be {words}, got {describe_value(value)}", True))
+                message = f"must be {words}, got {describe_value(value)}"
+                problems.append((at, message, True, mismatch_kind(kind, value), value))
                 return value
             if settled is not value:
                 quirk = _quirk(kind, value, settled)
                 if quirk is not None:
                     if problems is None:
                         return FAIL
-                    problems.append((at, quirk, False))
+                    problems.append((at, quirk[1], False, quirk[0], value))
             if numeric and type(settled) is float:
                 if problems is None and not math.isfinite(settled):
                     return FAIL  # JSON writes it as null: the planner warns (a quirk)
@@ -647,7 +757,8 @@ def _scalar_settler(kind: str, format_name: str | None = None) -> Settler:
                 return FAIL
             assert format_name is not None
             words_format = _FORMAT_WORDS[format_name]
-            problems.append((at, f"must be {words_format}, got {describe_value(settled)}", True))
+            message = f"must be {words_format}, got {describe_value(settled)}"
+            problems.append((at, message, True, format_kind(format_name, settled), settled))
         return settled
 
     return settle
@@ -658,7 +769,8 @@ def _settle_object(value: Any, problems: list[Problem] | None, at: Where) -> Any
         return value
     if problems is None:
         return FAIL
-    problems.append((at, f"must be an object, got {describe_value(value)}", True))
+    message = f"must be an object, got {describe_value(value)}"
+    problems.append((at, message, True, mismatch_kind("object", value), value))
     return value
 
 
@@ -687,7 +799,8 @@ def _objects_settler(members: Mapping[str, Settler], required: tuple[str, ...]) 
             if not isinstance(item, dict):
                 if problems is None:
                     return FAIL
-                problems.append((where, f"must be an object, got {describe_value(item)}", True))
+                message = f"must be an object, got {describe_value(item)}"
+                problems.append((where, message, True, mismatch_kind("object", item), item))
                 items.append(item)
                 continue
             settled_item = {}
@@ -702,7 +815,7 @@ def _objects_settler(members: Mapping[str, Settler], required: tuple[str, ...]) 
                 if key not in settled_item:
                     if problems is None:
                         return FAIL
-                    problems.append(((*where, key), "", True))
+                    problems.append(((*where, key), "", True, MISSING_REQUIRED, MISSING))
             items.append(settled_item)
         return items
 
@@ -838,6 +951,7 @@ def settle_payload(
     *,
     mode: Mode,
     sources: Mapping[str, str | None],
+    resolved: Mapping[str, Any] | None = None,
 ) -> tuple[dict[str, Any], list[Violation], list[Violation]]:
     """Step 3 on a step-2 payload: ``(settled payload, errors, quirks)``, in field order.
 
@@ -845,24 +959,30 @@ def settle_payload(
     required fields of ``mode`` that are missing; quirks are the surely-unmeant
     coercions (module docstring) and required fields that are present but empty
     (``[""]`` or ``[null]`` unwrapped), which the destination accepts and
-    does not send.
+    does not send.  ``resolved``, the values before step 2, tells a missing
+    required field that was empty (``""``, ``null``: dropped) from one the
+    mapping gave nothing for (the kind of its error only).
     """
     fields, order = action.fields, action.positions
     settled: dict[str, Any] = {}
-    problems: list[tuple[str, Where, str, bool]] = []
+    problems: list[tuple[str, Problem]] = []
     for name, value in payload.items():
         found: list[Problem] = []
         settled[name] = FIELD_KINDS[fields[order[name]].type].settle(value, found, ())
         if found:
-            problems.extend((name, path, message, is_error) for path, message, is_error in found)
+            problems.extend((name, problem) for problem in found)
     for name in required_fields(action, mode):
         if name not in settled:
-            problems.append((name, (), "", True))
+            dropped = MISSING if resolved is None else resolved.get(name, MISSING)
+            kind = MISSING_REQUIRED if dropped is MISSING else dropped_kind(dropped)
+            problems.append((name, ((), "", True, kind, dropped)))
         elif settled[name] == "":
-            problems.append((name, (), _EMPTY_REQUIRED, False))
+            problems.append((name, ((), _EMPTY_REQUIRED, False, EMPTY_LIST, payload[name])))
     errors: list[Violation] = []
     quirks: list[Violation] = []
-    for name, path, message, is_error in sorted(problems, key=lambda p: order.get(p[0], 0)):
+    for name, (path, message, is_error, kind, value) in sorted(
+        problems, key=lambda p: order.get(p[0], 0)
+    ):
         pointer = _pointer(name, path)
         if not message:
             text = f"required field '{pointer}' is missing"
@@ -870,7 +990,14 @@ def settle_payload(
             text = f"'{pointer}' {message}"
         else:
             text = f"'{pointer}': {message}"
-        violation = Violation(pointer, text, _nested_source(sources.get(name), path), not is_error)
+        violation = Violation(
+            pointer,
+            text,
+            _nested_source(sources.get(name), path),
+            not is_error,
+            kind=kind,
+            example=None if value is MISSING else example_of(value),
+        )
         (errors if is_error else quirks).append(violation)
     return settled, errors, quirks
 

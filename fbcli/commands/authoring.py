@@ -136,6 +136,8 @@ def init_command(
     print_note(err, f"Found {describe_counts(counts)}.")
     if counts.problems:
         print_warning(err, f"skipped {counts.problems[0].where}: {counts.problems[0].message}")
+    for miss in suggestion.near_misses:
+        print_warning(err, miss.describe())
     if target is None:
         sys.stdout.write(text)
         sys.stdout.flush()
