@@ -599,10 +599,11 @@ def diff_command(
     from fbcli.diff import DiffTally, diff_events
     from fbcli.report import print_error
     from fbcli.report.diff import render_diff, write_diff_json
+    from fbcli.text import plural
 
     if mappings is None or len(mappings) != 2:
         raise ConfigError(
-            f"give -m exactly twice, not {len(mappings or [])} times",
+            f"give -m exactly twice, not {plural(len(mappings or []), 'time')}",
             hint="fbcli diff EVENTS -m OLD.yaml -m NEW.yaml",
         )
     old, new = load_config(mappings[0]), load_config(mappings[1])
