@@ -184,9 +184,20 @@ def read_file(path: Path, what: str, *, limit: int = MAX_YAML_BYTES) -> bytes:
 
 
 def load_config(mappings: Path | None) -> MappingConfig:
-    from fbcli.mappings import load_mapping_file
+    """The mapping file (or the built-in one); a warning when its merchant ID is
+    ``fbcli init``'s placeholder and ``FRIENDBUY_MERCHANT_ID`` does not replace it."""
+    from fbcli.mappings import MERCHANT_ID_ENV, PLACEHOLDER_MERCHANT_ID, load_mapping_file
 
-    return load_mapping_file(mappings, merchant_id=os.environ.get("FRIENDBUY_MERCHANT_ID"))
+    config = load_mapping_file(mappings, merchant_id=os.environ.get(MERCHANT_ID_ENV))
+    if config.mode == "direct" and config.merchant_id == PLACEHOLDER_MERCHANT_ID:
+        from fbcli.report import print_warning
+
+        print_warning(
+            console(stderr=True),
+            f"merchant_id in {config.path} is the placeholder {PLACEHOLDER_MERCHANT_ID}: "
+            f"put your Friendbuy merchant ID there or set {MERCHANT_ID_ENV}",
+        )
+    return config
 
 
 def read_inputs(files: list[str]) -> Iterator[Event | LineError]:
