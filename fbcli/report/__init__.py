@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
-from typing import IO, Any, Final
+from typing import IO, Any, Final, cast
 
 from rich import box
 from rich.console import Console
@@ -238,12 +238,19 @@ def _draw_row(writer: LineWriter, cells: tuple[Text, ...], widths: tuple[int, ..
         writer.cell(details, widths[3]),
         writer.cell(status, widths[4], no_wrap=True),
     ]
-    for index in range(max(len(column) for column in drawn)):
+    height = max(len(column) for column in drawn)
+    for column, width in zip(drawn, widths, strict=True):
+        column.extend([" " * width] * (height - len(column)))
+    if writer.plain:  # the lines are text: joined at once
+        rows = zip(*cast("list[list[str]]", drawn), strict=True)
+        writer.add_text("\n".join("   ".join(row) for row in rows))
+        return
+    for row in zip(*drawn, strict=True):
         parts: list[Line] = []
-        for column, width in zip(drawn, widths, strict=True):
+        for part in row:
             if parts:
                 parts.append("   ")
-            parts.append(column[index] if index < len(column) else " " * width)
+            parts.append(part)
         writer.add(parts)
 
 

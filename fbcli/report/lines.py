@@ -153,6 +153,11 @@ class LineWriter:
                 self._segments.extend(part)
         self._segments.append(Segment.line())
 
+    def add_text(self, text: str) -> None:
+        """Plain lines already drawn (no colours: ``plain``), without the last line break."""
+        self._plain.append(text)
+        self._plain.append("\n")
+
     def flush(self) -> None:
         """Print the lines added so far."""
         if self._plain:
