@@ -186,9 +186,9 @@ def read_file(path: Path, what: str, *, limit: int = MAX_YAML_BYTES) -> bytes:
 
 def load_config(mappings: Path | None) -> MappingConfig:
     """The mapping file (``mappings.load_mapping_file``); its warnings go to stderr."""
-    from fbcli.mappings import load_mapping_file
+    from fbcli.mappings import MERCHANT_ID_ENV, load_mapping_file
 
-    config = load_mapping_file(mappings, merchant_id=os.environ.get("FRIENDBUY_MERCHANT_ID"))
+    config = load_mapping_file(mappings, merchant_id=os.environ.get(MERCHANT_ID_ENV))
     if config.warnings:
         from fbcli.report import print_warning
 
@@ -632,10 +632,11 @@ def diff_command(
     from fbcli.diff import DiffTally, diff_events
     from fbcli.report import print_error
     from fbcli.report.diff import render_diff, write_diff_json
+    from fbcli.text import plural
 
     if mappings is None or len(mappings) != 2:
         raise ConfigError(
-            f"give -m exactly twice, not {len(mappings or [])} times",
+            f"give -m exactly twice, not {plural(len(mappings or []), 'time')}",
             hint="fbcli diff EVENTS -m OLD.yaml -m NEW.yaml",
         )
     old, new = load_config(mappings[0]), load_config(mappings[1])

@@ -38,6 +38,7 @@ from fbcli.actions import ACTIONS
 from fbcli.actions.base import Mode
 from fbcli.errors import ConfigError
 from fbcli.events import Event, LineError
+from fbcli.mappings import MERCHANT_ID_ENV, PLACEHOLDER_MERCHANT_ID
 from fbcli.text import loose, plural
 from fbcli.triggers import Compare, compile_trigger, leaves, parse_trigger
 from fbcli.yamltext import yaml_scalar
@@ -373,8 +374,15 @@ def _events_args(sources: tuple[str, ...]) -> str:
     return shlex.join(_printable(s) for s in sources)
 
 
-def render_suggestion(suggestion: MappingSuggestion, counts: EventCounts) -> str:
-    """The mapping file's text: comments that explain, then the subscriptions."""
+def render_suggestion(
+    suggestion: MappingSuggestion, counts: EventCounts, *, merchant_id: str | None = None
+) -> str:
+    """The mapping file's text: comments that explain, then the subscriptions.
+
+    In direct mode, without ``merchant_id``, the file holds the placeholder
+    ``PLACEHOLDER_MERCHANT_ID``: it loads with a warning, and ``FRIENDBUY_MERCHANT_ID``
+    replaces it.
+    """
     lines = [
         f"# fbcli mapping file, started by `fbcli init` from {_sources_text(counts.sources)}:",
         f"# {describe_counts(counts)}.",
@@ -384,7 +392,13 @@ def render_suggestion(suggestion: MappingSuggestion, counts: EventCounts) -> str
         f"mode: {suggestion.mode}",
     ]
     if suggestion.mode == "direct":
-        lines.append("# merchant_id: <your Friendbuy merchant ID>   # or set FRIENDBUY_MERCHANT_ID")
+        if merchant_id is None:
+            lines.append(
+                f"merchant_id: {PLACEHOLDER_MERCHANT_ID}   # placeholder: put your Friendbuy "
+                f"merchant ID here, or set {MERCHANT_ID_ENV}"
+            )
+        else:
+            lines.append(f"merchant_id: {merchant_id}")
     lines += ["", "subscriptions:"]
     active = list(suggestion.subscriptions)
     custom = list(suggestion.custom)
@@ -460,7 +474,7 @@ def check_output(target: pathlib.Path | None, *, force: bool) -> None:
 
 
 def start_mapping(
-    items: Iterable[Event | LineError], *, mode: Mode
+    items: Iterable[Event | LineError], *, mode: Mode, merchant_id: str | None = None
 ) -> tuple[str, EventCounts, MappingSuggestion]:
     """A starting mapping file (its text) from an export, with the counts and the
     suggestion it was made from; ``ConfigError`` when there is no event to start from."""
@@ -470,4 +484,4 @@ def start_mapping(
         hint = f"{first.where}: {first.message}" if first else None
         raise ConfigError("no events to start from", hint=hint)
     suggestion = suggest_subscriptions(counts, mode=mode)
-    return render_suggestion(suggestion, counts), counts, suggestion
+    return render_suggestion(suggestion, counts, merchant_id=merchant_id), counts, suggestion

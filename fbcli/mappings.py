@@ -69,6 +69,9 @@ MAX_NODES: Final = 100_000
 MAX_DEPTH: Final = 64
 BUILT_IN: Final = "<built-in default>"
 MERCHANT_ID_ENV: Final = "FRIENDBUY_MERCHANT_ID"
+PLACEHOLDER_MERCHANT_ID: Final = "00000000-0000-0000-0000-000000000000"
+"""The ``merchant_id`` ``fbcli init --mode direct`` writes when it is given none: a file
+holding it loads (the command line warns), and ``FRIENDBUY_MERCHANT_ID`` replaces it."""
 
 _UUID_RE: Final = re.compile(
     r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
@@ -870,28 +873,29 @@ class _Checker(LocatedChecker[MappingFileError]):
         return self.fail(f"{prefix}: {exc.message}", where, key=key)
 
     def merchant_id(self, document: Mapping[str, Any], mode: Mode, env: str | None) -> str | None:
-        merchant_id = document.get("merchant_id")
+        merchant_id: str | None = document.get("merchant_id")
         if merchant_id is not None and not _UUID_RE.fullmatch(merchant_id):
             raise self.fail(
                 f"merchant_id {show_quoted(merchant_id)} is not a UUID",
                 ("merchant_id",),
                 hint="a merchant ID looks like 1993d0f1-8206-4336-8c88-64e170f2419e",
             )
-        if mode != "direct" or merchant_id is not None:
+        if mode != "direct" or merchant_id not in (None, PLACEHOLDER_MERCHANT_ID):
             return merchant_id
         env = (env or "").strip()
         if not env:
+            if merchant_id is not None:  # the placeholder, with nothing to replace it
+                self.warnings.append(
+                    f"merchant_id in {self.path} is the placeholder {PLACEHOLDER_MERCHANT_ID}: "
+                    f"put your Friendbuy merchant ID there or set {MERCHANT_ID_ENV}"
+                )
+                return merchant_id
             raise self.fail(
                 "direct mode needs a merchant_id",
                 ("mode",),
                 hint=f"add 'merchant_id: <uuid>' to the file or set {MERCHANT_ID_ENV}",
             )
-        if not _UUID_RE.fullmatch(env):
-            raise ConfigError(
-                f"{MERCHANT_ID_ENV} is not a UUID: {show_quoted(env)}",
-                hint="a merchant ID looks like 1993d0f1-8206-4336-8c88-64e170f2419e",
-            )
-        return env
+        return check_merchant_id(env, source=MERCHANT_ID_ENV)
 
     def subscription(self, raw: Mapping[str, Any], index: int, mode: Mode) -> Subscription:
         at: Path = ("subscriptions", index)
@@ -949,6 +953,16 @@ class _Checker(LocatedChecker[MappingFileError]):
             )
         except TriggerSyntaxError as exc:
             raise self.trigger_error(exc, (*at, "trigger")) from None
+
+
+def check_merchant_id(value: str, *, source: str) -> str:
+    """``value`` when it is a UUID (a merchant ID), else ``ConfigError`` naming ``source``."""
+    if not _UUID_RE.fullmatch(value):
+        raise ConfigError(
+            f"{source} is not a UUID: {show_quoted(value)}",
+            hint="a merchant ID looks like 1993d0f1-8206-4336-8c88-64e170f2419e",
+        )
+    return value
 
 
 def load_mappings(

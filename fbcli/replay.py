@@ -59,6 +59,7 @@ from fbcli.plan import (
 )
 from fbcli.ratelimit import RateLimiter
 from fbcli.retry import RetryPolicy, classify, parse_retry_after
+from fbcli.text import plural
 
 if TYPE_CHECKING:
     from fbcli.mapi import CallResult
@@ -358,7 +359,7 @@ class Sender:
                 # --retry-unknown, a purchase whose answer was lost and whose last retry
                 # got a 503 may still have been counted by MAPI.
                 status: LedgerStatus = "unknown" if may_have_arrived and not safe else "failed"
-                gave_up = f"gave up after {attempts} attempt{'' if attempts == 1 else 's'}"
+                gave_up = f"gave up after {plural(attempts, 'attempt')}"
                 if self.stop.is_set():
                     message += " (stopped before retrying)"
                 elif limiter_late:

@@ -111,6 +111,15 @@ def init_command(
         ModeChoice, typer.Option("--mode", help="cloud (MAPI requests) or direct (web SDK).")
     ] = ModeChoice.cloud,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    merchant_id: Annotated[
+        str | None,
+        typer.Option(
+            "--merchant-id",
+            help="Direct mode: the merchant ID to write. Without it the file holds a "
+            "placeholder, which FRIENDBUY_MERCHANT_ID replaces.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Start a mapping file from an event export.
 
@@ -126,12 +135,19 @@ def init_command(
     from fbcli.actions.base import MODES
     from fbcli.init import check_output, describe_counts, start_mapping, summary_lines
     from fbcli.inputs import write_file
+    from fbcli.mappings import MERCHANT_ID_ENV, check_merchant_id
     from fbcli.report import print_note, print_warning
 
     target = None if output == "-" else Path(output)
     check_output(target, force=force)
     chosen = next(m for m in MODES if m == mode)
-    text, counts, suggestion = start_mapping(read_inputs(files), mode=chosen)
+    if merchant_id is not None:
+        if chosen != "direct":
+            raise ConfigError("--merchant-id is for direct mode", hint="add --mode direct")
+        merchant_id = check_merchant_id(merchant_id.strip(), source="--merchant-id")
+    text, counts, suggestion = start_mapping(
+        read_inputs(files), mode=chosen, merchant_id=merchant_id
+    )
     err = console(stderr=True)
     print_note(err, f"Found {describe_counts(counts)}.")
     if counts.problems:
@@ -146,6 +162,12 @@ def init_command(
         write_file(target, text.encode("utf-8"))
     what = "; ".join(summary_lines(suggestion))
     print_note(err, f"{'Printed' if target is None else f'Wrote {target}'}: {what}.")
+    if chosen == "direct" and merchant_id is None and not os.environ.get(MERCHANT_ID_ENV):
+        print_warning(
+            err,
+            f"merchant_id is a placeholder: put your Friendbuy merchant ID in the file, "
+            f"set {MERCHANT_ID_ENV}, or run init again with --merchant-id",
+        )
     if target is not None:
         print_note(err, f"Next: {shlex.join(['fbcli', 'validate', *files, '-m', str(target)])}")
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
-from typing import IO, Any, Final
+from typing import IO, Any, Final, cast
 
 from rich import box
 from rich.console import Console
@@ -36,6 +36,7 @@ from fbcli.plan import (
     setup_push,
     status_of,
 )
+from fbcli.report.lines import Line, LineWriter
 from fbcli.text import clip, plural, show_json
 from fbcli.validation import Violation
 
@@ -187,23 +188,29 @@ def plan_table(config: MappingConfig, *, width: int, header: bool = True) -> Tab
     return table
 
 
-def add_plan_row(table: Table, record: PlanRecord, config: MappingConfig, *, wide: bool) -> None:
-    """One row per record: errors and warnings under the key fields (the file is a heading)."""
+def _row_cells(
+    record: PlanRecord, config: MappingConfig, *, wide: bool
+) -> tuple[Text, Text, Text, Text, Text]:
+    """The five cells of a record's row: Line, Event, Subscription, Key fields / problems,
+    Status."""
     status = status_of(record)
     status_text = Text(status, style=_STATUS_STYLES[status])
     if isinstance(record, LineError):
         where = str(record.line)
         problem = _violation_lines([Violation(None, record.message)], "✗", "red")
-        table.add_row(literal(where), Text("—", style="dim"), "", problem, status_text)
-        return
+        return literal(where), Text("—", style="dim"), Text(""), problem, status_text
     event: Event = record.event
     location = literal(str(event.line))
     label = literal(event_label(event.data))
     if isinstance(record, Unmatched):
-        table.add_row(location, label, Text("no subscription", style="dim"), "", status_text)
-        return
+        return location, label, Text("no subscription", style="dim"), Text(""), status_text
     sub = Text(safe(record.subscription))
     sub.append(f"\n{_call_text(record, config)}", style="dim")
+    return location, label, sub, _details(record, wide=wide), status_text
+
+
+def _details(record: PlannedCall | Rejection, *, wide: bool) -> Text:
+    """Key fields (``wide``: on one line) and warnings, or the errors."""
     details = Text()
     if isinstance(record, PlannedCall):
         details.append(key_fields(record.body, separator="  " if wide else "\n"))
@@ -212,7 +219,111 @@ def add_plan_row(table: Table, record: PlanRecord, config: MappingConfig, *, wid
             details.append_text(_violation_lines(record.warnings, "!", "yellow"))
     else:
         details.append_text(_violation_lines(record.errors, "✗", "red"))
-    table.add_row(location, label, sub, details, status_text)
+    return details
+
+
+def add_plan_row(table: Table, record: PlanRecord, config: MappingConfig, *, wide: bool) -> None:
+    """One row per record: errors and warnings under the key fields (the file is a heading)."""
+    table.add_row(*_row_cells(record, config, wide=wide))
+
+
+def _draw_row(writer: LineWriter, cells: tuple[Text, ...], widths: tuple[int, ...]) -> None:
+    """A row as ``plan_table`` draws it: the cells side by side, three spaces apart
+    (padding, divider, padding), each column exactly its width."""
+    line, event, subscription, details, status = cells
+    drawn = [
+        writer.cell(line, widths[0], right=True),
+        writer.cell(event, widths[1]),
+        writer.cell(subscription, widths[2]),
+        writer.cell(details, widths[3]),
+        writer.cell(status, widths[4], no_wrap=True),
+    ]
+    height = max(len(column) for column in drawn)
+    for column, width in zip(drawn, widths, strict=True):
+        column.extend([" " * width] * (height - len(column)))
+    if writer.plain:  # the lines are text: joined at once
+        rows = zip(*cast("list[list[str]]", drawn), strict=True)
+        writer.add_text("\n".join("   ".join(row) for row in rows))
+        return
+    for row in zip(*drawn, strict=True):
+        parts: list[Line] = []
+        for part in row:
+            if parts:
+                parts.append("   ")
+            parts.append(part)
+        writer.add(parts)
+
+
+NARROW: Final = 80
+"""Below this width each record is a block of labelled lines, not a table row."""
+_LABEL: Final = 12
+"""The width of the stacked layout's labels (``subscription``)."""
+
+
+def _draw_block(writer: LineWriter, record: PlanRecord, config: MappingConfig) -> None:
+    """A record as a block of labelled lines, for terminals too narrow for the table::
+
+    line 5                                              invalid
+      event         track Order Completed
+      subscription  Purchases
+      call          POST /v1/event/purchase
+      ✗ required field 'currency' is missing — mapped from
+        $.properties.currency
+    """
+    width = writer.width
+    status = status_of(record)
+    number = record.line if isinstance(record, LineError) else record.event.line
+    head = f"line {number}"
+    gap = max(1, width - len(head) - len(status))
+    writer.add(
+        [
+            writer.cell(Text(head, style="bold"), len(head))[0],
+            " " * gap,
+            writer.cell(Text(status, style=_STATUS_STYLES[status]), len(status))[0],
+        ],
+        strip=True,
+    )
+    if isinstance(record, LineError):
+        _draw_marked(writer, [Violation(None, record.message)], "✗", "red")
+        return
+    _draw_labelled(writer, "event", literal(event_label(record.event.data)))
+    if isinstance(record, Unmatched):
+        _draw_labelled(writer, "subscription", Text("none", style="dim"))
+        return
+    _draw_labelled(writer, "subscription", literal(record.subscription))
+    _draw_labelled(writer, "call", Text(_call_text(record, config), style="dim"))
+    if isinstance(record, PlannedCall):
+        _draw_labelled(writer, "key fields", Text(key_fields(record.body, separator="  ")))
+        _draw_marked(writer, record.warnings, "!", "yellow")
+    else:
+        _draw_marked(writer, record.errors, "✗", "red")
+
+
+def _draw_labelled(writer: LineWriter, label: str, value: Text) -> None:
+    """``  label         value``, the value wrapped under itself; below 40 columns the
+    value goes under the label."""
+    width = writer.width
+    if width < 40:
+        writer.add([f"  {label}"], strip=True)
+        indent, lines = "    ", writer.cell(value, width - 4)
+    else:
+        indent = " " * (_LABEL + 4)
+        lines = writer.cell(value, width - len(indent))
+        writer.add([f"  {label:<{_LABEL}}  ", lines.pop(0)], strip=True)
+    for line in lines:
+        writer.add([indent, line], strip=True)
+
+
+def _draw_marked(
+    writer: LineWriter, violations: Iterable[Violation], mark: str, style: str
+) -> None:
+    """``  ✗ message``, the message wrapped under itself."""
+    width = writer.width
+    for violation in violations:
+        lines = writer.cell(Text(safe(violation.describe()), style=style), max(1, width - 4))
+        writer.add(["  ", writer.cell(Text(f"{mark} ", style=style), 2)[0], lines[0]], strip=True)
+        for line in lines[1:]:
+            writer.add(["    ", line], strip=True)
 
 
 def file_problem(error: LineError) -> Text:
@@ -273,22 +384,27 @@ def render_plan(
     """Print the dry-run (or validate) table as records arrive, then the summary line.
 
     Rows are printed in chunks with one fixed layout, so memory stays flat and
-    output starts at once, however large the input.  With ``max_rows``, rows
-    after that many are counted, not drawn (the summary still counts all).
+    output starts at once, however large the input; they are drawn line by line
+    (``report.lines``), with the characters ``plan_table`` would draw.  Below
+    ``NARROW`` columns each record is a block of labelled lines instead.  With
+    ``max_rows``, rows after that many are counted, not drawn (the summary still
+    counts all).
     """
     console.print(Text(title_for(config, base_url), style="bold"))
-    header = True
-    table = plan_table(config, width=console.width)
-    wide = console.width >= 140
-    drawn = hidden = 0
+    width = console.width
+    stacked = width < NARROW
+    line, event, subscription = _widths(width)
+    widths = (line, event, subscription, width - line - event - subscription - 21, 9)
+    wide = width >= 140
+    writer = LineWriter(console)
+    header = not stacked
+    drawn = hidden = pending = 0
     shown_source: str | None = None
 
     def flush() -> None:
-        nonlocal table, header
-        if table.row_count:
-            console.print(table)
-            header = False
-            table = plan_table(config, width=console.width, header=header)
+        nonlocal pending
+        writer.flush()
+        pending = 0
 
     for record in records:
         if max_rows is not None and drawn >= max_rows:
@@ -307,11 +423,17 @@ def render_plan(
             heading = "- (standard input)" if source == "-" else source
             console.print(Text(safe(heading), style="bold"), soft_wrap=True)
             shown_source = source
-        add_plan_row(table, record, config, wide=wide)
-        if table.row_count >= chunk:
+        if header:  # the column headings (and their rule) once, above the first row
+            console.print(plan_table(config, width=width))
+            header = False
+        if stacked:
+            _draw_block(writer, record, config)
+        else:
+            _draw_row(writer, _row_cells(record, config, wide=wide), widths)
+        pending += 1
+        if pending >= chunk:
             flush()
-    if table.row_count:
-        console.print(table)
+    flush()
     if hidden:
         console.print(
             Text(

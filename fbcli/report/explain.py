@@ -26,6 +26,7 @@ from fbcli.explain import (
 )
 from fbcli.plan import PlannedCall
 from fbcli.report import event_label, format_value, literal, safe
+from fbcli.text import plural
 from fbcli.values import MISSING
 
 _STYLES: Final = {
@@ -98,7 +99,7 @@ def _add_event(tree: Tree, data: dict[str, Any]) -> None:
     for key in keys[:MAX_EVENT_KEYS]:
         node.add(_one_line(f"{key}: {format_value(data[key], 400)}"))
     if len(keys) > MAX_EVENT_KEYS:
-        node.add(Text(f"… {len(keys) - MAX_EVENT_KEYS} more keys", style="dim"))
+        node.add(Text(f"… {plural(len(keys) - MAX_EVENT_KEYS, 'more key')}", style="dim"))
 
 
 def _mark(ok: bool) -> Text:

@@ -10,7 +10,7 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, Final
 
 from rich import box
 from rich.console import Console
@@ -31,7 +31,7 @@ from fbcli.report import (
 )
 
 if TYPE_CHECKING:
-    from rich.progress import Progress, TaskID
+    from rich.progress import Progress, ProgressColumn, TaskID
 
     from fbcli.lock import Holder
     from fbcli.replay import Preflight, ReplaySummary
@@ -53,8 +53,46 @@ def _eta(seconds: float) -> str:
     return f"{seconds}s"
 
 
+_BAR_NEEDS: Final = 30
+"""Columns the bar, the time left and their spaces take at least, beside the counts."""
+
+
+def progress_parts(summary: ReplaySummary, completed: int, total: int) -> list[str]:
+    """The progress line's parts, most important first: what was done (``7/12``), sent,
+    failed, unknown, then retries and the rates; a narrow line keeps a prefix of them."""
+    return [
+        f"replay {completed}/{total}",
+        f"sent {summary.sent}",
+        f"failed {summary.failed}",
+        f"unknown {summary.unknown}",
+        f"retries {summary.retries}",
+        f"{summary.achieved_rate:.1f}/s",
+        f"(limit {rate_text(summary.current_rate)}/s)",
+    ]
+
+
+def fit_parts(parts: list[str], width: int) -> str:
+    """``parts`` joined by `` · `` (the limit after the rate by a space), the last ones
+    left out until the line fits ``width``; the first four (the counts) are always kept,
+    without the separators when they are too long even so."""
+    kept = len(parts)
+    while True:
+        line = " · ".join(parts[: min(kept, len(parts) - 1)])
+        if kept == len(parts):
+            line += f" {parts[-1]}"
+        if len(line) <= width:
+            return line
+        if kept <= 4:  # the counts alone, as short as they go
+            return " ".join([parts[0].removeprefix("replay "), *parts[1:4]])
+        kept -= 1
+
+
 class ReplayProgress:
-    """Progress on stderr: a Rich bar on a terminal, a plain line every few seconds otherwise."""
+    """Progress on stderr: a Rich bar on a terminal, a plain line every few seconds otherwise.
+
+    On a terminal too narrow for the bar beside the counts, the bar is left out and then
+    the rates and retries, so that the counts are always shown whole.
+    """
 
     def __init__(
         self,
@@ -72,6 +110,7 @@ class ReplayProgress:
         self._shown = -1
         self._progress: Progress | None = None
         self._task: TaskID | None = None
+        self._columns: dict[bool, tuple[ProgressColumn | str, ...]] = {}
 
     def __enter__(self) -> ReplayProgress:
         if self.console.is_terminal:
@@ -84,17 +123,19 @@ class ReplayProgress:
                 TimeRemainingColumn,
             )
 
-            self._progress = Progress(
-                TextColumn("replay"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("{task.fields[detail]}"),
-                TimeRemainingColumn(),
-                console=self.console,
-                transient=True,
-            )
+            self._columns = {
+                True: (
+                    TextColumn("replay"),
+                    BarColumn(),
+                    MofNCompleteColumn(),
+                    TextColumn("{task.fields[detail]}"),
+                    TimeRemainingColumn(),
+                ),
+                False: (TextColumn("{task.fields[line]}"),),
+            }
+            self._progress = Progress(*self._columns[True], console=self.console, transient=True)
             self._progress.start()
-            self._task = self._progress.add_task("replay", total=self.total, detail="")
+            self._task = self._progress.add_task("replay", total=self.total, detail="", line="")
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -105,13 +146,15 @@ class ReplayProgress:
         """Show the summary's counts (rate limited to one plain line per ``interval``)."""
         completed = summary.done + summary.skipped_already_sent + summary.skipped_unknown
         completed += summary.skipped_not_failed
-        detail = (
-            f"sent {summary.sent} · failed {summary.failed} · unknown {summary.unknown} · "
-            f"retries {summary.retries} · {summary.achieved_rate:.1f}/s "
-            f"(limit {rate_text(summary.current_rate)}/s)"
-        )
+        parts = progress_parts(summary, completed, self.total)
+        detail = fit_parts(parts[1:], 1_000)
         if self._progress is not None and self._task is not None:
-            self._progress.update(self._task, completed=completed, detail=detail)
+            width = self.console.width
+            counts = f"{completed}/{self.total}"
+            with_bar = width >= len("replay ") + len(counts) + len(detail) + _BAR_NEEDS
+            self._progress.columns = self._columns[with_bar]
+            line = fit_parts(parts, width - 1)
+            self._progress.update(self._task, completed=completed, detail=detail, line=line)
             return
         now = self.clock()
         if completed == self._shown or (

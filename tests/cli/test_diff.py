@@ -508,7 +508,8 @@ def test_m_must_be_given_twice(run_cli: RunCli, times: int) -> None:
     args = [a for _ in range(times) for a in ("-m", mappings)]
     result = run_cli("diff", str(SAMPLES / "events.jsonl"), *args)
     assert result.exit_code == 2
-    assert f"give -m exactly twice, not {times} times" in result.stderr
+    wording = {0: "not 0 times", 1: "not 1 time", 3: "not 3 times"}[times]
+    assert f"give -m exactly twice, {wording}" in result.stderr
 
 
 def test_a_broken_new_mapping_file_is_located(run_cli: RunCli, tmp_path: Path) -> None:

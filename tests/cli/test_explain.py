@@ -763,6 +763,13 @@ def test_event_data_is_literal_and_fits_80_columns() -> None:
     assert all(len(line) <= 80 for line in out.splitlines())
 
 
+def test_one_key_more_is_one_key() -> None:
+    data = order()
+    data.update({f"k{i}": i for i in range(9)})
+    out = render(explain(data), width=80)
+    assert "… 1 more key\n" in out
+
+
 def test_the_tree_is_a_rich_tree() -> None:
     tree = explanation_tree(explain(order()))
     assert len(tree.children) == 3

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from fbcli.init import (
     summary_lines,
     trigger_for,
 )
-from fbcli.mappings import MappingConfig, load_mappings
+from fbcli.mappings import PLACEHOLDER_MERCHANT_ID, MappingConfig, load_mappings
 from fbcli.triggers import compile_trigger, parse_trigger
 from fbcli.yamltext import yaml_scalar
 from tests.support import SAMPLES, RunCli
@@ -177,9 +178,10 @@ def test_sample_direct_mapping_subscribes_page_views() -> None:
     with SAMPLE.open("rb") as stream:
         counts = count_events(read_events(stream, "events.jsonl"))
     text = suggest_mapping(counts, mode="direct")
-    assert "# merchant_id:" in text
+    assert f"\nmerchant_id: {PLACEHOLDER_MERCHANT_ID}   # placeholder:" in text
     config = load(text)
     assert config.mode == "direct"
+    assert config.merchant_id == MERCHANT  # FRIENDBUY_MERCHANT_ID replaces the placeholder
     assert [s.action.name for s in config.subscriptions] == [
         "trackCustomer",
         "trackPurchase",
@@ -433,3 +435,67 @@ def test_init_help(run_cli: RunCli) -> None:
     assert result.exit_code == 0
     assert "Example: fbcli init" in result.stdout
     assert "--force" in result.stdout
+
+
+# -- direct mode: the file init writes is one its Next: command accepts ---------------------
+
+
+def _next_command(stderr: str) -> list[str]:
+    """The arguments of the ``Next: fbcli ...`` line, as a shell would split them."""
+    line = next(line for line in stderr.splitlines() if line.startswith("Next: "))
+    command = shlex.split(line.removeprefix("Next: "))
+    assert command[0] == "fbcli"
+    return command[1:]
+
+
+def test_init_direct_without_a_merchant_id_then_its_next_command(run_cli: RunCli) -> None:
+    result = run_cli("init", str(SAMPLE), "--mode", "direct", "-o", "direct.yaml")
+    assert result.exit_code == 0
+    assert "Warning: merchant_id is a placeholder" in result.stderr
+    checked = run_cli(*_next_command(result.stderr))
+    assert checked.exit_code == 1  # the sample has invalid events; the file itself is fine
+    assert "direct mode" in checked.stdout
+    assert (
+        f"Warning: merchant_id in direct.yaml is the placeholder {PLACEHOLDER_MERCHANT_ID}"
+        in checked.stderr
+    )
+    assert "Error" not in checked.stderr
+
+
+def test_init_direct_with_a_merchant_id_writes_it(run_cli: RunCli) -> None:
+    result = run_cli(
+        "init", str(SAMPLE), "--mode", "direct", "-o", "direct.yaml", "--merchant-id", MERCHANT
+    )
+    assert result.exit_code == 0
+    assert "Warning: merchant_id" not in result.stderr
+    assert f"\nmerchant_id: {MERCHANT}\n" in Path("direct.yaml").read_text(encoding="utf-8")
+    checked = run_cli(*_next_command(result.stderr), "--format", "json")
+    assert checked.exit_code == 1
+    assert checked.stderr == ""
+
+
+def test_init_direct_with_the_environment_variable(
+    run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FRIENDBUY_MERCHANT_ID", MERCHANT)
+    result = run_cli("init", str(SAMPLE), "--mode", "direct", "-o", "direct.yaml")
+    assert result.exit_code == 0
+    assert "Warning: merchant_id" not in result.stderr
+    checked = run_cli(*_next_command(result.stderr))
+    assert checked.exit_code == 1
+    assert f'setup: friendbuyAPI.push(["merchant", "{MERCHANT}"])' in checked.stdout
+    assert "placeholder" not in checked.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--mode", "direct", "--merchant-id", "acme"], "--merchant-id is not a UUID: 'acme'"),
+        (["--merchant-id", MERCHANT], "--merchant-id is for direct mode"),
+    ],
+)
+def test_init_refuses_a_wrong_merchant_id(run_cli: RunCli, args: list[str], message: str) -> None:
+    result = run_cli("init", str(SAMPLE), *args)
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert not Path("mappings.yaml").exists()

@@ -1227,3 +1227,30 @@ def test_a_keyboard_interrupt_outside_the_main_thread_still_stops_cleanly(tmp_pa
     assert summary.interrupted
     assert 3 <= summary.sent < 30
     assert summary.sent == arrived
+
+
+@pytest.mark.parametrize("width", [40, 60, 80, 100, 140])
+def test_the_progress_line_keeps_its_counts_on_a_narrow_terminal(width: int) -> None:
+    import io
+
+    from rich.console import Console
+
+    from fbcli.report.replay import ReplayProgress
+
+    summary = ReplaySummary(to_send=12345, sent=4990, failed=7, unknown=3, retries=12)
+    summary.elapsed, summary.current_rate = 96.0, 10.0
+    console = Console(file=io.StringIO(), width=width, force_terminal=True, color_system=None)
+    with ReplayProgress(console, 12345, clock=lambda: 0.0) as progress:
+        progress.update(summary)
+        assert progress._progress is not None
+        shown = Console(file=io.StringIO(), width=width, color_system=None)
+        shown.print(progress._progress.get_renderable())
+    line = shown.file.getvalue().rstrip("\n")  # type: ignore[attr-defined]
+    assert "\n" not in line
+    assert len(line) <= width
+    for count in ("5000/12345", "sent 4990", "failed 7", "unknown 3"):
+        assert count in line
+    assert "…" not in line
+    assert ("━" in line) == (width >= 140)
+    assert ("retries 12" in line) == (width >= 80)
+    assert ("52.1/s (limit 10/s)" in line) == (width >= 100)
