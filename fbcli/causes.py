@@ -143,9 +143,11 @@ class CauseBook:
             return
         if isinstance(record, Unmatched):
             return
+        errors = record.errors if isinstance(record, Rejection) else ()
+        if not errors and not record.warnings:  # nearly every call: nothing to count
+            return
         where = f"{record.event.source}:{record.event.line}"
-        if isinstance(record, Rejection):
-            self._violations(record.action, record.errors, "error", where)
+        self._violations(record.action, errors, "error", where)
         self._violations(record.action, record.warnings, "warning", where)
 
     def add_all(self, records: Iterable[PlanRecord]) -> None:
