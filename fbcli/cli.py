@@ -27,12 +27,14 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn, ParamSpec, TypeVar
 import typer
 
 from fbcli import __version__
+from fbcli.commands.reporting import ReportOpt, open_report, write_report
 from fbcli.errors import AuthError, ConfigError, ExitCode, FbcliError, MappingFileError
 from fbcli.signals import Interrupted, StopSwitch
 
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from fbcli.commands.reporting import HtmlReport
     from fbcli.events import Event, LineError
     from fbcli.mappings import MappingConfig
     from fbcli.parallel import Render
@@ -209,16 +211,20 @@ def _plan_outputs(
     max_errors: int | None = None,
     join_text: bool = False,
     strict: bool = False,
+    report: HtmlReport | None = None,
 ) -> Iterator[Any]:
     """``render`` of each record, in input order, planned by ``jobs`` processes (0: auto).
 
     ``join_text``: ``render`` gives text, which may come joined, several records to a string.
     ``strict``: quirk warnings are errors (``plan.compile_config``).
+    ``report``: each record is noted in its collector too (``reportdata``).
     """
     from fbcli.inputs import open_inputs
     from fbcli.parallel import auto_jobs, plan_in_parallel
     from fbcli.plan import PlanFilter, compile_config, take_groups
 
+    if report is not None:
+        render, join_text = report.collector.wrap(render), False
     groups = plan_in_parallel(
         open_inputs(files),
         compile_config(config, base_url=base_url, strict=strict),
@@ -229,7 +235,8 @@ def _plan_outputs(
         join_text=join_text,
     )
     with contextlib.closing(groups):
-        yield from take_groups(groups, tally, limit=limit, max_errors=max_errors)
+        taken = take_groups(groups, tally, limit=limit, max_errors=max_errors)
+        yield from report.collector.take(taken) if report is not None else taken
 
 
 def selection(actions: list[str] | None, where: str | None, lines: str | None) -> PlanFilter:
@@ -356,6 +363,7 @@ VALIDATE_ROWS = 200
 @app.command("validate")
 @guarded
 def validate_command(
+    ctx: typer.Context,
     files: FilesArg,
     *,
     mappings: MappingsOpt = None,
@@ -370,6 +378,7 @@ def validate_command(
             "--show-all", help=f"Draw every problem row (default: the first {VALIDATE_ROWS})."
         ),
     ] = False,
+    report: ReportOpt = None,
 ) -> None:
     """Check that every event is well formed, matches a subscription and maps validly.
 
@@ -382,6 +391,7 @@ def validate_command(
 
     config = load_config(mappings)
     url = check_base_url(base_url)
+    html = open_report(report, "validate", files, config, ctx=ctx)
     tally = PlanTally()
     shown = {"invalid", "malformed"} | ({"unmatched"} if strict else set())
 
@@ -399,6 +409,7 @@ def validate_command(
         jobs=jobs,
         max_errors=max_errors,
         strict=strict,
+        report=html,
     )
     noteworthy = (r for r in outputs if r is not None)
     if output is OutputFormat.json:
@@ -417,6 +428,7 @@ def validate_command(
             sources=len(files),
             max_rows=None if show_all else VALIDATE_ROWS,
         )
+    write_report(html, tally)
     finish(_outcome(tally, strict=strict))
 
 
@@ -430,6 +442,7 @@ def _outcome(tally: PlanTally, *, strict: bool) -> ExitCode:
 @app.command("dry-run")
 @guarded
 def dry_run_command(
+    ctx: typer.Context,
     files: FilesArg,
     *,
     mappings: MappingsOpt = None,
@@ -445,6 +458,7 @@ def dry_run_command(
     max_errors: MaxErrorsOpt = None,
     base_url: BaseUrlOpt = DEFAULT_BASE_URL,
     jobs: JobsOpt = 0,
+    report: ReportOpt = None,
 ) -> None:
     """Show the exact MAPI requests (cloud) or push calls (direct) the events become.
 
@@ -458,6 +472,7 @@ def dry_run_command(
     config = load_config(mappings)
     chosen = selection(action, where, lines)
     url = check_base_url(base_url)
+    html = open_report(report, "dry-run", files, config, ctx=ctx)
     tally = PlanTally()
     as_json = output is OutputFormat.json
     records = _plan_outputs(
@@ -472,6 +487,7 @@ def dry_run_command(
         limit=limit,
         max_errors=max_errors,
         strict=strict,
+        report=html,
     )
     if as_json:
         write_lines(sys.stdout, records)
@@ -484,6 +500,7 @@ def dry_run_command(
         from fbcli.report import render_plan
 
         render_plan(console(), records, tally, config, base_url=url, sources=len(files))
+    write_report(html, tally)
     finish(_outcome(tally, strict=strict))
 
 
