@@ -192,8 +192,8 @@ def _replay_section(data: ReportData) -> str:
     assert data.replay is not None
     summary = data.replay.to_dict()
     rows = "".join(
-        f'<tr id="outcome-{key}"><td class="{key}">{_e(label)}</td>'
-        f'<td class="n">{summary[key]}</td></tr>'
+        f'<tr><td class="{key}">{_e(label)}</td>'
+        f'<td class="n" id="outcome-{key}">{summary[key]}</td></tr>'
         for key, label in _OUTCOMES
         if summary[key] or key in ("sent", "failed", "unknown")
     )
