@@ -67,7 +67,8 @@ class HtmlReport:
         replay: ReplaySummary | None = None,
         notes: Sequence[str] = (),
     ) -> None:
-        """Render the report and write it (atomically: whole, or the old file kept)."""
+        """Render the report and write it: atomically (whole, or the old file kept), and
+        mode 0600 (it quotes event values: customer data)."""
         from fbcli.inputs import write_file
         from fbcli.mappings import BUILT_IN
         from fbcli.report.html import render_html
@@ -82,7 +83,7 @@ class HtmlReport:
             self.mapping_text,
         )
         page = render_html(ReportData(run, tally, self.collector, replay, tuple(notes)))
-        write_file(self.path, page.encode("utf-8"))
+        write_file(self.path, page.encode("utf-8"), private=True)
 
 
 def open_report(
