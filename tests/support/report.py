@@ -46,6 +46,7 @@ HOSTILE_NAME: Final = "\"><img src=x onerror=document.title='file'>.jsonl"
 
 HOSTILE_MAPPING: Final = """\
 # </style><script>document.title='mapping'</script> "><img src=x onerror=alert(1)>
+# </pre><img src="http://fbcli-payload.invalid/i.png"><link rel=stylesheet href=//x.invalid>
 version: 1
 mode: cloud
 subscriptions:
@@ -207,8 +208,12 @@ def browser_required() -> bool:
     return os.environ.get(REQUIRED_ENV, "") not in ("", "0")
 
 
+BROWSER_SERVICES: Final = ("google.com", "googleapis.com", "gvt1.com", "gstatic.com")
+"""Where Chromium itself connects whatever page it shows (updates, sign-in), flags or not."""
+
+
 class RequestCatcher:
-    """A proxy on 127.0.0.1 that counts the connections made to it and answers nothing."""
+    """A proxy on 127.0.0.1 that keeps the requests made to it and answers nothing."""
 
     def __init__(self) -> None:
         self._server = socket.create_server(("127.0.0.1", 0))
@@ -229,6 +234,10 @@ class RequestCatcher:
                 with contextlib.suppress(OSError):
                     conn.sendall(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
 
+    def from_pages(self) -> list[bytes]:
+        """The requests but the browser's own (to ``BROWSER_SERVICES``)."""
+        return [r for r in self.requests if not _browser_service(_host(r))]
+
     def __enter__(self) -> RequestCatcher:
         self._thread.start()
         return self
@@ -236,6 +245,23 @@ class RequestCatcher:
     def __exit__(self, *exc: object) -> None:
         self._server.close()
         self._thread.join(timeout=5)
+
+
+def _browser_service(host: str) -> bool:
+    name = host.rpartition(":")[0] or host
+    return any(name == s or name.endswith(f".{s}") for s in BROWSER_SERVICES)
+
+
+def _host(request: bytes) -> str:
+    """``host:port`` of a proxied request's first line (``GET http://h/...``, ``CONNECT h:443``)."""
+    words = request.split(b"\r\n", 1)[0].decode("latin-1").split()
+    if len(words) < 2:
+        return ""
+    target = words[1]
+    if words[0] == "CONNECT":
+        return target
+    host = target.split("://", 1)[-1].split("/", 1)[0]
+    return host if ":" in host else f"{host}:80"
 
 
 @dataclass(frozen=True)
@@ -257,6 +283,11 @@ class Browser:
             "--disable-background-networking",
             "--disable-component-update",
             "--disable-sync",
+            "--disable-default-apps",
+            "--disable-domain-reliability",
+            "--disable-client-side-phishing-detection",
+            "--no-default-browser-check",
+            "--disable-features=NetworkTimeServiceQuerying,OptimizationHints,MediaRouter,Translate",
             f"--user-data-dir={self.profile}",
             f"--proxy-server=http://127.0.0.1:{self.proxy_port}",
             "--proxy-bypass-list=<-loopback>",
