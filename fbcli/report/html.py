@@ -252,6 +252,12 @@ def _bars(
         shapes.append("</g>")
     base = _PAD_TOP + plot_h
     top_text = f"{top:g}" if unit == "rate" else f"{int(top)}"
+    last = (
+        f'<text x="{_PAD_LEFT + step * len(bars):.2f}" y="{height - 6}" '
+        f'text-anchor="end">{_e(axis[1])}</text>'
+        if len(bars) > 1
+        else ""
+    )
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
         f'width="{width}" height="{height}" role="img">'
@@ -259,9 +265,7 @@ def _bars(
         f'<line class="ax" x1="{_PAD_LEFT}" y1="{_PAD_TOP}" x2="{_PAD_LEFT}" y2="{base}"/>'
         f'<text x="{_PAD_LEFT - 4}" y="{_PAD_TOP + 9}" text-anchor="end">{_e(top_text)}</text>'
         f'<text x="{_PAD_LEFT - 4}" y="{base}" text-anchor="end">0</text>'
-        f'<text x="{_PAD_LEFT}" y="{height - 6}">{_e(axis[0])}</text>'
-        f'<text x="{_PAD_LEFT + step * len(bars)}" y="{height - 6}" '
-        f'text-anchor="end">{_e(axis[1])}</text>'
+        f'<text x="{_PAD_LEFT}" y="{height - 6}">{_e(axis[0])}</text>{last}'
         f"{''.join(shapes)}</svg>"
     )
 
@@ -396,7 +400,7 @@ def _rate_chart(samples: list[tuple[float, int]]) -> str:
 # -- causes and the mapping file --------------------------------------------------------
 
 
-def _cause_row(cause: Cause) -> str:
+def _cause_row(cause: Cause, *, examples: bool) -> str:
     where = ".".join(_e(p) for p in (cause.action, cause.field) if p) or "the line"
     source = f"<br><code>{_e(cause.source)}</code>" if cause.source else ""
     hint = f'<br><span class="hint">{_e(cause.hint)}</span>' if cause.hint else ""
@@ -407,7 +411,8 @@ def _cause_row(cause: Cause) -> str:
         f'<tr><td class="n">{cause.count}</td><td class="{_e(cause.severity)}">'
         f"{_e(cause.severity)}</td><td><code>{where}</code>{source}</td>"
         f"<td>{_e(cause.kind)}{hint}</td><td>{lines}{more}</td>"
-        f'<td class="ex">{example}</td></tr>'
+        + (f'<td class="ex">{example}</td>' if examples else "")
+        + "</tr>"
     )
 
 
@@ -425,11 +430,14 @@ def _causes_section(causes: list[Cause]) -> str:
         if rest
         else ""
     )
-    rows = "".join(_cause_row(cause) for cause in shown)
+    examples = any(cause.example is not None for cause in shown)
+    rows = "".join(_cause_row(cause, examples=examples) for cause in shown)
     return (
         '<section id="causes"><h2>Problems by cause</h2>'
         '<table><thead><tr><th class="n">count</th><th>severity</th><th>where</th>'
-        "<th>problem</th><th>first lines</th><th>example</th></tr></thead>"
+        "<th>problem</th><th>first lines</th>"
+        + ("<th>example</th>" if examples else "")
+        + "</tr></thead>"
         f"<tbody>{rows}</tbody></table>{more}</section>"
     )
 

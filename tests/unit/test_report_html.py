@@ -154,3 +154,20 @@ def test_the_page_has_no_script_and_loads_nothing() -> None:
     csp = [v for tag, name, v in page.attributes if tag == "meta" and name == "content"]
     assert any("default-src 'none'" in (v or "") for v in csp)
     assert "The built-in mapping" in page.ids["mapping"]
+
+
+def test_causes_show_their_example_and_hint_escaped_and_stop_at_a_limit() -> None:
+    data = _data()
+    book = data.collected.causes
+    for line in range(1, 203):
+        book.add(LineError("e.jsonl", line, f"{PAYLOADS[line % len(PAYLOADS)]} #{line}"))
+    for entry in book.entries.values():
+        entry.example, entry.hint = PAYLOADS[1], PAYLOADS[0]
+    page_html = render_html(data)
+    page = read_page(page_html)
+    assert "script" not in page.tags
+    assert "img" not in page.tags
+    assert not [a for a in page.attributes if a[1].startswith("on")]
+    assert PAYLOADS[1] in page.ids["causes"]  # the example, shown as text
+    assert "<th>example</th>" in page_html
+    assert "2 more causes (2 records) not listed." in page.ids["causes"]
