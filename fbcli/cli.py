@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn, ParamSpec, TypeVar
 import typer
 
 from fbcli import __version__
+from fbcli.commands.reporting import ReportOpt, open_report, write_report
 from fbcli.errors import AuthError, ConfigError, ExitCode, FbcliError, MappingFileError
 from fbcli.signals import Interrupted, StopSwitch
 
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from fbcli.causes import CauseBook
+    from fbcli.commands.reporting import HtmlReport
     from fbcli.events import Event, LineError
     from fbcli.mappings import MappingConfig
     from fbcli.parallel import Render
@@ -219,17 +221,23 @@ def _plan_outputs(
     join_text: bool = False,
     strict: bool = False,
     causes: CauseBook | None = None,
+    report: HtmlReport | None = None,
 ) -> Iterator[Any]:
     """``render`` of each record, in input order, planned by ``jobs`` processes (0: auto).
 
     ``join_text``: ``render`` gives text, which may come joined, several records to a string.
     ``strict``: quirk warnings are errors (``plan.compile_config``).  ``causes``: the
-    problems are grouped by cause into it (``fbcli.causes``).
+    problems are grouped by cause into it (``fbcli.causes``); ``report``: the records are
+    noted in its collector too (``reportdata``), the causes with them.
     """
     from fbcli.inputs import open_inputs
     from fbcli.parallel import auto_jobs, plan_in_parallel
     from fbcli.plan import PlanFilter, compile_config, take_groups
 
+    if report is not None:
+        render, join_text = report.collector.wrap(render), False
+        causes = report.collector.causes if causes is None else causes
+        report.collector.causes = causes
     finder = None
     if causes is not None:
         from fbcli.causes import CauseFinder
@@ -246,7 +254,8 @@ def _plan_outputs(
         causes=finder,
     )
     with contextlib.closing(groups):
-        yield from take_groups(groups, tally, limit=limit, max_errors=max_errors, causes=causes)
+        taken = take_groups(groups, tally, limit=limit, max_errors=max_errors, causes=causes)
+        yield from report.collector.take(taken) if report is not None else taken
 
 
 def selection(actions: list[str] | None, where: str | None, lines: str | None) -> PlanFilter:
@@ -373,6 +382,7 @@ VALIDATE_ROWS = 200
 @app.command("validate")
 @guarded
 def validate_command(
+    ctx: typer.Context,
     files: FilesArg,
     *,
     mappings: MappingsOpt = None,
@@ -387,6 +397,7 @@ def validate_command(
             "--show-all", help=f"Draw every problem row (default: the first {VALIDATE_ROWS})."
         ),
     ] = False,
+    report: ReportOpt = None,
 ) -> None:
     """Check that every event is well formed, matches a subscription and maps validly.
 
@@ -402,6 +413,7 @@ def validate_command(
 
     config = load_config(mappings)
     url = check_base_url(base_url)
+    html = open_report(report, "validate", files, config, ctx=ctx)
     tally = PlanTally()
     causes = CauseBook()
     shown = {"invalid", "malformed"} | ({"unmatched"} if strict else set())
@@ -421,6 +433,7 @@ def validate_command(
         max_errors=max_errors,
         strict=strict,
         causes=causes,
+        report=html,
     )
     noteworthy = (r for r in outputs if r is not None)
     if output is OutputFormat.json:
@@ -442,6 +455,7 @@ def validate_command(
             max_rows=None if show_all else VALIDATE_ROWS,
         )
         render_causes(out, causes, sources=len(files))
+    write_report(html, tally)
     finish(_outcome(tally, strict=strict))
 
 
@@ -455,6 +469,7 @@ def _outcome(tally: PlanTally, *, strict: bool) -> ExitCode:
 @app.command("dry-run")
 @guarded
 def dry_run_command(
+    ctx: typer.Context,
     files: FilesArg,
     *,
     mappings: MappingsOpt = None,
@@ -470,6 +485,7 @@ def dry_run_command(
     max_errors: MaxErrorsOpt = None,
     base_url: BaseUrlOpt = DEFAULT_BASE_URL,
     jobs: JobsOpt = 0,
+    report: ReportOpt = None,
 ) -> None:
     """Show the exact MAPI requests (cloud) or push calls (direct) the events become.
 
@@ -485,6 +501,7 @@ def dry_run_command(
     config = load_config(mappings)
     chosen = selection(action, where, lines)
     url = check_base_url(base_url)
+    html = open_report(report, "dry-run", files, config, ctx=ctx)
     tally = PlanTally()
     as_json = output is OutputFormat.json
     causes = None if as_json else CauseBook()
@@ -501,6 +518,7 @@ def dry_run_command(
         max_errors=max_errors,
         strict=strict,
         causes=causes,
+        report=html,
     )
     if as_json:
         write_lines(sys.stdout, records)
@@ -517,6 +535,7 @@ def dry_run_command(
         render_plan(out, records, tally, config, base_url=url, sources=len(files))
         assert causes is not None
         render_causes(out, causes, sources=len(files))
+    write_report(html, tally)
     finish(_outcome(tally, strict=strict))
 
 

@@ -12,6 +12,7 @@ when the spool is closed, on errors and signals too.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import stat
@@ -163,9 +164,34 @@ def read_bounded(path: Path, what: str, *, limit: int) -> bytes:
         raise ConfigError(f"cannot read {what}: {exc.strerror}", where=str(path)) from None
 
 
-def write_file(path: Path, data: bytes) -> None:
-    """Write a file the user named (a report, a case file); ``ConfigError`` names it."""
+def write_file(path: Path, data: bytes, *, private: bool = False) -> None:
+    """Write a file the user named (a report, a case file); ``ConfigError`` names it.
+
+    Atomically: the data goes to a temporary file beside it, renamed over it once
+    whole, so a reader never sees half a file and a failure leaves the old one.
+    Through a symbolic link, the file it points to is replaced.  ``private`` (the
+    file holds customer data): mode 0600, whatever the umask; else a new file gets
+    the mode a plain write would give it, an existing one keeps its mode.
+    """
+    target = Path(os.path.realpath(path))
+    temp: str | None = None
     try:
-        path.write_bytes(data)
+        try:
+            mode = 0o600 if private else stat.S_IMODE(target.stat().st_mode)
+        except FileNotFoundError:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fchmod(out.fileno(), mode)
+        Path(temp).replace(target)
+        temp = None
     except OSError as exc:
         raise ConfigError(f"cannot write: {exc.strerror}", where=str(path)) from None
+    finally:
+        if temp is not None:
+            with contextlib.suppress(OSError):
+                Path(temp).unlink()

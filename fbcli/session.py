@@ -9,9 +9,10 @@ The steps, each one before anything is sent unless said otherwise:
    (``<input>.fbcli-ledger.sqlite``) are merged into it once, so upgrading never
    sends anything again.
 2. **The inputs.** Standard input, named pipes and other inputs that cannot be
-   read twice are copied (``inputs.Spool``).  The ``--failed`` path is checked:
-   never a link, never a device or a pipe, never the ledger (or its ``-wal``,
-   ``-shm``, ``.lock``) or an input, compared by device and inode.
+   read twice are copied (``inputs.Spool``).  The ``--failed`` and ``--report``
+   paths are checked (``outputs.OutputGuard``): never a link, never a device or
+   a pipe, never the ledger (or its ``-wal``, ``-shm``, ``.lock``) or an input,
+   compared by device and inode.
 3. **The pre-flight.** Every input is planned and every call looked up in the
    ledger.  Invalid or malformed events stop the run (unless
    ``skip_invalid``); so do calls the ledger cannot match after a subscription
@@ -33,7 +34,6 @@ import json
 import os
 import signal
 import stat
-import sys
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Final, Protocol
 from fbcli.emulator import Emulator, EmulatorConfig
 from fbcli.errors import AuthError, ConfigError, ExitCode
 from fbcli.events import Event, LineError
-from fbcli.inputs import FileId, Spool, file_id, read_inputs
+from fbcli.inputs import Spool, read_inputs
 from fbcli.ledger import (
     EMULATOR_TARGET,
     LEGACY_SUFFIX,
@@ -56,6 +56,7 @@ from fbcli.ledger import (
 )
 from fbcli.lock import Holder, LedgerLock
 from fbcli.mapi import Credentials, MapiClient, Timeouts
+from fbcli.outputs import OutputGuard, guard_for
 from fbcli.plan import DEFAULT_BASE_URL, PlanFilter, PlanTally, compile_config
 from fbcli.ratelimit import RateLimiter
 from fbcli.replay import (
@@ -75,6 +76,7 @@ from fbcli.signals import STOP_GRACE, StopSwitch
 
 if TYPE_CHECKING:
     from fbcli.mappings import MappingConfig
+    from fbcli.reportdata import ReportCollector
 
 DEMO_KEY: Final = "00000000-0000-4000-8000-000000000000"
 """The key ``--emulator`` authorizes with (the emulator accepts any)."""
@@ -116,6 +118,8 @@ class ReplaySettings:
     grace: float = STOP_GRACE
     protected: tuple[Path, ...] = ()
     """Files the run reads that ``--failed`` must never name (the secret file)."""
+    report: Path | None = None
+    """``--report``: checked with ``--failed`` (the caller writes it, from ``collector``)."""
 
 
 class ReplayObserver(Protocol):
@@ -191,55 +195,22 @@ def exit_code_for(
 class FailedFile:
     """The ``--failed`` file: checked before the run, written as calls end.
 
-    It must not be a symbolic link, anything but a regular file (a device, a
-    pipe), a file of another user, or one of the files the run reads or keeps:
-    an input, the ledger, its ``-wal``, ``-shm`` or ``.lock`` (compared by
-    device and inode, so a hard link or another spelling is caught; and by
-    name for the ledger's files that do not exist yet).  It is truncated only
-    once it is open and checked, and made mode 0600.
+    Which paths it may name is ``outputs.OutputGuard``'s rule (never a link, a
+    device, a pipe, a file of another user, an input, the ledger or its files).
+    It is truncated only once it is open and checked again, and made mode 0600.
     """
 
-    def __init__(self, path: Path, *, target: str, forbidden: dict[FileId, str]) -> None:
+    def __init__(self, path: Path, *, target: str, guard: OutputGuard) -> None:
         self.path = path
         self.target = target
-        self._forbidden = forbidden
+        self._guard = guard
         self._fd: int | None = None
         self._written = 0
         """Bytes of whole lines written: a line cut short by a full disk is taken back."""
 
-    def _refuse(self, why: str, hint: str | None = None) -> ConfigError:
-        return ConfigError(
-            f"--failed {why}",
-            where=str(self.path),
-            hint=hint or "give --failed a new file (it is created) or one of your own files",
-        )
-
-    def check(self, names: dict[Path, str]) -> None:
-        """Refuse a bad ``--failed`` path before anything is read (``names``: forbidden paths)."""
-        try:
-            info = self.path.lstat()
-        except FileNotFoundError:
-            info = None
-        except OSError as exc:
-            raise self._refuse(f"cannot be checked: {exc.strerror}") from None
-        resolved = self.path.resolve()
-        for name, what in names.items():
-            if resolved == name.resolve():
-                raise self._refuse(f"must not be {what}")
-        if info is None:
-            return
-        if stat.S_ISLNK(info.st_mode):
-            raise self._refuse("is a symbolic link: fbcli does not write through links")
-        self._check(info)
-
-    def _check(self, info: os.stat_result) -> None:
-        if not stat.S_ISREG(info.st_mode):
-            raise self._refuse("is not a regular file (a device, a pipe or a folder)")
-        what = self._forbidden.get(file_id(info))
-        if what is not None:
-            raise self._refuse(f"must not be {what}")
-        if os.name == "posix" and info.st_uid != os.geteuid():
-            raise self._refuse(f"belongs to another user (uid {info.st_uid})")
+    def check(self) -> None:
+        """Refuse a bad ``--failed`` path before anything is read."""
+        self._guard.check(self.path, "--failed")
 
     def open(self) -> None:
         """Open (creating it 0600, or truncating it once checked again through the descriptor)."""
@@ -248,9 +219,11 @@ class FailedFile:
         try:
             fd = os.open(self.path, flags, 0o600)
         except OSError as exc:
-            raise self._refuse(f"cannot be opened: {exc.strerror}") from None
+            raise self._guard.refuse(
+                self.path, "--failed", f"cannot be opened: {exc.strerror}"
+            ) from None
         try:
-            self._check(os.fstat(fd))
+            self._guard.check_info(self.path, "--failed", os.fstat(fd))
             os.ftruncate(fd, 0)
             os.fchmod(fd, 0o600)
         except BaseException:
@@ -296,6 +269,7 @@ class ReplayRun:
 
     ``switch`` stops it (its events may be set from any thread; the CLI installs
     its signal handlers around ``run``).  ``stdin`` is what ``-`` reads.
+    ``collector`` (``--report``) is told the pre-flight's records and the progress.
     """
 
     def __init__(
@@ -308,6 +282,7 @@ class ReplayRun:
         observer: ReplayObserver | None = None,
         switch: StopSwitch | None = None,
         stdin: BinaryIO | None = None,
+        collector: ReportCollector | None = None,
     ) -> None:
         if config.mode != "cloud":
             raise ConfigError(
@@ -323,6 +298,9 @@ class ReplayRun:
         self.observer: ReplayObserver = observer or QuietObserver()
         self.switch = switch or StopSwitch()
         self.stdin = stdin
+        self.collector = collector
+        """Told the pre-flight's records and the progress, for ``--report``."""
+        self._showing = True
         self.known = frozenset(s.name for s in config.active)
 
     def ledger_path(self) -> Path:
@@ -348,10 +326,10 @@ class ReplayRun:
                 self._merge_legacy(ledger)
             spool = stack.enter_context(Spool(stdin=self.stdin))
             spool.add(self.files)
-            failed = self._failed_file(ledger, lock, spool.copies)
+            failed = self._failed_file(self._guard(ledger, lock, spool.copies))
             tally = PlanTally()
             check = preflight(
-                self._items(DEFAULT_BASE_URL, tally, spool.copies),
+                self._noted(self._items(DEFAULT_BASE_URL, tally, spool.copies)),
                 tally,
                 ledger=ledger,
                 options=self.settings.options,
@@ -409,7 +387,7 @@ class ReplayRun:
         )
         summary = ReplaySummary(to_send=result.check.calls, current_rate=settings.rate)
         result.summary = summary
-        self.observer.progress(summary)
+        self._progress(summary)
         with self.switch.sending():
             replay_calls(
                 keyed_calls(self._items(url, PlanTally(), copies), summary),
@@ -421,7 +399,7 @@ class ReplayRun:
                 abandon=self.switch.abandon,
                 grace=settings.grace,
                 on_outcome=failed.write if failed is not None else lambda _: None,
-                on_progress=self.observer.progress,
+                on_progress=self._progress,
             )
         if self.switch.signum is not None:
             summary.signal = signal.Signals(self.switch.signum).name
@@ -441,6 +419,26 @@ class ReplayRun:
             self.files, stdin=self.stdin, copies=copies
         )
         return replay_items(events, compiled, self.settings.selection, tally, known=self.known)
+
+    def _noted(self, items: Iterator[ReplayItem]) -> Iterator[ReplayItem]:
+        """``items``, each told to the collector (``--report``) as it passes."""
+        for item in items:
+            if self.collector is not None:
+                self.collector.add_records(item.records)
+            yield item
+
+    def _progress(self, summary: ReplaySummary) -> None:
+        """Progress: sampled for the report, then shown (until the observer's stream closes)."""
+        if self.collector is not None:
+            self.collector.sample(summary.elapsed, summary.done)
+        if not self._showing:
+            return
+        try:
+            self.observer.progress(summary)
+        except OSError:
+            if self.collector is None:
+                raise  # replay_calls stops showing
+            self._showing = False
 
     def _tell(self, check: Preflight) -> None:
         """Notes on what the pre-flight saw that may not be what the user meant."""
@@ -495,39 +493,36 @@ class ReplayRun:
                     f"(where fbcli 0.1 kept the ledger of {name}) into {ledger.path}"
                 )
 
-    def _failed_file(
-        self, ledger: Ledger, lock: LedgerLock, copies: dict[str, Path]
-    ) -> FailedFile | None:
-        """The ``--failed`` file, checked (not yet opened: the pre-flight may refuse the run).
-
-        Forbidden: the ledger and its files, the inputs (standard input too, when it
-        is a file), the mapping file and ``settings.protected`` (the secret file).
-        """
-        path = self.settings.failed
-        if path is None:
-            return None
-        named: dict[Path, str] = {
+    def _guard(self, ledger: Ledger, lock: LedgerLock, copies: dict[str, Path]) -> OutputGuard:
+        """What ``--failed`` and ``--report`` must not name: the ledger and its files, the
+        inputs (standard input too, when it is a file), the mapping file and
+        ``settings.protected`` (the secret file)."""
+        kept: dict[Path, str] = {
             ledger.path: "the ledger",
             Path(f"{ledger.path}-wal"): "the ledger's -wal file",
             Path(f"{ledger.path}-shm"): "the ledger's -shm file",
             Path(f"{ledger.path}-journal"): "the ledger's -journal file",
             lock.note_path: "the ledger's lock note",
         }
-        named.update({Path(n): f"an input ({n})" for n in self.files if n != "-"})
-        named.update({copy: f"an input ({n})" for n, copy in copies.items()})
-        if self.config.path and Path(self.config.path).is_file():
-            named[Path(self.config.path)] = "the mapping file"
-        named.update(dict.fromkeys(self.settings.protected, "a file this run reads"))
-        forbidden: dict[FileId, str] = {}
-        for where, what in named.items():
-            with contextlib.suppress(OSError):
-                forbidden[file_id(where.stat())] = what
-        if "-" in self.files:
-            stdin = self.stdin if self.stdin is not None else sys.stdin.buffer
-            with contextlib.suppress(OSError, ValueError):
-                forbidden[file_id(os.fstat(stdin.fileno()))] = "an input (standard input)"
-        failed = FailedFile(path, target=self.target.ledger_target, forbidden=forbidden)
-        failed.check(named)
+        return guard_for(
+            self.files,
+            mapping=self.config.path,
+            kept=kept,
+            copies=copies,
+            protected=self.settings.protected,
+            stdin=self.stdin,
+        )
+
+    def _failed_file(self, guard: OutputGuard) -> FailedFile | None:
+        """The ``--failed`` file, checked (not yet opened: the pre-flight may refuse the run);
+        ``--report`` checked too."""
+        if self.settings.report is not None:
+            guard.check(self.settings.report, "--report")
+        path = self.settings.failed
+        if path is None:
+            return None
+        failed = FailedFile(path, target=self.target.ledger_target, guard=guard)
+        failed.check()
         return failed
 
 

@@ -26,6 +26,7 @@ from fbcli.cli import (
     state_folder,
     stop_switch,
 )
+from fbcli.commands.reporting import ReportOpt, open_report, write_replay_report
 from fbcli.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -39,6 +40,7 @@ RateOpt = Annotated[
 @app.command("replay")
 @guarded
 def replay_command(
+    ctx: typer.Context,
     files: FilesArg,
     *,
     mappings: MappingsOpt = None,
@@ -159,6 +161,7 @@ def replay_command(
     action: ActionOpt = None,
     where: WhereOpt = None,
     lines: LinesOpt = None,
+    report: ReportOpt = None,
 ) -> None:
     """Send the planned calls to MAPI: rate limited, retried, recorded in a ledger.
 
@@ -177,6 +180,7 @@ def replay_command(
     if secret is not None:
         raise _secret_refused()
     config = load_config(mappings)
+    html = open_report(report, "replay", files, config, ctx=ctx, check=False)  # checked by the run
     target = Target(emulator=True)
     if not emulator:
         credentials, url = _credentials(key, secret_file, base_url)
@@ -195,15 +199,26 @@ def replay_command(
         skip_invalid=skip_invalid,
         selection=selection(action, where, lines),
         protected=(secret_file,) if secret_file is not None else (),
+        report=report,
     )
     observer = ConsoleObserver(console(stderr=True))
-    run = ReplayRun(files, config, target, settings, observer=observer, switch=stop_switch())
+    collector = html.collector if html is not None else None
+    run = ReplayRun(
+        files,
+        config,
+        target,
+        settings,
+        observer=observer,
+        switch=stop_switch(),
+        collector=collector,
+    )
     try:
         result = run.run()
     finally:
         observer.close()
     as_json = output is OutputFormat.json
     render_replay_result(console(), console(stderr=True), sys.stdout, result, as_json=as_json)
+    write_replay_report(html, result)
     finish(result.exit_code)
 
 

@@ -308,7 +308,7 @@ def test_no_secret_or_token_in_any_output_or_file(tmp_path: Path, record_tokens:
         assert "authorization refused" in err
         codes["400 to the failed file"], out, _ = child.run(
             "400", "replay", str(mixed), "--base-url", url, "--failed", "failed.jsonl",
-            "--format", "json", *fast,
+            "--format", "json", "--report", "report.html", *fast,
         )  # fmt: skip
         assert json.loads(out)["failed"] == 1
         codes["unexpected exception"], _, err = child.run(
@@ -408,7 +408,7 @@ def test_no_secret_or_token_in_any_output_or_file(tmp_path: Path, record_tokens:
             *ledgers, "work/killed.ledger.lock",  # the note of who held it: left by SIGKILL
             "work/work-failed-none.jsonl", "work/killed.ledger-wal",
             "work/killed.ledger-shm", "work/failed.jsonl", "work/unknown.jsonl",
-            "work/emulator.log",
+            "work/emulator.log", "work/report.html",
         ],
         0o600,
     )  # fmt: skip
