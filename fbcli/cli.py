@@ -189,6 +189,14 @@ def load_config(mappings: Path | None) -> MappingConfig:
     return load_mapping_file(mappings, merchant_id=os.environ.get("FRIENDBUY_MERCHANT_ID"))
 
 
+def input_files(files: list[str]) -> list[str]:
+    """The files the inputs named on the command line stand for (folders, globs expanded);
+    ``ConfigError`` for one that does not exist (``inputs.expand_inputs``)."""
+    from fbcli.inputs import expand_inputs
+
+    return expand_inputs(files)
+
+
 def read_inputs(files: list[str]) -> Iterator[Event | LineError]:
     """Every event of every input, in order; unreadable inputs become ``LineError``s."""
     from fbcli.inputs import read_inputs
@@ -382,6 +390,7 @@ def validate_command(
 
     config = load_config(mappings)
     url = check_base_url(base_url)
+    files = input_files(files)
     tally = PlanTally()
     shown = {"invalid", "malformed"} | ({"unmatched"} if strict else set())
 
@@ -458,6 +467,7 @@ def dry_run_command(
     config = load_config(mappings)
     chosen = selection(action, where, lines)
     url = check_base_url(base_url)
+    files = input_files(files)
     tally = PlanTally()
     as_json = output is OutputFormat.json
     records = _plan_outputs(
@@ -548,6 +558,14 @@ def explain_command(
         raise ConfigError("give exactly one of --line or --message-id")
     config = load_config(mappings)
     url = check_base_url(base_url)
+    found = input_files([file])
+    if len(found) != 1:
+        raise ConfigError(
+            f"explain reads one file, and this names {len(found)}",
+            where=file,
+            hint=f"name one of them, e.g. {found[0]}",
+        )
+    file = found[0]
     item = find_event(read_inputs([file]), source=file, line=line, message_id=message_id)
     if isinstance(item, LineError):
         if output is OutputFormat.json:
@@ -606,6 +624,7 @@ def diff_command(
             hint="fbcli diff EVENTS -m OLD.yaml -m NEW.yaml",
         )
     old, new = load_config(mappings[0]), load_config(mappings[1])
+    files = input_files(files)
     tally = DiffTally()
     diffs = diff_events(read_inputs(files), old, new, tally=tally)
     if output is OutputFormat.json:

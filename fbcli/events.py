@@ -406,13 +406,13 @@ def _json_loads(raw: bytes, decode: Callable[[str], Any], max_depth: int) -> Any
     as a ``str``, never a ``_Refused``: callers tell them apart by exact type.
     """
     try:
-        data = decode(raw.decode())
+        # Without its line ending: a line cut off inside a string would otherwise be
+        # refused for the ``\r`` of a CRLF ending, not for ending too soon.
+        data = decode(raw.decode().rstrip("\r\n"))
     except UnicodeDecodeError as exc:
         return _Refused(f"invalid UTF-8 at byte {exc.start + 1} ({exc.reason})")
     except json.JSONDecodeError as exc:
-        # The text still ends with its line ending: count columns as if it did not.
-        column = min(exc.pos, len(exc.doc.rstrip("\r\n"))) + 1
-        return _Refused(f"invalid JSON at column {column}: {exc.msg}")
+        return _Refused(f"invalid JSON at column {exc.pos + 1}: {_json_message(exc)}")
     except _NumberError as exc:
         return _Refused(str(exc))
     except RecursionError:
@@ -424,6 +424,18 @@ def _json_loads(raw: bytes, decode: Callable[[str], Any], max_depth: int) -> Any
         if surrogate is not None:
             return _Refused(f"invalid Unicode escape \\u{surrogate:04x}: lone surrogate")
     return data
+
+
+def _json_message(exc: json.JSONDecodeError) -> str:
+    """``json``'s message, whole: the two that end in "at" (the position ``json`` adds to
+    its own text) say where by the column given before them, and a control character
+    is named."""
+    if exc.msg.endswith(" at"):
+        what = exc.msg[: -len(" at")]
+        if what == "Invalid control character" and exc.pos < len(exc.doc):
+            what += f" U+{ord(exc.doc[exc.pos]):04X}"
+        return f"{what} here"
+    return exc.msg
 
 
 def _js_exact(raw: bytes, shape: bytes) -> bool:

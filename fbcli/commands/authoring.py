@@ -19,6 +19,7 @@ from fbcli.cli import (
     console,
     finish,
     guarded,
+    input_files,
     read_inputs,
 )
 from fbcli.errors import ConfigError, ExitCode
@@ -131,7 +132,7 @@ def init_command(
     target = None if output == "-" else Path(output)
     check_output(target, force=force)
     chosen = next(m for m in MODES if m == mode)
-    text, counts, suggestion = start_mapping(read_inputs(files), mode=chosen)
+    text, counts, suggestion = start_mapping(read_inputs(input_files(files)), mode=chosen)
     err = console(stderr=True)
     print_note(err, f"Found {describe_counts(counts)}.")
     if counts.problems:
@@ -274,6 +275,7 @@ def eval_command(
     from fbcli.playground import evaluator
 
     evaluate = evaluator(trigger, mapping)
+    files = input_files(files)
     malformed = False
     several = len(files) > 1
     for item in read_inputs(files):

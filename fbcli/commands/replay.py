@@ -21,6 +21,7 @@ from fbcli.cli import (
     console,
     finish,
     guarded,
+    input_files,
     load_config,
     selection,
     state_folder,
@@ -177,6 +178,7 @@ def replay_command(
     if secret is not None:
         raise _secret_refused()
     config = load_config(mappings)
+    files = input_files(files)
     target = Target(emulator=True)
     if not emulator:
         credentials, url = _credentials(key, secret_file, base_url)

@@ -178,6 +178,15 @@ def test_truncated_utf8() -> None:
         (b'{"a":"\\x"}', "invalid JSON at column 7: Invalid \\escape"),
         (b'{"a":"\\Ud800"}', "invalid JSON at column 7: Invalid \\escape"),
         (b"\x0c{}", "invalid JSON at column 1: Expecting value"),
+        # A line cut off inside a string: the same message whatever its line ending.
+        (b'{"type":"track","ev', "invalid JSON at column 17: Unterminated string starting here"),
+        (b'{"type":"track","ev\n', "invalid JSON at column 17: Unterminated string starting here"),
+        (
+            b'{"type":"track","ev\r\n',
+            "invalid JSON at column 17: Unterminated string starting here",
+        ),
+        (b'{"a":"x\ty"}', "invalid JSON at column 8: Invalid control character U+0009 here"),
+        (b'{"a":"x\ry"}\r\n', "invalid JSON at column 8: Invalid control character U+000D here"),
     ],
 )
 def test_invalid_json(line: bytes, message: str) -> None:
