@@ -13,9 +13,12 @@ cannot be read further (corrupt gzip, an I/O error) ends with a ``LineError``.
 
 The rules, in the order they are checked for each line:
 
-- gzip input is recognised by its magic bytes (``1f 8b``), not by file name,
-  and works on non-seekable streams (pipes): the first two bytes are read and
-  put back in front of the stream.
+- Compressed input is recognised by its magic bytes, not by file name: gzip
+  (``1f 8b``), bzip2 (``BZh``) and zstd (``28 b5 2f fd``; with the optional
+  ``zstandard`` package, else the input is refused with a line saying how to
+  install it).  This works on non-seekable streams (pipes): the first four
+  bytes are read and put back in front of the stream.  A JSON line starts
+  with ``{`` or a space, never with those bytes.
 - Lines end at ``\\n``; a trailing ``\\r`` (CRLF) and a UTF-8 byte order mark
   at the start of the input are ignored; the last line needs no newline.
   Lines are numbered from 1; blank lines are skipped but still counted.
@@ -52,6 +55,7 @@ line contains ``\\ud`` or ``\\uD``.
 
 from __future__ import annotations
 
+import bz2
 import gzip
 import io
 import json
@@ -92,6 +96,14 @@ MAX_DEPTH: Final = 100
 """Deepest accepted nesting of JSON arrays and objects (the line's object is level 1)."""
 
 _GZIP_MAGIC: Final = b"\x1f\x8b"
+_BZIP2_MAGIC: Final = b"BZh"
+_ZSTD_MAGIC: Final = b"\x28\xb5\x2f\xfd"
+_READ_ERRORS: Final = (OSError, EOFError, zlib.error)
+"""What reading (and decompressing) may raise: a ``LineError`` (``_read_error_message``)."""
+ZSTD_MISSING: Final = (
+    "zstd-compressed input needs the zstandard package: pip install 'fbcli[zstd]' "
+    "(or decompress it first: zstd -dc FILE | fbcli ... -)"
+)
 _SHAPE: Final = bytes(
     48 if 48 <= byte <= 57 else 123 if byte in b"{[" else 32 for byte in range(256)
 )
@@ -187,15 +199,24 @@ class _Decoded:
             return LineError(self._source, 0, _read_error_message(exc))
         buffered = io.BufferedReader(_PrefixedReader(head, self._stream), _BUFFER_SIZE)
         self._closing.append(buffered)
-        if head != _GZIP_MAGIC:
+        reader: io.BufferedIOBase
+        if head.startswith(_GZIP_MAGIC):
+            reader = gzip.GzipFile(fileobj=buffered, mode="rb")
+        elif head.startswith(_BZIP2_MAGIC):
+            reader = bz2.BZ2File(buffered, "rb")
+        elif head == _ZSTD_MAGIC:
+            zstd = _ZstdReader.open(buffered)
+            if zstd is None:
+                return LineError(self._source, 0, ZSTD_MISSING)
+            reader = zstd
+        else:
             return buffered
-        gz = gzip.GzipFile(fileobj=buffered, mode="rb")
-        self._closing.insert(0, gz)
+        self._closing.insert(0, reader)
         try:
-            gz.peek(1)  # reads the header and the first block: errors here spoil it all
-        except (OSError, EOFError, zlib.error) as exc:
-            return LineError(self._source, 0, _read_error_message(exc))
-        return gz
+            reader.peek(1)  # the header and the first block: errors here spoil it all
+        except _READ_ERRORS as exc:
+            return LineError(self._source, 0, _read_error_message(exc, reader))
+        return reader
 
     def __exit__(self, *exc: object) -> None:
         for reader in self._closing:
@@ -251,12 +272,12 @@ def _cut_blocks(
     while True:
         try:
             chunk = read1(block_bytes)
-        except (OSError, EOFError, zlib.error) as exc:
+        except _READ_ERRORS as exc:
             cut = pending.rfind(b"\n") + 1
             if cut:
                 yield Block(source, line, bytes(pending[:cut]))
                 line += pending.count(b"\n", 0, cut)
-            yield LineError(source, line, _read_error_message(exc))
+            yield LineError(source, line, _read_error_message(exc, reader))
             return
         if not chunk:
             break
@@ -273,8 +294,8 @@ def _cut_blocks(
         if len(pending) > limit and b"\n" not in pending:
             try:
                 size, rest = _skip_long_line(read1, bytes(pending))
-            except (OSError, EOFError, zlib.error) as exc:
-                yield LineError(source, line, _read_error_message(exc))
+            except _READ_ERRORS as exc:
+                yield LineError(source, line, _read_error_message(exc, reader))
                 return
             seen_content = True
             limit_text = _format_limit(max_line_bytes)
@@ -355,8 +376,8 @@ def _read_lines(
             if len(raw) > max_line_bytes:
                 complete = raw[-1:] == b"\n" or len(raw) < limit  # or the last line, unended
                 size = _line_size(raw) if complete else _skip_line(readline, raw)
-        except (OSError, EOFError, zlib.error) as exc:
-            yield LineError(source, lineno, _read_error_message(exc))
+        except _READ_ERRORS as exc:
+            yield LineError(source, lineno, _read_error_message(exc, reader))
             return
         if not raw:
             break
@@ -478,11 +499,72 @@ class _PrefixedReader(io.RawIOBase):
         return len(data)
 
 
+class _ZstdDataError(OSError):
+    """zstd data that cannot be decompressed (``zstandard.ZstdError``, as an ``OSError``)."""
+
+
+class _ZstdRaw(io.RawIOBase):
+    """The decompressed bytes of the zstd frames of ``source``, one after the other.
+
+    ``zstandard``'s decompression objects, one per frame, so that input that
+    ends inside a frame is told (``EOFError``), as gzip and bzip2 tell it.
+    """
+
+    def __init__(self, source: io.BufferedIOBase, zstandard: Any) -> None:
+        super().__init__()
+        self._source = source
+        self._context = zstandard.ZstdDecompressor()
+        self._error: type[Exception] = zstandard.ZstdError
+        self._frame: Any = None
+        self._out = memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: WriteableBuffer, /) -> int:
+        while not self._out:
+            chunk = self._source.read1(_BUFFER_SIZE)
+            if not chunk:
+                if self._frame is not None and not self._frame.eof:
+                    raise EOFError("zstd")
+                return 0
+            out = []
+            while chunk:
+                if self._frame is None or self._frame.eof:
+                    self._frame = self._context.decompressobj()
+                try:
+                    out.append(self._frame.decompress(chunk))
+                except self._error as exc:
+                    raise _ZstdDataError(
+                        str(exc).removeprefix("zstd decompressor error: ")
+                    ) from None
+                chunk = self._frame.unused_data if self._frame.eof else b""
+            self._out = memoryview(b"".join(out))
+        view = memoryview(buffer).cast("B")
+        size = min(len(view), len(self._out))
+        view[:size] = self._out[:size]
+        self._out = self._out[size:]
+        return size
+
+
+class _ZstdReader(io.BufferedReader):
+    """zstd input, decompressed (every frame) by the optional ``zstandard`` package."""
+
+    @classmethod
+    def open(cls, buffered: io.BufferedIOBase) -> _ZstdReader | None:
+        """A reader of ``buffered`` decompressed; ``None`` without ``zstandard``."""
+        try:
+            import zstandard  # noqa: PLC0415 - optional, and only for zstd input
+        except ImportError:
+            return None
+        return cls(_ZstdRaw(buffered, zstandard), _BUFFER_SIZE)
+
+
 def _read_head(stream: BinaryIO) -> bytes:
-    """Read the first two bytes (fewer at end of input), looping over short reads."""
+    """Read the first four bytes (fewer at end of input), looping over short reads."""
     head = b""
-    while len(head) < 2:
-        chunk = stream.read(2 - len(head))
+    while len(head) < 4:
+        chunk = stream.read(4 - len(head))
         if not chunk:
             break
         head += chunk
@@ -527,8 +609,16 @@ def _format_limit(size: int) -> str:
     return f"{size:,} bytes"
 
 
-def _read_error_message(exc: BaseException) -> str:
-    """Describe an error from reading (and maybe decompressing) the stream."""
+def _read_error_message(exc: BaseException, reader: object = None) -> str:
+    """Describe an error from reading (and maybe decompressing, by ``reader``) the stream."""
+    if isinstance(reader, bz2.BZ2File | _ZstdReader):
+        name = "bzip2" if isinstance(reader, bz2.BZ2File) else "zstd"
+        if isinstance(exc, EOFError):
+            return f"{name} data is truncated: the compressed stream ended early"
+        if isinstance(exc, _ZstdDataError):
+            return f"zstd data is corrupt: {exc}"
+        if type(exc) is OSError and exc.errno is None:  # bzip2's "Invalid data stream"
+            return f"bzip2 data is corrupt: {str(exc).lower()}"
     if isinstance(exc, EOFError):
         return "gzip data is truncated: the compressed stream ended early"
     if isinstance(exc, zlib.error):

@@ -64,7 +64,8 @@ AUTO_MIN_BYTES: Final = 16_000_000
 starting workers would cost more than it saves."""
 
 GZIP_RATIO: Final = 8
-"""How much larger than its file a gzip input is taken to be, for ``AUTO_MIN_BYTES``."""
+"""How much larger than its file a compressed input (gzip, bzip2, zstd) is taken to be, for
+``AUTO_MIN_BYTES``."""
 
 Render = Callable[[PlanRecord], object]
 """What a worker sends back for each record: the record, its JSON text, or ``None`` (drop)."""
@@ -104,7 +105,7 @@ def auto_jobs(files: Iterable[str], *, min_bytes: int = AUTO_MIN_BYTES) -> int:
             continue
         if not Path(name).is_file():
             continue
-        total += stat.st_size * (GZIP_RATIO if name.endswith(".gz") else 1)
+        total += stat.st_size * (GZIP_RATIO if name.endswith((".gz", ".bz2", ".zst")) else 1)
     return cpus if total >= min_bytes else 1
 
 

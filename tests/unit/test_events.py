@@ -583,3 +583,56 @@ def test_objects_round_trip(
     content = separator.join(json.dumps(o, ensure_ascii=ascii_only).encode() for o in objects)
     data = gzip.compress(content) if compress else content
     assert read(data) == [Event("f.jsonl", n, o) for n, o in enumerate(objects, start=1)]
+
+
+# -- bzip2 and zstd -------------------------------------------------------------------------
+
+
+def test_bzip2_is_detected_by_content_and_may_hold_several_streams() -> None:
+    import bz2
+
+    data = bz2.compress(THREE_LINES) + bz2.compress(b'{"a":4}\n')
+    assert summary(read(data)) == [(1, {"a": 1}), (2, {"a": 2}), (3, {"a": 3}), (4, {"a": 4})]
+
+
+@pytest.mark.parametrize(
+    ("cut", "message"),
+    [
+        (lambda d: d[:20], "bzip2 data is truncated: the compressed stream ended early"),
+        (lambda d: b"BZh9" + b"x" * 40, "bzip2 data is corrupt: invalid data stream"),
+    ],
+)
+def test_broken_bzip2(cut: Any, message: str) -> None:
+    import bz2
+
+    assert only_error(cut(bz2.compress(THREE_LINES))) == LineError("f.jsonl", 0, message)
+
+
+def test_zstd_frames_are_read_one_after_the_other() -> None:
+    zstandard = pytest.importorskip("zstandard")
+    compress = zstandard.ZstdCompressor().compress
+    data = compress(THREE_LINES) + compress(b'{"a":4}\n')
+    assert summary(read(data)) == [(1, {"a": 1}), (2, {"a": 2}), (3, {"a": 3}), (4, {"a": 4})]
+
+
+def test_zstd_truncated_or_corrupt() -> None:
+    zstandard = pytest.importorskip("zstandard")
+    lines = b"".join(b'{"n":%d}\n' % n for n in range(20_000))
+    data = zstandard.ZstdCompressor(write_content_size=False).compress(lines)
+    items = read(data[: len(data) // 2])
+    assert isinstance(items[-1], LineError)
+    assert items[-1].message == "zstd data is truncated: the compressed stream ended early"
+    assert all(isinstance(i, Event) for i in items[:-1])
+    bad = only_error(b"\x28\xb5\x2f\xfd" + b"garbage" * 3)
+    assert bad.line == 0
+    assert bad.message.startswith("zstd data is corrupt: ")
+
+
+def test_zstd_without_zstandard_says_how_to_get_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from fbcli.events import ZSTD_MISSING
+
+    monkeypatch.setitem(sys.modules, "zstandard", None)
+    assert only_error(b"\x28\xb5\x2f\xfd\x00\x00") == LineError("f.jsonl", 0, ZSTD_MISSING)
+    assert "pip install 'fbcli[zstd]'" in ZSTD_MISSING
