@@ -87,7 +87,7 @@ class CauseBook:
             return
         if isinstance(record, Unmatched):
             return
-        where = f"{record.event.source}:{record.event.line}"
+        where = f"{record.event.source}:{record.event.at}"
         if isinstance(record, Rejection):
             self._violations(record.action, record.errors, "error", where)
         self._violations(record.action, record.warnings, "warning", where)

@@ -198,10 +198,12 @@ def input_files(files: list[str]) -> list[str]:
 
 
 def read_inputs(files: list[str]) -> Iterator[Event | LineError]:
-    """Every event of every input, in order; unreadable inputs become ``LineError``s."""
+    """Every event of every input, in order; unreadable inputs become ``LineError``s; the
+    lines of a failed file (``replay --failed``) are their original events."""
     from fbcli.inputs import read_inputs
+    from fbcli.plan import original_events
 
-    return read_inputs(files)
+    return original_events(read_inputs(files))
 
 
 def _plan_outputs(
@@ -524,8 +526,14 @@ def explain_command(
     ],
     *,
     line: Annotated[
-        int | None,
-        typer.Option("--line", "-l", min=1, help="The event on this line.", show_default=False),
+        str | None,
+        typer.Option(
+            "--line",
+            "-l",
+            help="The event on this line (12); on a line holding a batch, the event at this "
+            "place in it, from 0 (12[3]).",
+            show_default=False,
+        ),
     ] = None,
     message_id: Annotated[
         str | None,
@@ -550,7 +558,7 @@ def explain_command(
     Example: fbcli explain sample_events/events.jsonl --line 6
     """
     from fbcli.events import LineError
-    from fbcli.explain import explain_event, explanation_to_dict, find_event
+    from fbcli.explain import explain_event, explanation_to_dict, find_event, parse_line
     from fbcli.plan import to_record
     from fbcli.report.explain import render_explanation, render_line_error
 
@@ -566,7 +574,10 @@ def explain_command(
             hint=f"name one of them, e.g. {found[0]}",
         )
     file = found[0]
-    item = find_event(read_inputs([file]), source=file, line=line, message_id=message_id)
+    number, index = parse_line(line) if line is not None else (None, None)
+    item = find_event(
+        read_inputs([file]), source=file, line=number, index=index, message_id=message_id
+    )
     if isinstance(item, LineError):
         if output is OutputFormat.json:
             sys.stdout.write(json.dumps(to_record(item), ensure_ascii=False) + "\n")

@@ -60,6 +60,7 @@ import gzip
 import io
 import json
 import math
+import re
 import sys
 import zlib
 from collections.abc import Callable, Iterator
@@ -129,6 +130,14 @@ class Event:
     js_exact: bool = field(default=False, compare=False, repr=False)
     """Known to read the same in JavaScript: the line has no run of 16 digits (so no
     integer beyond 2**53) and no ``__proto__``.  ``False``: not known (the planner looks)."""
+    index: int | None = None
+    """Its place (from 0) in the ``batch`` of a batch envelope on its line (or in a JSON
+    array file's array, then ``line`` is where it starts); ``None``: the line's only event."""
+
+    @property
+    def at(self) -> str:
+        """Its line, and its place on the line when it shares it: ``12`` or ``12[3]``."""
+        return str(self.line) if self.index is None else f"{self.line}[{self.index}]"
 
     @property
     def message_id(self) -> str | None:
@@ -174,8 +183,10 @@ def read_events(
     with _Decoded(stream, source) as reader:
         if isinstance(reader, LineError):
             yield reader
-            return
-        yield from _read_lines(reader, source, max_line_bytes, max_depth)
+        elif _is_array_file(reader):
+            yield from _read_array(reader, source, max_depth)
+        else:
+            yield from _read_lines(reader, source, max_line_bytes, max_depth)
 
 
 class _Decoded:
@@ -242,7 +253,7 @@ def read_blocks(
     *,
     block_bytes: int = BLOCK_BYTES,
     max_line_bytes: int = MAX_LINE_BYTES,
-) -> Iterator[Block | LineError]:
+) -> Iterator[Block | Event | LineError]:
     """``read_events`` in two halves, this the first: the input cut into blocks of lines.
 
     ``read_block_events`` turns each block into what ``read_events`` yields for
@@ -252,13 +263,16 @@ def read_blocks(
     gzip or read error, a line too long to hold (it is skipped, read in
     bounded pieces), an input without a single non-blank line. Blocks end at
     a newline, except the last, and hold about ``block_bytes`` (more when a
-    line is longer, up to ``max_line_bytes`` more).
+    line is longer, up to ``max_line_bytes`` more).  A JSON array file
+    (``read_events``) is not cut: its events come from here, as ``Event`` values.
     """
     with _Decoded(stream, source) as reader:
         if isinstance(reader, LineError):
             yield reader
-            return
-        yield from _cut_blocks(reader, source, block_bytes, max_line_bytes)
+        elif _is_array_file(reader):
+            yield from _read_array(reader, source, MAX_DEPTH)
+        else:
+            yield from _cut_blocks(reader, source, block_bytes, max_line_bytes)
 
 
 def _cut_blocks(
@@ -408,10 +422,179 @@ def _read_lines(
             yield LineError(source, lineno, f"expected a JSON object, got {_json_type(data)}")
         elif shape.count(b"{") > max_depth and _deeper_than(data, max_depth):
             yield LineError(source, lineno, f"nesting deeper than {max_depth} levels")
+        elif "batch" in data and _is_envelope(data):
+            yield from _batch_events(source, lineno, data, _js_exact(raw, shape))
         else:
             yield Event(source, lineno, data, _js_exact(raw, shape))
     if whole and not seen_content:
         yield LineError(source, 0, "empty file: no events")
+
+
+MAX_ARRAY_BYTES: Final = 128 * 1_048_576
+"""The largest JSON array file read (128 MB, decompressed): it is held whole while read."""
+_ARRAY_START: Final = re.compile(rb"[ \t\r\n]*\[[ \t\r\n]*\{")
+_SPACE: Final = re.compile(r"[ \t\r\n]*")
+
+
+def _is_array_file(reader: io.BufferedIOBase) -> bool:
+    """Whether the input is one JSON array of objects (``[`` then ``{``, maybe spread over
+    many lines), not JSON Lines.  A line holding an array of anything else (``[1, 2]``,
+    ``[]``) is a JSON Lines line that is not an object, as before."""
+    head = reader.peek(_BUFFER_SIZE)  # type: ignore[attr-defined]
+    head = head[3:] if head.startswith(_BOM) else head
+    return head[:1] in b"[ \t\r\n" and _ARRAY_START.match(head) is not None
+
+
+def _read_array(
+    reader: io.BufferedIOBase, source: str, max_depth: int
+) -> Iterator[Event | LineError]:
+    """The objects of a JSON array file, one by one, each at the line it starts on, with its
+    ``index`` in the array; up to ``MAX_ARRAY_BYTES``, else one ``LineError``.
+
+    The text is read whole, then parsed one member at a time (``json``'s decoder,
+    with the checks of a line: no ``NaN``, no overflow, no lone surrogate, no
+    nesting deeper than ``max_depth``), so only one event is held as objects at a
+    time.  A member that is not an object is a ``LineError``; a JSON error stops
+    the reading there (what follows cannot be found again).
+    """
+    try:
+        data = reader.read(MAX_ARRAY_BYTES + 1)
+    except _READ_ERRORS as exc:
+        yield LineError(source, 0, _read_error_message(exc, reader))
+        return
+    if len(data) > MAX_ARRAY_BYTES:
+        yield LineError(source, 0, _ARRAY_TOO_LARGE)
+        return
+    try:
+        text = data.decode().removeprefix("\ufeff")
+    except UnicodeDecodeError as exc:
+        yield LineError(source, 0, f"invalid UTF-8 at byte {exc.start + 1} ({exc.reason})")
+        return
+    del data
+    where = _Where(text)
+    pos = _skip_space(text, _skip_space(text, 0) + 1)  # past "[": the first member
+    index = 0
+    while True:
+        try:
+            value, end = _DECODER.raw_decode(text, pos)
+        except json.JSONDecodeError as exc:
+            line, column = where(exc.pos)
+            yield LineError(source, line, f"invalid JSON at column {column}: {_json_message(exc)}")
+            return
+        except (_NumberError, RecursionError, ValueError) as exc:
+            yield LineError(source, where(pos)[0], f"array[{index}]: {_refusal(exc, max_depth)}")
+            return
+        line = where(pos)[0]
+        problem = _member_problem(value, text[pos:end], max_depth)
+        if problem is not None:
+            yield LineError(source, line, f"array[{index}]: {problem}")
+        else:
+            raw = text[pos:end].encode()
+            yield Event(source, line, value, _js_exact(raw, raw.translate(_SHAPE)), index)
+        index += 1
+        pos = _skip_space(text, end)
+        if text.startswith(",", pos):
+            pos = _skip_space(text, pos + 1)
+            continue
+        if not text.startswith("]", pos):
+            line, column = where(pos)
+            what = "the input ends" if pos >= len(text) else "expected ',' or ']'"
+            yield LineError(
+                source, line, f"invalid JSON at column {column}: {what} after array[{index - 1}]"
+            )
+            return
+        break
+    end = _skip_space(text, pos + 1)
+    if end < len(text):
+        line, column = where(end)
+        yield LineError(source, line, f"invalid JSON at column {column}: data after the array")
+
+
+_ARRAY_TOO_LARGE: Final = (
+    f"a JSON array file over {MAX_ARRAY_BYTES // 1_048_576} MB: convert it to JSON Lines "
+    "first (jq -c '.[]' FILE > FILE.jsonl)"
+)
+
+
+def _skip_space(text: str, pos: int) -> int:
+    """The position of the first character at or after ``pos`` that is not JSON space."""
+    found = _SPACE.match(text, pos)
+    assert found is not None  # "*" matches the empty string
+    return found.end()
+
+
+class _Where:
+    """Line and column (from 1) of positions in ``text``, asked for in increasing order."""
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._pos = 0
+        self._line = 1
+
+    def __call__(self, pos: int) -> tuple[int, int]:
+        self._line += self._text.count("\n", self._pos, pos)
+        self._pos = pos
+        return self._line, pos - self._text.rfind("\n", 0, pos)
+
+
+def _member_problem(value: Any, raw: str, max_depth: int) -> str | None:
+    """Why a member of a JSON array file is not an event (the checks of a line)."""
+    if not isinstance(value, dict):
+        return f"expected a JSON object, got {_json_type(value)}"
+    if _deeper_than(value, max_depth):
+        return f"nesting deeper than {max_depth} levels"
+    if ("\\ud" in raw or "\\uD" in raw) and (code := _find_lone_surrogate(value)) is not None:
+        return f"invalid Unicode escape \\u{code:04x}: lone surrogate"
+    return None
+
+
+def _refusal(exc: BaseException, max_depth: int) -> str:
+    """The message of a value ``json`` refuses other than by syntax (``_json_loads``)."""
+    if isinstance(exc, _NumberError):
+        return str(exc)
+    if isinstance(exc, RecursionError):
+        return f"nesting deeper than {max_depth} levels"
+    return _int_too_long_message()
+
+
+ENVELOPE_DEFAULTS: Final = ("context", "integrations")
+"""The members of a batch envelope that apply to each of its events (``_batch_events``)."""
+
+
+def _is_envelope(data: dict[str, Any]) -> bool:
+    """Whether an object is a batch envelope (the body of Segment's ``/v1/batch``): a
+    ``batch`` array, and no ``type`` or ``event`` (which an event has)."""
+    return type(data["batch"]) is list and "type" not in data and "event" not in data
+
+
+def _batch_events(
+    source: str, lineno: int, envelope: dict[str, Any], js_exact: bool
+) -> Iterator[Event | LineError]:
+    """The events of a batch envelope, each at the envelope's line with its ``index``.
+
+    As Segment's HTTP API applies them, the envelope's ``context`` and
+    ``integrations`` (objects) apply to every event: their members are added to
+    the event's own object of that name, where it does not have them (the
+    event's own win).  A member of ``batch`` that is not an object is a
+    ``LineError`` naming its place.
+    """
+    defaults = {
+        name: value
+        for name in ENVELOPE_DEFAULTS
+        if isinstance(value := envelope.get(name), dict) and value
+    }
+    for index, data in enumerate(envelope["batch"]):
+        if not isinstance(data, dict):
+            what = f"expected a JSON object, got {_json_type(data)}"
+            yield LineError(source, lineno, f"batch[{index}]: {what}")
+            continue
+        for name, value in defaults.items():
+            own = data.get(name)
+            if own is None:
+                data[name] = dict(value)
+            elif isinstance(own, dict):
+                data[name] = {**value, **own}
+        yield Event(source, lineno, data, js_exact, index)
 
 
 class _Refused(str):
@@ -493,7 +676,12 @@ class _PrefixedReader(io.RawIOBase):
             size = min(len(view), len(self._head))
             view[:size] = self._head[:size]
             self._head = self._head[size:]
-            return size
+            if size == len(view) or self._head:
+                return size
+            view = view[size:]  # filled on: a first read is a whole buffer (``_is_array_file``)
+            data = self._stream.read(len(view))
+            view[: len(data)] = data
+            return size + len(data)
         data = self._stream.read(len(view))
         view[: len(data)] = data
         return len(data)

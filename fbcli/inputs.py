@@ -70,16 +70,17 @@ def expand_inputs(names: Iterable[str]) -> list[str]:
       folders are not entered);
     - a name that does not exist but holds ``*``, ``?`` or ``[``, for the files
       that match it as a glob (``**`` spans folders), sorted: for shells that
-      did not expand it, or a quoted pattern;
-    - each file once, at its first place.
+      did not expand it, or a quoted pattern.
+
+    A file named twice is read twice, as a shell would have it.
 
     ``ConfigError`` (a usage error) for a name that does not exist, a glob
     that matches nothing, or a folder with no event file.
     """
-    found: dict[str, None] = {}
+    found: list[str] = []
     for name in names:
         if name == "-":
-            found[name] = None
+            found.append(name)
             continue
         path = Path(name)
         if path.is_dir():
@@ -91,9 +92,9 @@ def expand_inputs(names: Iterable[str]) -> list[str]:
                     hint="fbcli reads *.jsonl, *.ndjson and *.json files, maybe "
                     "compressed (.gz, .bz2, .zst), in it and its subfolders",
                 )
-            found.update(dict.fromkeys(files))
+            found.extend(files)
         elif os.path.lexists(name):
-            found[name] = None
+            found.append(name)
         elif _GLOB_MAGIC.intersection(name):
             matches = sorted(glob.glob(name, recursive=True))  # noqa: PTH207 - absolute too
             files = []
@@ -101,10 +102,10 @@ def expand_inputs(names: Iterable[str]) -> list[str]:
                 files.extend(_folder_files(Path(match)) if Path(match).is_dir() else [match])
             if not files:
                 raise ConfigError("no file matches this pattern", where=name)
-            found.update(dict.fromkeys(files))
+            found.extend(files)
         else:
             raise ConfigError("no such file", where=name)
-    return list(found)
+    return found
 
 
 def _folder_files(folder: Path) -> list[str]:

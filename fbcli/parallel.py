@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Final
 
 from fbcli.errors import FbcliError
-from fbcli.events import BLOCK_BYTES, Block, LineError, read_block_events, read_blocks
+from fbcli.events import BLOCK_BYTES, Block, Event, LineError, read_block_events, read_blocks
 from fbcli.plan import (
     CompiledConfig,
     PlanBatch,
@@ -138,7 +138,7 @@ def plan_blocks(block: Block, work: _Work | None = None) -> Planned:
     return list(plan_groups(items, work.compiled, work.selection, work.render))
 
 
-def _split(inputs: Iterable[Input], block_bytes: int) -> Iterator[Block | LineError]:
+def _split(inputs: Iterable[Input], block_bytes: int) -> Iterator[Block | Event | LineError]:
     for opened in inputs:
         if isinstance(opened, LineError):
             yield opened
@@ -147,8 +147,10 @@ def _split(inputs: Iterable[Input], block_bytes: int) -> Iterator[Block | LineEr
         yield from read_blocks(stream, name, block_bytes=block_bytes)
 
 
-def _error_group(error: LineError, work: _Work) -> Planned:
-    return list(plan_groups([error], work.compiled, work.selection, work.render))
+def _local_group(item: Event | LineError, work: _Work) -> Planned:
+    """An item planned here, not in a worker: an input that cannot be read, or an event of
+    a JSON array file (``events.read_blocks``)."""
+    return list(plan_groups([item], work.compiled, work.selection, work.render))
 
 
 def _quiet_worker() -> None:
@@ -182,7 +184,7 @@ def plan_in_parallel(
     if jobs <= 1 or not can_fork():
         for item in blocks:
             planned = (
-                _error_group(item, work) if isinstance(item, LineError) else plan_blocks(item, work)
+                plan_blocks(item, work) if isinstance(item, Block) else _local_group(item, work)
             )
             yield from _each(planned)
         return
@@ -194,7 +196,7 @@ def _each(planned: Planned) -> list[PlanGroup[object]] | list[PlanBatch[object]]
 
 
 def _fan_out(
-    blocks: Iterator[Block | LineError], work: _Work, jobs: int
+    blocks: Iterator[Block | Event | LineError], work: _Work, jobs: int
 ) -> Iterator[PlanGroup[object] | PlanBatch[object]]:
     # Imported here: most runs are small and never start a worker.
     import multiprocessing  # noqa: PLC0415
@@ -214,10 +216,10 @@ def _fan_out(
     pending: deque[Future[Planned] | Planned] = deque()
     try:
         for item in blocks:
-            if isinstance(item, LineError):
-                pending.append(_error_group(item, work))
-            else:
+            if isinstance(item, Block):
                 pending.append(executor.submit(plan_blocks, item))
+            else:
+                pending.append(_local_group(item, work))
             while len(pending) > 2 * jobs:
                 yield from _each(_result(pending.popleft()))
         while pending:

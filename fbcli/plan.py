@@ -33,7 +33,7 @@ from __future__ import annotations
 import math
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Final, Generic, Literal, NamedTuple, TypeVar
 
@@ -865,6 +865,11 @@ class CompiledConfig:
     )
     """``dispatcher`` by ``actions``, compiled when first asked for."""
 
+    @property
+    def known(self) -> frozenset[str]:
+        """The names of its subscriptions."""
+        return frozenset(s.name for s, _ in self.subscriptions)
+
     def dispatcher(self, actions: frozenset[str] | None = None) -> Dispatcher:
         """All calls for one event, one per matching subscription in file order (generated).
 
@@ -1124,21 +1129,93 @@ class PlanBatch(NamedTuple, Generic[T]):
     outputs: list[T]
 
 
+# -- lines of a failed file (``replay --failed``) read back as input ----------------------
+
+FAILED_KIND: Final = "fbcli.failed-call"
+"""The ``kind`` of a line of a ``--failed`` file (``replay.failed_record`` writes them)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FailedRef:
+    """What a line of a ``--failed`` file says of its call: its ledger row (target, key,
+    subscription), its action, and the status it ended with."""
+
+    key: str | None
+    subscription: str | None
+    action: str | None
+    status: Literal["sent", "failed", "unknown"] | None = None
+    target: str | None = None
+
+
+def unwrap_failed(item: Event | LineError) -> tuple[Event | LineError, FailedRef | None]:
+    """A ``--failed`` line read back as input: its original event (at the line of the
+    failed file), and its call; any other item as it is, and ``None``."""
+    if (
+        isinstance(item, Event)
+        and item.data.get("kind") == FAILED_KIND
+        and isinstance(item.data.get("event"), dict)
+    ):
+        ledger = item.data.get("ledger")
+        ledger = ledger if isinstance(ledger, dict) else {}
+
+        def text(value: Any) -> str | None:
+            return value if isinstance(value, str) and value else None
+
+        status = item.data.get("status")
+        ref = FailedRef(
+            text(ledger.get("key")),
+            text(ledger.get("subscription")) or text(item.data.get("subscription")),
+            text(item.data.get("action")),
+            status if status in ("sent", "failed", "unknown") else None,
+            text(ledger.get("target")),
+        )
+        return Event(item.source, item.line, item.data["event"]), ref
+    return item, None
+
+
+def keeps_call(record: PlanRecord, ref: FailedRef, known: Collection[str]) -> bool:
+    """Whether a record of a failed line's event is that line's call (or its renamed self)."""
+    if not isinstance(record, PlannedCall | Rejection):
+        return False
+    if record.subscription == ref.subscription:
+        return True
+    return ref.subscription not in known and record.action == ref.action
+
+
+def original_events(items: Iterable[Event | LineError]) -> Iterator[Event | LineError]:
+    """``items`` with each line of a failed file as its original event (``unwrap_failed``)."""
+    for item in items:
+        yield unwrap_failed(item)[0]
+
+
 def plan_item(
     item: Event | LineError,
     compiled: CompiledConfig,
     selection: PlanFilter,
 ) -> list[PlanRecord] | None:
-    """One item's records, in order; ``None`` when the selection drops the item."""
+    """One item's records, in order; ``None`` when the selection drops the item.
+
+    A line of a ``--failed`` file is its original event, of which only its own call
+    is kept (the subscription it names, or, when the mapping file no longer has that
+    name, the call of the same action): the call ``replay`` would send again.  When
+    the mapping file no longer makes that call, the event is unmatched.
+    """
     if selection.lines is not None and not selection.keeps_line(item.line):
         return None
     if isinstance(item, LineError):
         return [item]
+    ref = None
+    if item.data.get("kind") == FAILED_KIND:
+        item, ref = unwrap_failed(item)
+        assert isinstance(item, Event)
     if selection.where is not None and not selection.where(item.data):
         return None
     planned = _plan_compiled(item, compiled, selection.actions)
     if isinstance(planned, Unmatched):
         return None if selection.actions is not None else [planned]
+    if ref is not None:
+        known = compiled.known
+        return [r for r in planned if keeps_call(r, ref, known)] or [Unmatched(item)]
     return list(planned) or None
 
 
@@ -1265,6 +1342,8 @@ def to_record(record: PlanRecord) -> dict[str, Any]:
             "errors": [{"message": record.message}],
         }
     out: dict[str, Any] = {"source": record.event.source, "line": record.event.line}
+    if record.event.index is not None:
+        out["index"] = record.event.index
     message_id = record.event.message_id
     if message_id is not None:
         out["messageId"] = message_id

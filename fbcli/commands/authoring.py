@@ -271,7 +271,7 @@ def eval_command(
 
     Example: fbcli eval --mapping '{"@path": "$.properties.total"}' events.jsonl
     """
-    from fbcli.events import LineError
+    from fbcli.events import Event, LineError
     from fbcli.playground import evaluator
 
     evaluate = evaluator(trigger, mapping)
@@ -281,6 +281,8 @@ def eval_command(
     for item in read_inputs(files):
         record: dict[str, Any] = {"source": item.source} if several else {}
         record["line"] = item.line
+        if isinstance(item, Event) and item.index is not None:
+            record["index"] = item.index
         if isinstance(item, LineError):
             malformed = True
             record.update(status="malformed", errors=[{"message": item.message}])

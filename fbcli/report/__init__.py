@@ -197,7 +197,7 @@ def add_plan_row(table: Table, record: PlanRecord, config: MappingConfig, *, wid
         table.add_row(literal(where), Text("—", style="dim"), "", problem, status_text)
         return
     event: Event = record.event
-    location = literal(str(event.line))
+    location = literal(event.at)
     label = literal(event_label(event.data))
     if isinstance(record, Unmatched):
         table.add_row(location, label, Text("no subscription", style="dim"), "", status_text)

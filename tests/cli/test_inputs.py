@@ -114,13 +114,6 @@ def test_a_quoted_glob_is_expanded_and_messages_name_the_real_file(
     assert (problem["source"], problem["line"]) == (str(tmp_path / "two.jsonl"), 2)
 
 
-def test_a_file_named_twice_is_read_once(run_cli: RunCli, tmp_path: Path) -> None:
-    path = tmp_path / "one.jsonl"
-    path.write_text(jsonl(order(1)))
-    out = dry_run(run_cli, str(path), str(tmp_path / "*.jsonl"))
-    assert len(out) == 1
-
-
 def test_explain_refuses_a_pattern_naming_several_files(run_cli: RunCli, tmp_path: Path) -> None:
     for name in ("a", "b"):
         (tmp_path / f"{name}.jsonl").write_text(jsonl(order(1)))
