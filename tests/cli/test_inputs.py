@@ -125,3 +125,118 @@ def test_explain_refuses_a_pattern_naming_several_files(run_cli: RunCli, tmp_pat
     )
     one = run_cli("explain", str(tmp_path / "a.*"), "--line", "1", "-m", MAPPINGS)
     assert one.exit_code == 0, one.stderr
+
+
+# -- batch envelopes, JSON arrays, compressions ---------------------------------------------
+
+
+def test_a_batch_envelope_is_planned_event_by_event(run_cli: RunCli, tmp_path: Path) -> None:
+    envelope = {"batch": [order(1), order(2), "oops"], "context": {"ip": "1.2.3.4"}}
+    path = tmp_path / "batch.jsonl"
+    path.write_text(jsonl(order(0), envelope))
+    out = dry_run(run_cli, str(path), exit_code=1)
+    assert [(r["line"], r.get("index"), r["status"]) for r in out] == [
+        (1, None, "planned"),
+        (2, 0, "planned"),
+        (2, 1, "planned"),
+        (2, None, "malformed"),
+    ]
+    assert out[3]["errors"] == [{"message": "batch[2]: expected a JSON object, got a string"}]
+    table = run_cli("dry-run", str(path), "-m", MAPPINGS)
+    assert table.exit_code == 1
+    assert "   2[1]   track Order" in table.stdout
+    explained = run_cli("explain", str(path), "--line", "2[1]", "-m", MAPPINGS, "-f", "json")
+    assert explained.exit_code == 0
+    assert (json.loads(explained.stdout)["index"], json.loads(explained.stdout)["messageId"]) == (
+        1,
+        "m-2",
+    )
+    several = run_cli("explain", str(path), "--line", "2", "-m", MAPPINGS)
+    assert several.exit_code == 2
+    assert several.stderr.splitlines() == [
+        f"Error: line 2 holds a batch of 3 events: give --line 2[0] to 2[2] ({path})"
+    ]
+    bad = run_cli("explain", str(path), "--line", "2x", "-m", MAPPINGS)
+    assert bad.exit_code == 2
+    assert "--line must be a line number (12)" in bad.stderr
+
+
+def test_a_pretty_printed_json_array_is_read_as_events(run_cli: RunCli, tmp_path: Path) -> None:
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps([order(1), order(2)], indent=2))
+    out = dry_run(run_cli, str(path))
+    assert [(r["line"], r["index"], r["messageId"]) for r in out] == [(2, 0, "m-1"), (14, 1, "m-2")]
+    result = run_cli("validate", str(path), "-m", MAPPINGS)
+    assert result.exit_code == 0
+    assert "2 events: 2 calls planned" in result.stdout
+
+
+@pytest.mark.parametrize("suffix", ["bz2", "zst"])
+def test_bzip2_and_zstd_inputs(run_cli: RunCli, tmp_path: Path, suffix: str) -> None:
+    data = jsonl(order(1), order(2)).encode()
+    if suffix == "bz2":
+        import bz2
+
+        packed = bz2.compress(data)
+    else:
+        zstandard = pytest.importorskip("zstandard")
+        packed = zstandard.ZstdCompressor().compress(data)
+    path = tmp_path / f"events.jsonl.{suffix}"
+    path.write_bytes(packed)
+    assert [r["messageId"] for r in dry_run(run_cli, str(path))] == ["m-1", "m-2"]
+    piped = run_cli("dry-run", "-", "-m", MAPPINGS, "-f", "json", stdin=packed)
+    assert [r["messageId"] for r in records(piped.stdout)] == ["m-1", "m-2"]
+
+
+# -- the failed file of a replay, as input to every command ---------------------------------
+
+
+def failed_file(tmp_path: Path, *events: dict[str, Any]) -> Path:
+    """A failed file as ``replay --failed`` writes it, one line per planned call."""
+    from fbcli.inputs import read_inputs
+    from fbcli.mappings import load_mapping_file
+    from fbcli.plan import PlannedCall, plan_records
+    from fbcli.replay import CallOutcome, failed_record
+
+    source = tmp_path / "events.jsonl"
+    source.write_text(jsonl(*events))
+    config = load_mapping_file(Path(MAPPINGS))
+    lines = [
+        failed_record(
+            CallOutcome(record, f"key-{record.event.line}", "failed", 500, 1, 0, 0), target="t"
+        )
+        for record in plan_records(read_inputs([str(source)]), config)
+        if isinstance(record, PlannedCall)
+    ]
+    path = tmp_path / "failed.jsonl"
+    path.write_text(jsonl(*lines))
+    return path
+
+
+def test_a_failed_file_is_read_as_its_calls_by_every_command(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    identify = {
+        "type": "identify",
+        "userId": "u9",
+        "messageId": "m-9",
+        "traits": {"email": "a@b.co"},
+    }
+    path = str(failed_file(tmp_path, order(1), identify))
+    out = dry_run(run_cli, path)
+    assert [(r["source"], r["line"], r["status"], r["action"]) for r in out] == [
+        (path, 1, "planned", "trackPurchase"),
+        (path, 2, "planned", "trackCustomer"),
+    ]
+    validate = run_cli("validate", path, "-m", MAPPINGS)
+    assert validate.exit_code == 0
+    assert "2 events: 2 calls planned" in validate.stdout
+    explain = run_cli("explain", path, "--line", "2", "-m", MAPPINGS, "-f", "json")
+    assert explain.exit_code == 0
+    assert json.loads(explain.stdout)["messageId"] == "m-9"
+    diff = run_cli("diff", path, "-m", MAPPINGS, "-m", MAPPINGS)
+    assert diff.exit_code == 0
+    assert "2 events give the same 2 calls" in diff.stdout
+    evaluated = run_cli("eval", path, "--trigger", 'type = "identify"')
+    assert evaluated.exit_code == 0
+    assert records(evaluated.stdout) == [{"line": 1, "match": False}, {"line": 2, "match": True}]

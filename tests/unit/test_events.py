@@ -636,3 +636,91 @@ def test_zstd_without_zstandard_says_how_to_get_it(monkeypatch: pytest.MonkeyPat
     monkeypatch.setitem(sys.modules, "zstandard", None)
     assert only_error(b"\x28\xb5\x2f\xfd\x00\x00") == LineError("f.jsonl", 0, ZSTD_MISSING)
     assert "pip install 'fbcli[zstd]'" in ZSTD_MISSING
+
+
+# -- batch envelopes and JSON array files ---------------------------------------------------
+
+
+def test_a_batch_envelope_is_read_as_its_events() -> None:
+    envelope = {
+        "batch": [
+            {"type": "track", "event": "A", "context": {"ip": "own"}},
+            {"type": "identify", "userId": "u1"},
+            5,
+        ],
+        "context": {"ip": "1.2.3.4", "library": {"name": "analytics-node"}},
+        "integrations": {"All": False},
+        "writeKey": "w",
+    }
+    items = read(b'{"type":"track"}\n' + json.dumps(envelope).encode() + b"\n")
+    first, a, b, bad = items
+    assert isinstance(first, Event)
+    assert (first.line, first.index, first.at) == (1, None, "1")
+    assert isinstance(a, Event)
+    assert isinstance(b, Event)
+    assert [(e.line, e.index, e.at) for e in (a, b)] == [(2, 0, "2[0]"), (2, 1, "2[1]")]
+    # The envelope's context and integrations apply to each event; the event's own win.
+    assert a.data["context"] == {"ip": "own", "library": {"name": "analytics-node"}}
+    assert b.data["context"] == {"ip": "1.2.3.4", "library": {"name": "analytics-node"}}
+    assert b.data["integrations"] == {"All": False}
+    assert bad == LineError("f.jsonl", 2, "batch[2]: expected a JSON object, got a number")
+
+
+def test_an_event_with_a_batch_member_is_an_event() -> None:
+    line = b'{"type":"track","event":"x","batch":[1]}\n'
+    (item,) = read(line)
+    assert isinstance(item, Event)
+    assert item.index is None
+
+
+def test_a_json_array_file_is_read_as_events_at_their_lines() -> None:
+    data = b'[\n  {"type": "track",\n   "event": "A"},\n  {"type": "identify"}\n]\n'
+    items = read(data)
+    assert [(i.line, i.index) for i in items if isinstance(i, Event)] == [(2, 0), (4, 1)]
+    assert read(BOM + b'[{"a":1},{"a":2}]') == [
+        Event("f.jsonl", 1, {"a": 1}, index=0),
+        Event("f.jsonl", 1, {"a": 2}, index=1),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (
+            b'[{"a":1},\n 5,\n {"a":NaN}]',
+            [
+                (2, "array[1]: expected a JSON object, got a number"),
+                (3, "array[2]: non-finite number NaN is not valid JSON"),
+            ],
+        ),
+        (
+            b'[{"a":1}\n {"a":2}]',
+            [(2, "invalid JSON at column 2: expected ',' or ']' after array[0]")],
+        ),
+        (b'[{"a":1},\n {"a":', [(2, "invalid JSON at column 7: Expecting value")]),
+        (b'[{"a":1}]\n{"a":2}\n', [(2, "invalid JSON at column 1: data after the array")]),
+        (
+            b'[{"a":1e400}]',
+            [(1, "array[0]: number 1e400 is out of range (it overflows to infinity)")],
+        ),
+        (b'[{"a":"\\ud800"}]', [(1, "array[0]: invalid Unicode escape \\ud800: lone surrogate")]),
+    ],
+)
+def test_broken_json_array_files(data: bytes, expected: list[tuple[int, str]]) -> None:
+    errors = [(i.line, i.message) for i in read(data) if isinstance(i, LineError)]
+    assert errors == expected
+
+
+def test_a_json_array_file_over_the_limit_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    from fbcli import events
+
+    monkeypatch.setattr(events, "MAX_ARRAY_BYTES", 20)
+    error = only_error(b'[{"a":1},{"a":2},{"a":3}]')
+    assert error.line == 0
+    assert error.message.startswith("a JSON array file over ")
+    assert "jq -c '.[]' FILE > FILE.jsonl" in error.message
+
+
+@pytest.mark.parametrize("data", [b"[1, 2]\n", b"[]\n", b' [ "x" ]\n'])
+def test_a_line_holding_another_array_is_still_a_line(data: bytes) -> None:
+    assert only_error(data) == LineError("f.jsonl", 1, "expected a JSON object, got an array")
