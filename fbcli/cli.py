@@ -242,10 +242,24 @@ def _plan_outputs(
         yield from take_groups(groups, tally, limit=limit, max_errors=max_errors)
 
 
-def selection(actions: list[str] | None, where: str | None, lines: str | None) -> PlanFilter:
+def selection(
+    actions: list[str] | None,
+    where: str | None,
+    lines: str | None,
+    since: str | None = None,
+    until: str | None = None,
+) -> PlanFilter:
     from fbcli.plan import PlanFilter
 
-    return PlanFilter.parse(actions=actions, where=where, lines=lines)
+    return PlanFilter.parse(actions=actions, where=where, lines=lines, since=since, until=until)
+
+
+def _warn_undated(tally: PlanTally) -> None:
+    if tally.undated:
+        from fbcli.plan import undated_note
+        from fbcli.report import print_warning
+
+        print_warning(console(stderr=True), undated_note(tally.undated))
 
 
 def check_base_url(url: str) -> str:
@@ -293,7 +307,27 @@ WhereOpt = Annotated[
     str | None,
     typer.Option(
         "--where",
-        help="Only events matching this trigger, e.g. 'userId = \"u1\"'.",
+        help="Only events matching this trigger, e.g. 'userId = \"u1\"'; < <= > >= with "
+        'text compare ISO-8601 dates and times (timestamp >= "2026-01-01").',
+        show_default=False,
+    ),
+]
+SinceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--since",
+        help="Only events at or after this time: an ISO-8601 date (2026-01-31, from its "
+        "start, UTC) or date and time (2026-01-31T12:00:00+02:00). An event's time is its "
+        "timestamp, else originalTimestamp, receivedAt, sentAt; events without one are left "
+        "out, and counted.",
+        show_default=False,
+    ),
+]
+UntilOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--until",
+        help="Only events before this time; a date (2026-01-31) includes that whole day (UTC).",
         show_default=False,
     ),
 ]
@@ -374,6 +408,8 @@ def validate_command(
     max_errors: MaxErrorsOpt = None,
     base_url: BaseUrlOpt = DEFAULT_BASE_URL,
     jobs: JobsOpt = 0,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
     show_all: Annotated[
         bool,
         typer.Option(
@@ -392,6 +428,7 @@ def validate_command(
 
     config = load_config(mappings)
     url = check_base_url(base_url)
+    chosen = selection(None, None, None, since, until)
     files = input_files(files)
     tally = PlanTally()
     shown = {"invalid", "malformed"} | ({"unmatched"} if strict else set())
@@ -408,6 +445,7 @@ def validate_command(
         base_url=url,
         tally=tally,
         jobs=jobs,
+        selection=chosen,
         max_errors=max_errors,
         strict=strict,
     )
@@ -428,6 +466,7 @@ def validate_command(
             sources=len(files),
             max_rows=None if show_all else VALIDATE_ROWS,
         )
+    _warn_undated(tally)
     finish(_outcome(tally, strict=strict))
 
 
@@ -452,6 +491,8 @@ def dry_run_command(
     action: ActionOpt = None,
     where: WhereOpt = None,
     lines: LinesOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
     strict: StrictOpt = False,
     max_errors: MaxErrorsOpt = None,
     base_url: BaseUrlOpt = DEFAULT_BASE_URL,
@@ -467,7 +508,7 @@ def dry_run_command(
     from fbcli.plan import PlanTally
 
     config = load_config(mappings)
-    chosen = selection(action, where, lines)
+    chosen = selection(action, where, lines, since, until)
     url = check_base_url(base_url)
     files = input_files(files)
     tally = PlanTally()
@@ -496,6 +537,7 @@ def dry_run_command(
         from fbcli.report import render_plan
 
         render_plan(console(), records, tally, config, base_url=url, sources=len(files))
+    _warn_undated(tally)
     finish(_outcome(tally, strict=strict))
 
 

@@ -48,6 +48,7 @@ from fbcli.events import Event, LineError
 from fbcli.ledger import Ambiguous, Found, Ledger, LedgerStatus, Lookup, event_key
 from fbcli.plan import (
     FAILED_KIND,
+    UNDATED,
     CompiledConfig,
     FailedRef,
     PlanFilter,
@@ -488,6 +489,9 @@ def replay_items(
         original, ref = unwrap_failed(item)
         records = plan_item(item, compiled, selection)
         if records is None:
+            continue
+        if records is UNDATED:
+            tally.add_undated()
             continue
         tally.add_event(records)
         key = None

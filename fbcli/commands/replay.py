@@ -16,6 +16,8 @@ from fbcli.cli import (
     LinesOpt,
     MappingsOpt,
     OutputFormat,
+    SinceOpt,
+    UntilOpt,
     WhereOpt,
     app,
     console,
@@ -160,6 +162,8 @@ def replay_command(
     action: ActionOpt = None,
     where: WhereOpt = None,
     lines: LinesOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
 ) -> None:
     """Send the planned calls to MAPI: rate limited, retried, recorded in a ledger.
 
@@ -195,7 +199,7 @@ def replay_command(
         failed=failed,
         wait=wait,
         skip_invalid=skip_invalid,
-        selection=selection(action, where, lines),
+        selection=selection(action, where, lines, since, until),
         protected=(secret_file,) if secret_file is not None else (),
     )
     observer = ConsoleObserver(console(stderr=True))

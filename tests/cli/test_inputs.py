@@ -240,3 +240,66 @@ def test_a_failed_file_is_read_as_its_calls_by_every_command(
     evaluated = run_cli("eval", path, "--trigger", 'type = "identify"')
     assert evaluated.exit_code == 0
     assert records(evaluated.stdout) == [{"line": 1, "match": False}, {"line": 2, "match": True}]
+
+
+# -- dates: --since, --until and orderings in --where ----------------------------------------
+
+
+def test_since_and_until_select_by_time_and_count_events_without_one(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    path = tmp_path / "events.jsonl"
+    path.write_text(
+        jsonl(
+            order(1, timestamp="2026-01-30T23:00:00Z"),
+            order(2, timestamp="2026-01-31T23:59:00Z"),
+            order(3, timestamp=None, originalTimestamp="2026-01-31T08:00:00+02:00"),
+            order(4, timestamp="2026-02-01T00:00:00Z"),
+            order(5, timestamp="someday"),
+        )
+    )
+    result = run_cli(
+        "dry-run",
+        str(path),
+        "-m",
+        MAPPINGS,
+        "-f",
+        "json",
+        "--since",
+        "2026-01-31",
+        "--until",
+        "2026-01-31",
+    )
+    assert result.exit_code == 0
+    assert [r["messageId"] for r in records(result.stdout)] == ["m-2", "m-3"]
+    assert result.stderr == (
+        "Warning: 1 event without a time (timestamp, originalTimestamp, receivedAt, sentAt: "
+        "the first present, as an ISO-8601 date and time) left out by --since/--until\n"
+    )
+    validate = run_cli("validate", str(path), "-m", MAPPINGS, "--since", "2026-02-01")
+    assert validate.exit_code == 0
+    assert "1 event: 1 call planned" in validate.stdout
+    bad = run_cli("validate", str(path), "-m", MAPPINGS, "--until", "31/01/2026")
+    assert bad.exit_code == 2
+    assert "Error: --until must be an ISO-8601 date or date and time, not '31/01/2026'" in (
+        bad.stderr
+    )
+
+
+def test_replay_where_orders_timestamps(run_cli: RunCli, tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    path.write_text(
+        jsonl(order(1, timestamp="2025-12-31T10:00:00Z"), order(2), order(3, timestamp="x"))
+    )
+    ledger = str(tmp_path / "ledger.sqlite")
+    args = ["replay", str(path), "-m", MAPPINGS, "--emulator", "--ledger", ledger, "-f", "json"]
+    result = run_cli(*args, "--where", 'timestamp >= "2026-01-01"')
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout.splitlines()[-1])["sent"] == 1
+    refused = run_cli(*args, "--where", 'userId >= "u"')
+    assert refused.exit_code == 2
+    assert "orders text, which only works for ISO-8601 dates and times" in refused.stderr
+    dated = run_cli(*args, "--since", "2025-01-01", "--force")
+    assert dated.exit_code == 0, dated.stderr
+    assert json.loads(dated.stdout.splitlines()[-1])["sent"] == 2
+    assert "1 event without a time" in dated.stderr
