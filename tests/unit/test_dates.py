@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 
@@ -33,7 +34,7 @@ def test_parse_instant(text: object, expected: datetime | None) -> None:
     assert parse_instant(text) == expected
 
 
-EVENTS = [
+EVENTS: list[dict[str, Any]] = [
     {"timestamp": "2025-12-31T23:59:59Z"},
     {"timestamp": "2026-01-01T00:30:00+01:00"},  # 2025-12-31T23:30Z
     {"timestamp": "2026-01-01T00:00:00Z"},
