@@ -277,7 +277,9 @@ def finish(code: int) -> NoReturn:
 FilesArg = Annotated[
     list[str],
     typer.Argument(
-        help="JSONL event files; - reads standard input; .gz files are read transparently.",
+        help="JSONL event files, folders (read recursively) or glob patterns; - reads "
+        "standard input. gzip, bzip2 and zstd are read transparently; so are Segment batch "
+        "envelopes, JSON array files and replay's failed files.",
         metavar="FILES...",
         show_default=False,
     ),
@@ -561,7 +563,8 @@ def explain_command(
     file: Annotated[
         str,
         typer.Argument(
-            help="A JSONL event file; - reads standard input; .gz is read transparently.",
+            help="A JSONL event file (or a pattern naming one); - reads standard input; "
+            "compressed, batch, array and failed files are read transparently.",
             metavar="FILE",
             show_default=False,
         ),

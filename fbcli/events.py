@@ -31,7 +31,13 @@ The rules, in the order they are checked for each line:
   ``max_depth`` and lone surrogate escapes (``"\\ud800"``, which could not be
   written out as UTF-8 later) are rejected, so every ``Event.data`` can be
   encoded by ``json.dumps(..., allow_nan=False)`` and then to UTF-8.
-- The value must be a JSON object.
+- The value must be a JSON object.  A batch envelope (an object with a
+  ``batch`` array and no ``type`` or ``event``: Segment's ``/v1/batch`` body)
+  is its events instead, each at the envelope's line with its ``index``
+  (``_batch_events``).
+- An input that starts with ``[`` then ``{`` is a JSON array file, not JSON
+  Lines: its objects are read one by one, each at the line it starts on, with
+  its ``index`` (``_read_array``; at most ``MAX_ARRAY_BYTES``).
 - Input without a single non-blank line gives ``LineError(source, 0,
   "empty file: no events")``.
 

@@ -1,5 +1,8 @@
 """Open the inputs named on the command line: files, ``-`` and copies of what is read twice.
 
+``expand_inputs`` turns the names given into files first: folders into their
+event files, glob patterns into what they match; a name that does not exist
+is a ``ConfigError`` (a usage error, the same in every command).
 ``open_inputs`` opens each input in turn (a missing or unreadable one becomes
 a ``LineError`` of line 0, and the run goes on with the next).  A replay reads
 its inputs twice (the pre-flight, then sending), so a :class:`Spool` first
