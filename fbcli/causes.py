@@ -146,7 +146,7 @@ class CauseBook:
         errors = record.errors if isinstance(record, Rejection) else ()
         if not errors and not record.warnings:  # nearly every call: nothing to count
             return
-        where = f"{record.event.source}:{record.event.line}"
+        where = f"{record.event.source}:{record.event.at}"
         self._violations(record.action, errors, "error", where)
         self._violations(record.action, record.warnings, "warning", where)
 

@@ -20,13 +20,27 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Iterator
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, ParamSpec, TypeVar
 
 import typer
 
 from fbcli import __version__
+from fbcli.commands.options import (
+    ActionOpt,
+    BaseUrlOpt,
+    FilesArg,
+    FormatOpt,
+    JobsOpt,
+    LinesOpt,
+    MappingsOpt,
+    MaxErrorsOpt,
+    OutputFormat,
+    SinceOpt,
+    StrictOpt,
+    UntilOpt,
+    WhereOpt,
+)
 from fbcli.commands.reporting import ReportOpt, open_report, write_report
 from fbcli.errors import AuthError, ConfigError, ExitCode, FbcliError, MappingFileError
 from fbcli.signals import Interrupted, StopSwitch
@@ -79,13 +93,6 @@ def _usage_metavar(make: Callable[..., str]) -> Callable[..., str]:
 typer.core.TyperArgument.make_metavar = _usage_metavar(  # type: ignore[method-assign]
     typer.core.TyperArgument.make_metavar
 )
-
-
-class OutputFormat(StrEnum):
-    """``--format`` values."""
-
-    table = "table"
-    json = "json"
 
 
 # -- shared plumbing ---------------------------------------------------------------------
@@ -200,11 +207,21 @@ def load_config(mappings: Path | None) -> MappingConfig:
     return config
 
 
-def read_inputs(files: list[str]) -> Iterator[Event | LineError]:
-    """Every event of every input, in order; unreadable inputs become ``LineError``s."""
-    from fbcli.inputs import read_inputs
+def input_files(files: list[str]) -> list[str]:
+    """The files the inputs named on the command line stand for (folders, globs expanded);
+    ``ConfigError`` for one that does not exist (``inputs.expand_inputs``)."""
+    from fbcli.inputs import expand_inputs
 
-    return read_inputs(files)
+    return expand_inputs(files)
+
+
+def read_inputs(files: list[str]) -> Iterator[Event | LineError]:
+    """Every event of every input, in order; unreadable inputs become ``LineError``s; the
+    lines of a failed file (``replay --failed``) are their original events."""
+    from fbcli.inputs import read_inputs
+    from fbcli.plan import original_events
+
+    return original_events(read_inputs(files))
 
 
 def _plan_outputs(
@@ -258,10 +275,24 @@ def _plan_outputs(
         yield from report.collector.take(taken) if report is not None else taken
 
 
-def selection(actions: list[str] | None, where: str | None, lines: str | None) -> PlanFilter:
+def selection(
+    actions: list[str] | None,
+    where: str | None,
+    lines: str | None,
+    since: str | None = None,
+    until: str | None = None,
+) -> PlanFilter:
     from fbcli.plan import PlanFilter
 
-    return PlanFilter.parse(actions=actions, where=where, lines=lines)
+    return PlanFilter.parse(actions=actions, where=where, lines=lines, since=since, until=until)
+
+
+def _warn_undated(tally: PlanTally) -> None:
+    if tally.undated:
+        from fbcli.plan import undated_note
+        from fbcli.report import print_warning
+
+        print_warning(console(stderr=True), undated_note(tally.undated))
 
 
 def check_base_url(url: str) -> str:
@@ -272,80 +303,6 @@ def check_base_url(url: str) -> str:
 
 def finish(code: int) -> NoReturn:
     raise typer.Exit(code)
-
-
-# -- options shared by several commands ------------------------------------------------
-
-FilesArg = Annotated[
-    list[str],
-    typer.Argument(
-        help="JSONL event files; - reads standard input; .gz files are read transparently.",
-        metavar="FILES...",
-        show_default=False,
-    ),
-]
-MappingsOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--mappings",
-        "-m",
-        help="The mapping file. Default: ./mappings.yaml if present, else the built-in mapping.",
-        show_default=False,
-    ),
-]
-FormatOpt = Annotated[
-    OutputFormat, typer.Option("--format", "-f", help="table (for people) or json (for programs).")
-]
-BaseUrlOpt = Annotated[
-    str, typer.Option("--base-url", help="The MAPI base URL shown in request URLs.")
-]
-ActionOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--action", "-a", help="Only calls of this action (repeatable).", show_default=False
-    ),
-]
-WhereOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--where",
-        help="Only events matching this trigger, e.g. 'userId = \"u1\"'.",
-        show_default=False,
-    ),
-]
-LinesOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--lines",
-        help="Only these line numbers of each file: 10-20, 10-, -20 or 15.",
-        show_default=False,
-    ),
-]
-
-StrictOpt = Annotated[
-    bool,
-    typer.Option(
-        "--strict",
-        help="Unmatched events count as problems, and so do quirks: calls the destination "
-        "would make the same way although surely not meant (they become invalid).",
-    ),
-]
-MaxErrorsOpt = Annotated[
-    int | None,
-    typer.Option(
-        "--max-errors", min=1, help="Stop after this many problem events.", show_default=False
-    ),
-]
-JobsOpt = Annotated[
-    int,
-    typer.Option(
-        "--jobs",
-        "-j",
-        min=0,
-        help="Worker processes that parse and plan, output kept in input order. "
-        "0: one per CPU for inputs over 16 MB, else 1.",
-    ),
-]
 
 
 def _same(record: PlanRecord) -> PlanRecord:
@@ -391,6 +348,8 @@ def validate_command(
     max_errors: MaxErrorsOpt = None,
     base_url: BaseUrlOpt = DEFAULT_BASE_URL,
     jobs: JobsOpt = 0,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
     show_all: Annotated[
         bool,
         typer.Option(
@@ -413,6 +372,8 @@ def validate_command(
 
     config = load_config(mappings)
     url = check_base_url(base_url)
+    chosen = selection(None, None, None, since, until)
+    files = input_files(files)
     html = open_report(report, "validate", files, config, ctx=ctx)
     tally = PlanTally()
     causes = CauseBook()
@@ -430,6 +391,7 @@ def validate_command(
         base_url=url,
         tally=tally,
         jobs=jobs,
+        selection=chosen,
         max_errors=max_errors,
         strict=strict,
         causes=causes,
@@ -455,6 +417,7 @@ def validate_command(
             max_rows=None if show_all else VALIDATE_ROWS,
         )
         render_causes(out, causes, sources=len(files))
+    _warn_undated(tally)
     write_report(html, tally)
     finish(_outcome(tally, strict=strict))
 
@@ -481,6 +444,8 @@ def dry_run_command(
     action: ActionOpt = None,
     where: WhereOpt = None,
     lines: LinesOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
     strict: StrictOpt = False,
     max_errors: MaxErrorsOpt = None,
     base_url: BaseUrlOpt = DEFAULT_BASE_URL,
@@ -499,8 +464,9 @@ def dry_run_command(
     from fbcli.plan import PlanTally
 
     config = load_config(mappings)
-    chosen = selection(action, where, lines)
+    chosen = selection(action, where, lines, since, until)
     url = check_base_url(base_url)
+    files = input_files(files)
     html = open_report(report, "dry-run", files, config, ctx=ctx)
     tally = PlanTally()
     as_json = output is OutputFormat.json
@@ -535,6 +501,8 @@ def dry_run_command(
         render_plan(out, records, tally, config, base_url=url, sources=len(files))
         assert causes is not None
         render_causes(out, causes, sources=len(files))
+        render_plan(console(), records, tally, config, base_url=url, sources=len(files))
+    _warn_undated(tally)
     write_report(html, tally)
     finish(_outcome(tally, strict=strict))
 
@@ -559,15 +527,22 @@ def explain_command(
     file: Annotated[
         str,
         typer.Argument(
-            help="A JSONL event file; - reads standard input; .gz is read transparently.",
+            help="A JSONL event file (or a pattern naming one); - reads standard input; "
+            "compressed, batch, array and failed files are read transparently.",
             metavar="FILE",
             show_default=False,
         ),
     ],
     *,
     line: Annotated[
-        int | None,
-        typer.Option("--line", "-l", min=1, help="The event on this line.", show_default=False),
+        str | None,
+        typer.Option(
+            "--line",
+            "-l",
+            help="The event on this line (12); on a line holding a batch, the event at this "
+            "place in it, from 0 (12[3]).",
+            show_default=False,
+        ),
     ] = None,
     message_id: Annotated[
         str | None,
@@ -592,7 +567,7 @@ def explain_command(
     Example: fbcli explain sample_events/events.jsonl --line 6
     """
     from fbcli.events import LineError
-    from fbcli.explain import explain_event, explanation_to_dict, find_event
+    from fbcli.explain import explain_event, explanation_to_dict, find_event, parse_line
     from fbcli.plan import to_record
     from fbcli.report.explain import render_explanation, render_line_error
 
@@ -600,7 +575,18 @@ def explain_command(
         raise ConfigError("give exactly one of --line or --message-id")
     config = load_config(mappings)
     url = check_base_url(base_url)
-    item = find_event(read_inputs([file]), source=file, line=line, message_id=message_id)
+    found = input_files([file])
+    if len(found) != 1:
+        raise ConfigError(
+            f"explain reads one file, and this names {len(found)}",
+            where=file,
+            hint=f"name one of them, e.g. {found[0]}",
+        )
+    file = found[0]
+    number, index = parse_line(line) if line is not None else (None, None)
+    item = find_event(
+        read_inputs([file]), source=file, line=number, index=index, message_id=message_id
+    )
     if isinstance(item, LineError):
         if output is OutputFormat.json:
             sys.stdout.write(json.dumps(to_record(item), ensure_ascii=False) + "\n")
@@ -659,6 +645,7 @@ def diff_command(
             hint="fbcli diff EVENTS -m OLD.yaml -m NEW.yaml",
         )
     old, new = load_config(mappings[0]), load_config(mappings[1])
+    files = input_files(files)
     tally = DiffTally()
     diffs = diff_events(read_inputs(files), old, new, tally=tally)
     if output is OutputFormat.json:

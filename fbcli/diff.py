@@ -314,6 +314,8 @@ class EventDiff:
     def to_dict(self) -> dict[str, Any]:
         """The JSON form: location, both statuses and the changed calls."""
         out: dict[str, Any] = {"source": self.event.source, "line": self.event.line}
+        if self.event.index is not None:
+            out["index"] = self.event.index
         if self.event.message_id is not None:
             out["messageId"] = self.event.message_id
         out["status"] = {"old": self.old_status, "new": self.new_status}

@@ -13,9 +13,12 @@ cannot be read further (corrupt gzip, an I/O error) ends with a ``LineError``.
 
 The rules, in the order they are checked for each line:
 
-- gzip input is recognised by its magic bytes (``1f 8b``), not by file name,
-  and works on non-seekable streams (pipes): the first two bytes are read and
-  put back in front of the stream.
+- Compressed input is recognised by its magic bytes, not by file name: gzip
+  (``1f 8b``), bzip2 (``BZh``) and zstd (``28 b5 2f fd``; with the optional
+  ``zstandard`` package, else the input is refused with a line saying how to
+  install it).  This works on non-seekable streams (pipes): the first four
+  bytes are read and put back in front of the stream.  A JSON line starts
+  with ``{`` or a space, never with those bytes.
 - Lines end at ``\\n``; a trailing ``\\r`` (CRLF) and a UTF-8 byte order mark
   at the start of the input are ignored; the last line needs no newline.
   Lines are numbered from 1; blank lines are skipped but still counted.
@@ -28,7 +31,13 @@ The rules, in the order they are checked for each line:
   ``max_depth`` and lone surrogate escapes (``"\\ud800"``, which could not be
   written out as UTF-8 later) are rejected, so every ``Event.data`` can be
   encoded by ``json.dumps(..., allow_nan=False)`` and then to UTF-8.
-- The value must be a JSON object.
+- The value must be a JSON object.  A batch envelope (an object with a
+  ``batch`` array and no ``type`` or ``event``: Segment's ``/v1/batch`` body)
+  is its events instead, each at the envelope's line with its ``index``
+  (``_batch_events``).
+- An input that starts with ``[`` then ``{`` is a JSON array file, not JSON
+  Lines: its objects are read one by one, each at the line it starts on, with
+  its ``index`` (``_read_array``; at most ``MAX_ARRAY_BYTES``).
 - Input without a single non-blank line gives ``LineError(source, 0,
   "empty file: no events")``.
 
@@ -52,10 +61,12 @@ line contains ``\\ud`` or ``\\uD``.
 
 from __future__ import annotations
 
+import bz2
 import gzip
 import io
 import json
 import math
+import re
 import sys
 import zlib
 from collections.abc import Callable, Iterator
@@ -92,6 +103,14 @@ MAX_DEPTH: Final = 100
 """Deepest accepted nesting of JSON arrays and objects (the line's object is level 1)."""
 
 _GZIP_MAGIC: Final = b"\x1f\x8b"
+_BZIP2_MAGIC: Final = b"BZh"
+_ZSTD_MAGIC: Final = b"\x28\xb5\x2f\xfd"
+_READ_ERRORS: Final = (OSError, EOFError, zlib.error)
+"""What reading (and decompressing) may raise: a ``LineError`` (``_read_error_message``)."""
+ZSTD_MISSING: Final = (
+    "zstd-compressed input needs the zstandard package: pip install 'fbcli[zstd]' "
+    "(or decompress it first: zstd -dc FILE | fbcli ... -)"
+)
 _SHAPE: Final = bytes(
     48 if 48 <= byte <= 57 else 123 if byte in b"{[" else 32 for byte in range(256)
 )
@@ -117,6 +136,14 @@ class Event:
     js_exact: bool = field(default=False, compare=False, repr=False)
     """Known to read the same in JavaScript: the line has no run of 16 digits (so no
     integer beyond 2**53) and no ``__proto__``.  ``False``: not known (the planner looks)."""
+    index: int | None = None
+    """Its place (from 0) in the ``batch`` of a batch envelope on its line (or in a JSON
+    array file's array, then ``line`` is where it starts); ``None``: the line's only event."""
+
+    @property
+    def at(self) -> str:
+        """Its line, and its place on the line when it shares it: ``12`` or ``12[3]``."""
+        return str(self.line) if self.index is None else f"{self.line}[{self.index}]"
 
     @property
     def message_id(self) -> str | None:
@@ -162,8 +189,10 @@ def read_events(
     with _Decoded(stream, source) as reader:
         if isinstance(reader, LineError):
             yield reader
-            return
-        yield from _read_lines(reader, source, max_line_bytes, max_depth)
+        elif _is_array_file(reader):
+            yield from _read_array(reader, source, max_depth)
+        else:
+            yield from _read_lines(reader, source, max_line_bytes, max_depth)
 
 
 class _Decoded:
@@ -187,15 +216,24 @@ class _Decoded:
             return LineError(self._source, 0, _read_error_message(exc))
         buffered = io.BufferedReader(_PrefixedReader(head, self._stream), _BUFFER_SIZE)
         self._closing.append(buffered)
-        if head != _GZIP_MAGIC:
+        reader: io.BufferedIOBase
+        if head.startswith(_GZIP_MAGIC):
+            reader = gzip.GzipFile(fileobj=buffered, mode="rb")
+        elif head.startswith(_BZIP2_MAGIC):
+            reader = bz2.BZ2File(buffered, "rb")
+        elif head == _ZSTD_MAGIC:
+            zstd = _ZstdReader.open(buffered)
+            if zstd is None:
+                return LineError(self._source, 0, ZSTD_MISSING)
+            reader = zstd
+        else:
             return buffered
-        gz = gzip.GzipFile(fileobj=buffered, mode="rb")
-        self._closing.insert(0, gz)
+        self._closing.insert(0, reader)
         try:
-            gz.peek(1)  # reads the header and the first block: errors here spoil it all
-        except (OSError, EOFError, zlib.error) as exc:
-            return LineError(self._source, 0, _read_error_message(exc))
-        return gz
+            reader.peek(1)  # the header and the first block: errors here spoil it all
+        except _READ_ERRORS as exc:
+            return LineError(self._source, 0, _read_error_message(exc, reader))
+        return reader
 
     def __exit__(self, *exc: object) -> None:
         for reader in self._closing:
@@ -221,7 +259,7 @@ def read_blocks(
     *,
     block_bytes: int = BLOCK_BYTES,
     max_line_bytes: int = MAX_LINE_BYTES,
-) -> Iterator[Block | LineError]:
+) -> Iterator[Block | Event | LineError]:
     """``read_events`` in two halves, this the first: the input cut into blocks of lines.
 
     ``read_block_events`` turns each block into what ``read_events`` yields for
@@ -231,13 +269,16 @@ def read_blocks(
     gzip or read error, a line too long to hold (it is skipped, read in
     bounded pieces), an input without a single non-blank line. Blocks end at
     a newline, except the last, and hold about ``block_bytes`` (more when a
-    line is longer, up to ``max_line_bytes`` more).
+    line is longer, up to ``max_line_bytes`` more).  A JSON array file
+    (``read_events``) is not cut: its events come from here, as ``Event`` values.
     """
     with _Decoded(stream, source) as reader:
         if isinstance(reader, LineError):
             yield reader
-            return
-        yield from _cut_blocks(reader, source, block_bytes, max_line_bytes)
+        elif _is_array_file(reader):
+            yield from _read_array(reader, source, MAX_DEPTH)
+        else:
+            yield from _cut_blocks(reader, source, block_bytes, max_line_bytes)
 
 
 def _cut_blocks(
@@ -251,12 +292,12 @@ def _cut_blocks(
     while True:
         try:
             chunk = read1(block_bytes)
-        except (OSError, EOFError, zlib.error) as exc:
+        except _READ_ERRORS as exc:
             cut = pending.rfind(b"\n") + 1
             if cut:
                 yield Block(source, line, bytes(pending[:cut]))
                 line += pending.count(b"\n", 0, cut)
-            yield LineError(source, line, _read_error_message(exc))
+            yield LineError(source, line, _read_error_message(exc, reader))
             return
         if not chunk:
             break
@@ -273,8 +314,8 @@ def _cut_blocks(
         if len(pending) > limit and b"\n" not in pending:
             try:
                 size, rest = _skip_long_line(read1, bytes(pending))
-            except (OSError, EOFError, zlib.error) as exc:
-                yield LineError(source, line, _read_error_message(exc))
+            except _READ_ERRORS as exc:
+                yield LineError(source, line, _read_error_message(exc, reader))
                 return
             seen_content = True
             limit_text = _format_limit(max_line_bytes)
@@ -355,8 +396,8 @@ def _read_lines(
             if len(raw) > max_line_bytes:
                 complete = raw[-1:] == b"\n" or len(raw) < limit  # or the last line, unended
                 size = _line_size(raw) if complete else _skip_line(readline, raw)
-        except (OSError, EOFError, zlib.error) as exc:
-            yield LineError(source, lineno, _read_error_message(exc))
+        except _READ_ERRORS as exc:
+            yield LineError(source, lineno, _read_error_message(exc, reader))
             return
         if not raw:
             break
@@ -387,10 +428,179 @@ def _read_lines(
             yield LineError(source, lineno, f"expected a JSON object, got {_json_type(data)}")
         elif shape.count(b"{") > max_depth and _deeper_than(data, max_depth):
             yield LineError(source, lineno, f"nesting deeper than {max_depth} levels")
+        elif "batch" in data and _is_envelope(data):
+            yield from _batch_events(source, lineno, data, _js_exact(raw, shape))
         else:
             yield Event(source, lineno, data, _js_exact(raw, shape))
     if whole and not seen_content:
         yield LineError(source, 0, "empty file: no events")
+
+
+MAX_ARRAY_BYTES: Final = 128 * 1_048_576
+"""The largest JSON array file read (128 MB, decompressed): it is held whole while read."""
+_ARRAY_START: Final = re.compile(rb"[ \t\r\n]*\[[ \t\r\n]*\{")
+_SPACE: Final = re.compile(r"[ \t\r\n]*")
+
+
+def _is_array_file(reader: io.BufferedIOBase) -> bool:
+    """Whether the input is one JSON array of objects (``[`` then ``{``, maybe spread over
+    many lines), not JSON Lines.  A line holding an array of anything else (``[1, 2]``,
+    ``[]``) is a JSON Lines line that is not an object, as before."""
+    head = reader.peek(_BUFFER_SIZE)  # type: ignore[attr-defined]
+    head = head[3:] if head.startswith(_BOM) else head
+    return head[:1] in b"[ \t\r\n" and _ARRAY_START.match(head) is not None
+
+
+def _read_array(
+    reader: io.BufferedIOBase, source: str, max_depth: int
+) -> Iterator[Event | LineError]:
+    """The objects of a JSON array file, one by one, each at the line it starts on, with its
+    ``index`` in the array; up to ``MAX_ARRAY_BYTES``, else one ``LineError``.
+
+    The text is read whole, then parsed one member at a time (``json``'s decoder,
+    with the checks of a line: no ``NaN``, no overflow, no lone surrogate, no
+    nesting deeper than ``max_depth``), so only one event is held as objects at a
+    time.  A member that is not an object is a ``LineError``; a JSON error stops
+    the reading there (what follows cannot be found again).
+    """
+    try:
+        data = reader.read(MAX_ARRAY_BYTES + 1)
+    except _READ_ERRORS as exc:
+        yield LineError(source, 0, _read_error_message(exc, reader))
+        return
+    if len(data) > MAX_ARRAY_BYTES:
+        yield LineError(source, 0, _ARRAY_TOO_LARGE)
+        return
+    try:
+        text = data.decode().removeprefix("\ufeff")
+    except UnicodeDecodeError as exc:
+        yield LineError(source, 0, f"invalid UTF-8 at byte {exc.start + 1} ({exc.reason})")
+        return
+    del data
+    where = _Where(text)
+    pos = _skip_space(text, _skip_space(text, 0) + 1)  # past "[": the first member
+    index = 0
+    while True:
+        try:
+            value, end = _DECODER.raw_decode(text, pos)
+        except json.JSONDecodeError as exc:
+            line, column = where(exc.pos)
+            yield LineError(source, line, f"invalid JSON at column {column}: {_json_message(exc)}")
+            return
+        except (_NumberError, RecursionError, ValueError) as exc:
+            yield LineError(source, where(pos)[0], f"array[{index}]: {_refusal(exc, max_depth)}")
+            return
+        line = where(pos)[0]
+        problem = _member_problem(value, text[pos:end], max_depth)
+        if problem is not None:
+            yield LineError(source, line, f"array[{index}]: {problem}")
+        else:
+            raw = text[pos:end].encode()
+            yield Event(source, line, value, _js_exact(raw, raw.translate(_SHAPE)), index)
+        index += 1
+        pos = _skip_space(text, end)
+        if text.startswith(",", pos):
+            pos = _skip_space(text, pos + 1)
+            continue
+        if not text.startswith("]", pos):
+            line, column = where(pos)
+            what = "the input ends" if pos >= len(text) else "expected ',' or ']'"
+            yield LineError(
+                source, line, f"invalid JSON at column {column}: {what} after array[{index - 1}]"
+            )
+            return
+        break
+    end = _skip_space(text, pos + 1)
+    if end < len(text):
+        line, column = where(end)
+        yield LineError(source, line, f"invalid JSON at column {column}: data after the array")
+
+
+_ARRAY_TOO_LARGE: Final = (
+    f"a JSON array file over {MAX_ARRAY_BYTES // 1_048_576} MB: convert it to JSON Lines "
+    "first (jq -c '.[]' FILE > FILE.jsonl)"
+)
+
+
+def _skip_space(text: str, pos: int) -> int:
+    """The position of the first character at or after ``pos`` that is not JSON space."""
+    found = _SPACE.match(text, pos)
+    assert found is not None  # "*" matches the empty string
+    return found.end()
+
+
+class _Where:
+    """Line and column (from 1) of positions in ``text``, asked for in increasing order."""
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._pos = 0
+        self._line = 1
+
+    def __call__(self, pos: int) -> tuple[int, int]:
+        self._line += self._text.count("\n", self._pos, pos)
+        self._pos = pos
+        return self._line, pos - self._text.rfind("\n", 0, pos)
+
+
+def _member_problem(value: Any, raw: str, max_depth: int) -> str | None:
+    """Why a member of a JSON array file is not an event (the checks of a line)."""
+    if not isinstance(value, dict):
+        return f"expected a JSON object, got {_json_type(value)}"
+    if _deeper_than(value, max_depth):
+        return f"nesting deeper than {max_depth} levels"
+    if ("\\ud" in raw or "\\uD" in raw) and (code := _find_lone_surrogate(value)) is not None:
+        return f"invalid Unicode escape \\u{code:04x}: lone surrogate"
+    return None
+
+
+def _refusal(exc: BaseException, max_depth: int) -> str:
+    """The message of a value ``json`` refuses other than by syntax (``_json_loads``)."""
+    if isinstance(exc, _NumberError):
+        return str(exc)
+    if isinstance(exc, RecursionError):
+        return f"nesting deeper than {max_depth} levels"
+    return _int_too_long_message()
+
+
+ENVELOPE_DEFAULTS: Final = ("context", "integrations")
+"""The members of a batch envelope that apply to each of its events (``_batch_events``)."""
+
+
+def _is_envelope(data: dict[str, Any]) -> bool:
+    """Whether an object is a batch envelope (the body of Segment's ``/v1/batch``): a
+    ``batch`` array, and no ``type`` or ``event`` (which an event has)."""
+    return type(data["batch"]) is list and "type" not in data and "event" not in data
+
+
+def _batch_events(
+    source: str, lineno: int, envelope: dict[str, Any], js_exact: bool
+) -> Iterator[Event | LineError]:
+    """The events of a batch envelope, each at the envelope's line with its ``index``.
+
+    As Segment's HTTP API applies them, the envelope's ``context`` and
+    ``integrations`` (objects) apply to every event: their members are added to
+    the event's own object of that name, where it does not have them (the
+    event's own win).  A member of ``batch`` that is not an object is a
+    ``LineError`` naming its place.
+    """
+    defaults = {
+        name: value
+        for name in ENVELOPE_DEFAULTS
+        if isinstance(value := envelope.get(name), dict) and value
+    }
+    for index, data in enumerate(envelope["batch"]):
+        if not isinstance(data, dict):
+            what = f"expected a JSON object, got {_json_type(data)}"
+            yield LineError(source, lineno, f"batch[{index}]: {what}")
+            continue
+        for name, value in defaults.items():
+            own = data.get(name)
+            if own is None:
+                data[name] = dict(value)
+            elif isinstance(own, dict):
+                data[name] = {**value, **own}
+        yield Event(source, lineno, data, js_exact, index)
 
 
 class _Refused(str):
@@ -406,13 +616,13 @@ def _json_loads(raw: bytes, decode: Callable[[str], Any], max_depth: int) -> Any
     as a ``str``, never a ``_Refused``: callers tell them apart by exact type.
     """
     try:
-        data = decode(raw.decode())
+        # Without its line ending: a line cut off inside a string would otherwise be
+        # refused for the ``\r`` of a CRLF ending, not for ending too soon.
+        data = decode(raw.decode().rstrip("\r\n"))
     except UnicodeDecodeError as exc:
         return _Refused(f"invalid UTF-8 at byte {exc.start + 1} ({exc.reason})")
     except json.JSONDecodeError as exc:
-        # The text still ends with its line ending: count columns as if it did not.
-        column = min(exc.pos, len(exc.doc.rstrip("\r\n"))) + 1
-        return _Refused(f"invalid JSON at column {column}: {exc.msg}")
+        return _Refused(f"invalid JSON at column {exc.pos + 1}: {_json_message(exc)}")
     except _NumberError as exc:
         return _Refused(str(exc))
     except RecursionError:
@@ -424,6 +634,18 @@ def _json_loads(raw: bytes, decode: Callable[[str], Any], max_depth: int) -> Any
         if surrogate is not None:
             return _Refused(f"invalid Unicode escape \\u{surrogate:04x}: lone surrogate")
     return data
+
+
+def _json_message(exc: json.JSONDecodeError) -> str:
+    """``json``'s message, whole: the two that end in "at" (the position ``json`` adds to
+    its own text) say where by the column given before them, and a control character
+    is named."""
+    if exc.msg.endswith(" at"):
+        what = exc.msg[: -len(" at")]
+        if what == "Invalid control character" and exc.pos < len(exc.doc):
+            what += f" U+{ord(exc.doc[exc.pos]):04X}"
+        return f"{what} here"
+    return exc.msg
 
 
 def _js_exact(raw: bytes, shape: bytes) -> bool:
@@ -460,17 +682,83 @@ class _PrefixedReader(io.RawIOBase):
             size = min(len(view), len(self._head))
             view[:size] = self._head[:size]
             self._head = self._head[size:]
-            return size
+            if size == len(view) or self._head:
+                return size
+            view = view[size:]  # filled on: a first read is a whole buffer (``_is_array_file``)
+            data = self._stream.read(len(view))
+            view[: len(data)] = data
+            return size + len(data)
         data = self._stream.read(len(view))
         view[: len(data)] = data
         return len(data)
 
 
+class _ZstdDataError(OSError):
+    """zstd data that cannot be decompressed (``zstandard.ZstdError``, as an ``OSError``)."""
+
+
+class _ZstdRaw(io.RawIOBase):
+    """The decompressed bytes of the zstd frames of ``source``, one after the other.
+
+    ``zstandard``'s decompression objects, one per frame, so that input that
+    ends inside a frame is told (``EOFError``), as gzip and bzip2 tell it.
+    """
+
+    def __init__(self, source: io.BufferedIOBase, zstandard: Any) -> None:
+        super().__init__()
+        self._source = source
+        self._context = zstandard.ZstdDecompressor()
+        self._error: type[Exception] = zstandard.ZstdError
+        self._frame: Any = None
+        self._out = memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: WriteableBuffer, /) -> int:
+        while not self._out:
+            chunk = self._source.read1(_BUFFER_SIZE)
+            if not chunk:
+                if self._frame is not None and not self._frame.eof:
+                    raise EOFError("zstd")
+                return 0
+            out = []
+            while chunk:
+                if self._frame is None or self._frame.eof:
+                    self._frame = self._context.decompressobj()
+                try:
+                    out.append(self._frame.decompress(chunk))
+                except self._error as exc:
+                    raise _ZstdDataError(
+                        str(exc).removeprefix("zstd decompressor error: ")
+                    ) from None
+                chunk = self._frame.unused_data if self._frame.eof else b""
+            self._out = memoryview(b"".join(out))
+        view = memoryview(buffer).cast("B")
+        size = min(len(view), len(self._out))
+        view[:size] = self._out[:size]
+        self._out = self._out[size:]
+        return size
+
+
+class _ZstdReader(io.BufferedReader):
+    """zstd input, decompressed (every frame) by the optional ``zstandard`` package."""
+
+    @classmethod
+    def open(cls, buffered: io.BufferedIOBase) -> _ZstdReader | None:
+        """A reader of ``buffered`` decompressed; ``None`` without ``zstandard``."""
+        try:
+            import zstandard  # noqa: PLC0415 - optional, and only for zstd input
+        except ImportError:
+            return None
+        return cls(_ZstdRaw(buffered, zstandard), _BUFFER_SIZE)
+
+
 def _read_head(stream: BinaryIO) -> bytes:
-    """Read the first two bytes (fewer at end of input), looping over short reads."""
+    """Read the first four bytes (fewer at end of input), looping over short reads."""
     head = b""
-    while len(head) < 2:
-        chunk = stream.read(2 - len(head))
+    while len(head) < 4:
+        chunk = stream.read(4 - len(head))
         if not chunk:
             break
         head += chunk
@@ -515,8 +803,16 @@ def _format_limit(size: int) -> str:
     return f"{size:,} bytes"
 
 
-def _read_error_message(exc: BaseException) -> str:
-    """Describe an error from reading (and maybe decompressing) the stream."""
+def _read_error_message(exc: BaseException, reader: object = None) -> str:
+    """Describe an error from reading (and maybe decompressing, by ``reader``) the stream."""
+    if isinstance(reader, bz2.BZ2File | _ZstdReader):
+        name = "bzip2" if isinstance(reader, bz2.BZ2File) else "zstd"
+        if isinstance(exc, EOFError):
+            return f"{name} data is truncated: the compressed stream ended early"
+        if isinstance(exc, _ZstdDataError):
+            return f"zstd data is corrupt: {exc}"
+        if type(exc) is OSError and exc.errno is None:  # bzip2's "Invalid data stream"
+            return f"bzip2 data is corrupt: {str(exc).lower()}"
     if isinstance(exc, EOFError):
         return "gzip data is truncated: the compressed stream ended early"
     if isinstance(exc, zlib.error):

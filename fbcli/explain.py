@@ -249,29 +249,77 @@ def find_event(
     source: str,
     line: int | None = None,
     message_id: str | None = None,
+    index: int | None = None,
 ) -> Event | LineError:
     """The event on ``line`` (or the first with ``message_id``); a malformed line as is.
 
-    Raises ``ConfigError`` when there is no such event (a blank line, a line past
-    the end, no such ``messageId``) or the input cannot be read at all.
+    On a line holding a batch envelope, the event at ``index`` (from 0); with no
+    ``index``, its only event.  Raises ``ConfigError`` when there is no such event
+    (a blank line, a line past the end, a batch of several events and no
+    ``index``, no such ``messageId``) or the input cannot be read at all.
     Reading stops at the event.
     """
     last = 0
+    held: list[Event | LineError] = []  # the items of a batch on ``line``, passed over
+    plain = False
     for item in items:
         if item.line == 0:
             assert isinstance(item, LineError)
             raise ConfigError(item.message, where=item.source)
         last = item.line
         if line is not None and item.line == line:
-            return item
+            place = _place(item)
+            if place is None and index is None:
+                return item
+            if place is not None and place == index:
+                return item
+            if place is not None:
+                held.append(item)
+            plain = place is None
+            continue
         if line is not None and item.line > line:
             break
         if isinstance(item, Event) and message_id is not None and item.message_id == message_id:
             return item
+    if len(held) == 1 and index is None:
+        return held[0]
     if line is not None:
-        why = "it is blank" if line < last else f"the last non-blank line is {last}"
-        raise ConfigError(f"no event on line {line}: {why}", where=source)
+        raise ConfigError(_no_event_on(line, index, len(held), last, plain=plain), where=source)
     raise ConfigError(f"no event with messageId {json.dumps(message_id)}", where=source)
+
+
+def _place(item: Event | LineError) -> int | None:
+    """An item's place in the batch on its line (a bad member's too); ``None``: no batch."""
+    if isinstance(item, Event):
+        return item.index
+    found = re.match(r"batch\[(\d+)\]: ", item.message)
+    return int(found[1]) if found else None
+
+
+def _no_event_on(line: int, index: int | None, held: int, last: int, *, plain: bool) -> str:
+    """Why ``find_event`` found no event on ``line`` (at ``index``): ``held``, the items of
+    the batch on that line; ``plain``: the line holds one event, not a batch."""
+    if held:
+        places = f"{line}[0] to {line}[{held - 1}]"
+        if index is None:
+            return f"line {line} holds a batch of {held} events: give --line {places}"
+        return f"no event {line}[{index}]: line {line} holds a batch of {held} ({places})"
+    if plain:
+        return f"no event {line}[{index}]: line {line} holds no batch (give --line {line})"
+    why = "it is blank" if line < last else f"the last non-blank line is {last}"
+    return f"no event on line {line}: {why}"
+
+
+def parse_line(text: str) -> tuple[int, int | None]:
+    """``explain --line``: ``12`` (the event on line 12) or ``12[3]`` (the event at index 3,
+    from 0, of the batch on line 12); ``ConfigError`` for anything else."""
+    found = re.fullmatch(r"\s*(\d+)\s*(?:\[\s*(\d+)\s*\])?\s*", text)
+    if found is None or int(found[1]) < 1:
+        raise ConfigError(
+            f"--line must be a line number (12), or a line and a place in its batch (12[3]), "
+            f"not '{text}'"
+        )
+    return int(found[1]), int(found[2]) if found[2] is not None else None
 
 
 # -- explaining --------------------------------------------------------------------------
@@ -717,6 +765,8 @@ def explanation_to_dict(explanation: Explanation) -> dict[str, Any]:
     """The ``explain --format json`` object (keys documented in docs/debugging.md)."""
     event = explanation.event
     out: dict[str, Any] = {"source": event.source, "line": event.line}
+    if event.index is not None:
+        out["index"] = event.index
     if event.message_id is not None:
         out["messageId"] = event.message_id
     out["status"] = explanation.status

@@ -1,5 +1,8 @@
 """Open the inputs named on the command line: files, ``-`` and copies of what is read twice.
 
+``expand_inputs`` turns the names given into files first: folders into their
+event files, glob patterns into what they match; a name that does not exist
+is a ``ConfigError`` (a usage error, the same in every command).
 ``open_inputs`` opens each input in turn (a missing or unreadable one becomes
 a ``LineError`` of line 0, and the run goes on with the next).  A replay reads
 its inputs twice (the pre-flight, then sending), so a :class:`Spool` first
@@ -13,6 +16,7 @@ when the spool is closed, on errors and signals too.
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import shutil
 import stat
@@ -36,6 +40,93 @@ FileId = tuple[int, int]
 def file_id(info: os.stat_result) -> FileId:
     """(device, inode) of a ``stat`` result."""
     return (info.st_dev, info.st_ino)
+
+
+EVENT_SUFFIXES: Final = (".jsonl", ".ndjson", ".json")
+"""What an event file's name ends with, in a folder given as an input (before any
+``COMPRESSED_SUFFIXES``)."""
+COMPRESSED_SUFFIXES: Final = (".gz", ".bz2", ".zst")
+_OWN_FILES: Final = (".sqlite", ".sqlite-wal", ".sqlite-shm", ".sqlite-journal", ".lock")
+"""fbcli's own files (a ledger and its companions, a lock note): never inputs."""
+_GLOB_MAGIC: Final = frozenset("*?[")
+
+
+def is_event_file(name: str) -> bool:
+    """Whether a file in a folder given as an input is read: an event-looking name
+    (``.jsonl``, ``.ndjson``, ``.json``, each maybe ``.gz``, ``.bz2`` or ``.zst``),
+    not hidden, not one of fbcli's own files (a ledger, a lock note)."""
+    if name.startswith(".") or name.endswith(_OWN_FILES):
+        return False
+    stem = name
+    for suffix in COMPRESSED_SUFFIXES:
+        if stem.endswith(suffix):
+            stem = stem[: -len(suffix)]
+            break
+    return stem.endswith(EVENT_SUFFIXES)
+
+
+def expand_inputs(names: Iterable[str]) -> list[str]:
+    """The input files that ``names`` (as given on the command line) stand for, in order.
+
+    - ``-`` and an existing file (a pipe, a device too) stand for themselves;
+    - a folder, for its event files (``is_event_file``), read recursively in
+      sorted order (names compared as text; hidden folders and links to
+      folders are not entered);
+    - a name that does not exist but holds ``*``, ``?`` or ``[``, for the files
+      that match it as a glob (``**`` spans folders), sorted: for shells that
+      did not expand it, or a quoted pattern.
+
+    A file named twice is read twice, as a shell would have it.
+
+    ``ConfigError`` (a usage error) for a name that does not exist, a glob
+    that matches nothing, or a folder with no event file.
+    """
+    found: list[str] = []
+    for name in names:
+        if name == "-":
+            found.append(name)
+            continue
+        path = Path(name)
+        if path.is_dir():
+            files = _folder_files(path)
+            if not files:
+                raise ConfigError(
+                    "the folder holds no event files",
+                    where=name,
+                    hint="fbcli reads *.jsonl, *.ndjson and *.json files, maybe "
+                    "compressed (.gz, .bz2, .zst), in it and its subfolders",
+                )
+            found.extend(files)
+        elif os.path.lexists(name):
+            found.append(name)
+        elif _GLOB_MAGIC.intersection(name):
+            matches = sorted(glob.glob(name, recursive=True))  # noqa: PTH207 - absolute too
+            files = []
+            for match in matches:
+                files.extend(_folder_files(Path(match)) if Path(match).is_dir() else [match])
+            if not files:
+                raise ConfigError("no file matches this pattern", where=name)
+            found.extend(files)
+        else:
+            raise ConfigError("no such file", where=name)
+    return found
+
+
+def _folder_files(folder: Path) -> list[str]:
+    """The event files in ``folder`` and its subfolders, depth first, sorted by name."""
+    files: list[str] = []
+    try:
+        entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+    except OSError as exc:
+        raise ConfigError(f"cannot read the folder: {exc.strerror}", where=str(folder)) from None
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            files.extend(_folder_files(Path(entry.path)))
+        elif is_event_file(entry.name):
+            files.append(entry.path)
+    return files
 
 
 def open_inputs(

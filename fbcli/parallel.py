@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Final
 
 from fbcli.errors import FbcliError
-from fbcli.events import BLOCK_BYTES, Block, LineError, read_block_events, read_blocks
+from fbcli.events import BLOCK_BYTES, Block, Event, LineError, read_block_events, read_blocks
 from fbcli.plan import (
     CompiledConfig,
     PlanBatch,
@@ -66,7 +66,8 @@ AUTO_MIN_BYTES: Final = 16_000_000
 starting workers would cost more than it saves."""
 
 GZIP_RATIO: Final = 8
-"""How much larger than its file a gzip input is taken to be, for ``AUTO_MIN_BYTES``."""
+"""How much larger than its file a compressed input (gzip, bzip2, zstd) is taken to be, for
+``AUTO_MIN_BYTES``."""
 
 Render = Callable[[PlanRecord], object]
 """What a worker sends back for each record: the record, its JSON text, or ``None`` (drop)."""
@@ -106,7 +107,7 @@ def auto_jobs(files: Iterable[str], *, min_bytes: int = AUTO_MIN_BYTES) -> int:
             continue
         if not Path(name).is_file():
             continue
-        total += stat.st_size * (GZIP_RATIO if name.endswith(".gz") else 1)
+        total += stat.st_size * (GZIP_RATIO if name.endswith((".gz", ".bz2", ".zst")) else 1)
     return cpus if total >= min_bytes else 1
 
 
@@ -145,7 +146,7 @@ def plan_blocks(block: Block, work: _Work | None = None) -> Planned:
     return list(plan_groups(items, work.compiled, work.selection, work.render, causes=work.causes))
 
 
-def _split(inputs: Iterable[Input], block_bytes: int) -> Iterator[Block | LineError]:
+def _split(inputs: Iterable[Input], block_bytes: int) -> Iterator[Block | Event | LineError]:
     for opened in inputs:
         if isinstance(opened, LineError):
             yield opened
@@ -154,10 +155,10 @@ def _split(inputs: Iterable[Input], block_bytes: int) -> Iterator[Block | LineEr
         yield from read_blocks(stream, name, block_bytes=block_bytes)
 
 
-def _error_group(error: LineError, work: _Work) -> Planned:
-    return list(
-        plan_groups([error], work.compiled, work.selection, work.render, causes=work.causes)
-    )
+def _local_group(item: Event | LineError, work: _Work) -> Planned:
+    """An item planned here, not in a worker: an input that cannot be read, or an event of
+    a JSON array file (``events.read_blocks``)."""
+    return list(plan_groups([item], work.compiled, work.selection, work.render, causes=work.causes))
 
 
 def _quiet_worker() -> None:
@@ -194,7 +195,7 @@ def plan_in_parallel(
     if jobs <= 1 or not can_fork():
         for item in blocks:
             planned = (
-                _error_group(item, work) if isinstance(item, LineError) else plan_blocks(item, work)
+                plan_blocks(item, work) if isinstance(item, Block) else _local_group(item, work)
             )
             yield from _each(planned)
         return
@@ -206,7 +207,7 @@ def _each(planned: Planned) -> list[PlanGroup[object]] | list[PlanBatch[object]]
 
 
 def _fan_out(
-    blocks: Iterator[Block | LineError], work: _Work, jobs: int
+    blocks: Iterator[Block | Event | LineError], work: _Work, jobs: int
 ) -> Iterator[PlanGroup[object] | PlanBatch[object]]:
     # Imported here: most runs are small and never start a worker.
     import multiprocessing  # noqa: PLC0415
@@ -226,10 +227,10 @@ def _fan_out(
     pending: deque[Future[Planned] | Planned] = deque()
     try:
         for item in blocks:
-            if isinstance(item, LineError):
-                pending.append(_error_group(item, work))
-            else:
+            if isinstance(item, Block):
                 pending.append(executor.submit(plan_blocks, item))
+            else:
+                pending.append(_local_group(item, work))
             while len(pending) > 2 * jobs:
                 yield from _each(_result(pending.popleft()))
         while pending:

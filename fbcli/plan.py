@@ -33,8 +33,9 @@ from __future__ import annotations
 import math
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final, Generic, Literal, NamedTuple, TypeVar
 
 from fbcli.actions import ACTIONS
@@ -59,7 +60,8 @@ from fbcli.directives import path_keys
 from fbcli.errors import ConfigError
 from fbcli.events import Event, LineError
 from fbcli.jsvalues import JsTypeError, js_json, js_view
-from fbcli.triggers import compile_option, emit_test, getter
+from fbcli.text import plural
+from fbcli.triggers import compile_option, emit_test, getter, parse_instant
 from fbcli.validation import (
     DROPPED,
     FAIL,
@@ -892,6 +894,11 @@ class CompiledConfig:
     )
     """``dispatcher`` by ``actions``, compiled when first asked for."""
 
+    @property
+    def known(self) -> frozenset[str]:
+        """The names of its subscriptions."""
+        return frozenset(s.name for s, _ in self.subscriptions)
+
     def dispatcher(self, actions: frozenset[str] | None = None) -> Dispatcher:
         """All calls for one event, one per matching subscription in file order (generated).
 
@@ -997,15 +1004,35 @@ def _compiled(config: MappingConfig, base_url: str) -> CompiledConfig:
 
 @dataclass(frozen=True, slots=True)
 class PlanFilter:
-    """Which events and calls to keep (``--action``, ``--where``, ``--lines``)."""
+    """Which events and calls to keep (``--action``, ``--where``, ``--lines``, ``--since``,
+    ``--until``)."""
 
     actions: frozenset[str] | None = None
     where: Callable[[Mapping[str, Any]], bool] | None = None
     lines: tuple[int, int] | None = None
+    since: datetime | None = None
+    """Events at this instant or later (``--since``)."""
+    until: datetime | None = None
+    """Events before this instant (``--until``: a date is the end of that day)."""
 
     def keeps_line(self, line: int) -> bool:
         """Whether ``--lines`` keeps this line number."""
         return self.lines is None or self.lines[0] <= line <= self.lines[1]
+
+    @property
+    def dated(self) -> bool:
+        """Whether ``--since`` or ``--until`` is given."""
+        return self.since is not None or self.until is not None
+
+    def keeps_time(self, data: Mapping[str, Any]) -> bool | None:
+        """Whether ``--since`` and ``--until`` keep the event; ``None``: it has no time
+        (``event_time``), and is left out."""
+        when = event_time(data)
+        if when is None:
+            return None
+        return (self.since is None or when >= self.since) and (
+            self.until is None or when < self.until
+        )
 
     @classmethod
     def parse(
@@ -1014,9 +1041,12 @@ class PlanFilter:
         actions: Iterable[str] | None = None,
         where: str | None = None,
         lines: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
     ) -> PlanFilter:
-        """The filter of ``--action`` (names), ``--where`` (a trigger) and ``--lines``
-        (``10-20``, ``10-``, ``-20`` or ``15``); ``ConfigError`` names a bad one."""
+        """The filter of ``--action`` (names), ``--where`` (a trigger), ``--lines``
+        (``10-20``, ``10-``, ``-20`` or ``15``), ``--since`` and ``--until`` (ISO-8601
+        dates or dates and times); ``ConfigError`` names a bad one."""
         names = list(actions or [])
         unknown = [a for a in names if a not in ACTIONS]
         if unknown:
@@ -1027,7 +1057,47 @@ class PlanFilter:
             actions=frozenset(names) if names else None,
             where=compile_option(where, "--where") if where else None,
             lines=_parse_lines(lines),
+            since=_parse_date(since, "--since", end_of_day=False),
+            until=_parse_date(until, "--until", end_of_day=True),
         )
+
+
+TIME_KEYS: Final = ("timestamp", "originalTimestamp", "receivedAt", "sentAt")
+"""Where an event's time is read (``event_time``): the first of these that is present."""
+
+
+def event_time(data: Mapping[str, Any]) -> datetime | None:
+    """The event's time: the first of ``TIME_KEYS`` present (not null), as an instant if it
+    is an ISO-8601 date or date and time (``triggers.parse_instant``), else ``None``."""
+    for key in TIME_KEYS:
+        value = data.get(key)
+        if value is not None:
+            return parse_instant(value)
+    return None
+
+
+def undated_note(count: int) -> str:
+    """What ``--since``/``--until`` say of the events they left out for want of a time."""
+    return (
+        f"{plural(count, 'event')} without a time ({', '.join(TIME_KEYS)}: the first present, "
+        "as an ISO-8601 date and time) left out by --since/--until"
+    )
+
+
+def _parse_date(text: str | None, option: str, *, end_of_day: bool) -> datetime | None:
+    """``--since``/``--until``: an ISO-8601 date (``2026-01-31``: its start, or with
+    ``end_of_day`` its end) or date and time (an offset, or UTC)."""
+    if text is None:
+        return None
+    instant = parse_instant(text.strip())
+    if instant is None:
+        raise ConfigError(
+            f"{option} must be an ISO-8601 date or date and time, not '{text}'",
+            hint=f"e.g. {option} 2026-01-31 or {option} 2026-01-31T12:00:00+02:00",
+        )
+    if end_of_day and len(text.strip()) == 10:
+        instant += timedelta(days=1)
+    return instant
 
 
 def _parse_lines(text: str | None) -> tuple[int, int] | None:
@@ -1111,10 +1181,19 @@ class PlanTally:
         """How many records have this status."""
         return self.by_status[status]
 
+    @property
+    def undated(self) -> int:
+        """Events ``--since``/``--until`` left out for want of a time (``event_time``)."""
+        return self.by_status["undated"]
+
+    def add_undated(self) -> None:
+        """Count one event left out for want of a time."""
+        self.by_status["undated"] += 1
+
 
 T = TypeVar("T")
 
-RecordKey = tuple[Status, str | None]
+RecordKey = tuple[Status | Literal["undated"], str | None]
 """What ``PlanTally`` counts of a record: its status and action (``None``: no action)."""
 
 
@@ -1155,21 +1234,103 @@ class PlanBatch(NamedTuple, Generic[T]):
     """The items' causes, when they are looked for (``CauseFinder``)."""
 
 
+# -- lines of a failed file (``replay --failed``) read back as input ----------------------
+
+FAILED_KIND: Final = "fbcli.failed-call"
+"""The ``kind`` of a line of a ``--failed`` file (``replay.failed_record`` writes them)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FailedRef:
+    """What a line of a ``--failed`` file says of its call: its ledger row (target, key,
+    subscription), its action, and the status it ended with."""
+
+    key: str | None
+    subscription: str | None
+    action: str | None
+    status: Literal["sent", "failed", "unknown"] | None = None
+    target: str | None = None
+
+
+def unwrap_failed(item: Event | LineError) -> tuple[Event | LineError, FailedRef | None]:
+    """A ``--failed`` line read back as input: its original event (at the line of the
+    failed file), and its call; any other item as it is, and ``None``."""
+    if (
+        isinstance(item, Event)
+        and item.data.get("kind") == FAILED_KIND
+        and isinstance(item.data.get("event"), dict)
+    ):
+        ledger = item.data.get("ledger")
+        ledger = ledger if isinstance(ledger, dict) else {}
+
+        def text(value: Any) -> str | None:
+            return value if isinstance(value, str) and value else None
+
+        status = item.data.get("status")
+        ref = FailedRef(
+            text(ledger.get("key")),
+            text(ledger.get("subscription")) or text(item.data.get("subscription")),
+            text(item.data.get("action")),
+            status if status in ("sent", "failed", "unknown") else None,
+            text(ledger.get("target")),
+        )
+        return Event(item.source, item.line, item.data["event"]), ref
+    return item, None
+
+
+def keeps_call(record: PlanRecord, ref: FailedRef, known: Collection[str]) -> bool:
+    """Whether a record of a failed line's event is that line's call (or its renamed self)."""
+    if not isinstance(record, PlannedCall | Rejection):
+        return False
+    if record.subscription == ref.subscription:
+        return True
+    return ref.subscription not in known and record.action == ref.action
+
+
+def original_events(items: Iterable[Event | LineError]) -> Iterator[Event | LineError]:
+    """``items`` with each line of a failed file as its original event (``unwrap_failed``)."""
+    for item in items:
+        yield unwrap_failed(item)[0]
+
+
+UNDATED: Final[list[PlanRecord]] = []
+"""What ``plan_item`` gives for an event ``--since``/``--until`` leave out because it has no
+time (``event_time``): counted apart (``PlanTally.undated``), never shown."""
+UNDATED_KEY: Final[RecordKey] = ("undated", None)
+
+
 def plan_item(
     item: Event | LineError,
     compiled: CompiledConfig,
     selection: PlanFilter,
 ) -> list[PlanRecord] | None:
-    """One item's records, in order; ``None`` when the selection drops the item."""
+    """One item's records, in order; ``None`` when the selection drops the item.
+
+    A line of a ``--failed`` file is its original event, of which only its own call
+    is kept (the subscription it names, or, when the mapping file no longer has that
+    name, the call of the same action): the call ``replay`` would send again.  When
+    the mapping file no longer makes that call, the event is unmatched.
+    """
     if selection.lines is not None and not selection.keeps_line(item.line):
         return None
     if isinstance(item, LineError):
         return [item]
+    ref = None
+    if item.data.get("kind") == FAILED_KIND:
+        item, ref = unwrap_failed(item)
+        assert isinstance(item, Event)
     if selection.where is not None and not selection.where(item.data):
         return None
+    if selection.dated:
+        kept = selection.keeps_time(item.data)
+        if not kept:
+            return None if kept is False else UNDATED
     planned = _plan_compiled(item, compiled, selection.actions)
     if isinstance(planned, Unmatched):
         return None if selection.actions is not None else [planned]
+    if ref is not None:
+        known = compiled.known
+        return [r for r in planned if keeps_call(r, ref, known)] or [Unmatched(item)]
     return list(planned) or None
 
 
@@ -1201,7 +1362,9 @@ def plan_groups(
     """
     for item in items:
         records = plan_item(item, compiled, selection)
-        if records is not None:
+        if records is UNDATED:
+            yield PlanGroup(False, (UNDATED_KEY,), ())
+        elif records is not None:
             group = group_of(records, render)
             if causes is not None:
                 book = causes.new_book()
@@ -1233,6 +1396,9 @@ def plan_batch(
     for item in items:
         records = plan_item(item, compiled, selection)
         if records is None:
+            continue
+        if records is UNDATED:  # as ``plan_groups`` counts it
+            add((UNDATED_KEY,), is_event=False)
             continue
         group = group_of(records, render)
         add(group.keys, is_event=group.is_event)
@@ -1322,6 +1488,8 @@ def to_record(record: PlanRecord) -> dict[str, Any]:
             "errors": [{"message": record.message}],
         }
     out: dict[str, Any] = {"source": record.event.source, "line": record.event.line}
+    if record.event.index is not None:
+        out["index"] = record.event.index
     message_id = record.event.message_id
     if message_id is not None:
         out["messageId"] = message_id

@@ -47,15 +47,18 @@ from fbcli.errors import ApiError, AuthError, ConfigError, FbcliError
 from fbcli.events import Event, LineError
 from fbcli.ledger import Ambiguous, Found, Ledger, LedgerStatus, Lookup, event_key
 from fbcli.plan import (
+    FAILED_KIND,
+    UNDATED,
     CompiledConfig,
+    FailedRef,
     PlanFilter,
     PlannedCall,
     PlanRecord,
     PlanTally,
     Rejection,
-    Unmatched,
     plan_item,
     status_of,
+    unwrap_failed,
 )
 from fbcli.ratelimit import RateLimiter
 from fbcli.retry import RetryPolicy, classify, parse_retry_after
@@ -455,20 +458,6 @@ def skip_reason(recorded: LedgerStatus | None, options: ReplayOptions) -> Skip |
 
 # -- the plan of a replay: calls with their ledger keys -----------------------------------
 
-FAILED_KIND: Final = "fbcli.failed-call"
-
-
-@dataclass(frozen=True, slots=True)
-class FailedRef:
-    """What a line of a ``--failed`` file says of its call: its ledger row (target, key,
-    subscription), its action, and the status it ended with."""
-
-    key: str | None
-    subscription: str | None
-    action: str | None
-    status: LedgerStatus | None = None
-    target: str | None = None
-
 
 @dataclass(frozen=True, slots=True)
 class ReplayItem:
@@ -478,40 +467,6 @@ class ReplayItem:
     records: list[PlanRecord]
     key: str | None
     ref: FailedRef | None = None
-
-
-def unwrap_failed(item: Event | LineError) -> tuple[Event | LineError, FailedRef | None]:
-    """A ``--failed`` line read back as input: its original event, and its call."""
-    if (
-        isinstance(item, Event)
-        and item.data.get("kind") == FAILED_KIND
-        and isinstance(item.data.get("event"), dict)
-    ):
-        ledger = item.data.get("ledger")
-        ledger = ledger if isinstance(ledger, dict) else {}
-
-        def text(value: Any) -> str | None:
-            return value if isinstance(value, str) and value else None
-
-        status = item.data.get("status")
-        ref = FailedRef(
-            text(ledger.get("key")),
-            text(ledger.get("subscription")) or text(item.data.get("subscription")),
-            text(item.data.get("action")),
-            status if status in ("sent", "failed", "unknown") else None,
-            text(ledger.get("target")),
-        )
-        return Event(item.source, item.line, item.data["event"]), ref
-    return item, None
-
-
-def _keeps(record: PlanRecord, ref: FailedRef, known: Collection[str]) -> bool:
-    """Whether a record of a failed line's event is that line's call (or its renamed self)."""
-    if not isinstance(record, PlannedCall | Rejection):
-        return False
-    if record.subscription == ref.subscription:
-        return True
-    return ref.subscription not in known and record.action == ref.action
 
 
 def replay_items(
@@ -533,14 +488,12 @@ def replay_items(
     """
     for item in items:
         original, ref = unwrap_failed(item)
-        records = plan_item(original, compiled, selection)
+        records = plan_item(item, compiled, selection)
         if records is None:
             continue
-        if ref is not None:
-            records = [r for r in records if _keeps(r, ref, known)]
-            if not records:
-                assert isinstance(original, Event)
-                records = [Unmatched(original)]
+        if records is UNDATED:
+            tally.add_undated()
+            continue
         tally.add_event(records)
         key = None
         if isinstance(original, Event):

@@ -57,7 +57,7 @@ from fbcli.ledger import (
 from fbcli.lock import Holder, LedgerLock
 from fbcli.mapi import Credentials, MapiClient, Timeouts
 from fbcli.outputs import OutputGuard, guard_for
-from fbcli.plan import DEFAULT_BASE_URL, PlanFilter, PlanTally, compile_config
+from fbcli.plan import DEFAULT_BASE_URL, PlanFilter, PlanTally, compile_config, undated_note
 from fbcli.ratelimit import RateLimiter
 from fbcli.replay import (
     CallOutcome,
@@ -336,7 +336,7 @@ class ReplayRun:
                 known=self.known,
                 target=self.target.ledger_target,
             )
-            self._tell(check)
+            self._tell(check, tally)
             result = ReplayResult(check, self.target.base_url or "", path)
             if check.has_problems and not self.settings.skip_invalid:
                 self.observer.rejected(check, self.config, len(self.files))
@@ -440,8 +440,10 @@ class ReplayRun:
                 raise  # replay_calls stops showing
             self._showing = False
 
-    def _tell(self, check: Preflight) -> None:
+    def _tell(self, check: Preflight, tally: PlanTally) -> None:
         """Notes on what the pre-flight saw that may not be what the user meant."""
+        if tally.undated:
+            self.observer.note(f"{undated_note(tally.undated)}: not sent")
         here = self.target.ledger_target
         for target, lines in check.foreign.items():
             self.observer.note(

@@ -77,6 +77,7 @@ import re
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Final, Literal, TypeAlias, assert_never
 
@@ -764,10 +765,88 @@ def trace_trigger(node: Node, event: Mapping[str, Any]) -> list[TraceStep]:
     ]
 
 
+def parse_instant(value: object) -> datetime | None:
+    """An ISO-8601 date or date and time as an instant (aware ``datetime``), else ``None``.
+
+    ``2026-01-31`` is midnight UTC of that day; a time without an offset is UTC;
+    ``Z`` and ``+02:00`` offsets are honoured (``datetime.fromisoformat``'s forms).
+    """
+    if not isinstance(value, str) or not 10 <= len(value) <= 40 or not value[:4].isdigit():
+        return None
+    try:
+        instant = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return instant if instant.tzinfo is not None else instant.replace(tzinfo=UTC)
+
+
+ORDERING: Final = frozenset({"<", "<=", ">", ">="})
+
+
+def _instant_test(src: Source, op: str, literal: datetime, actual: str) -> str:
+    """``path op "ISO date"`` on the command line: the value, an ISO-8601 string too, is
+    compared with the literal as instants; any other value does not match."""
+    a = src.name("t")
+    parse = src.const(parse_instant)
+    return f"(({a} := {parse}({actual})) is not None and {a} {_OPERATORS[op]} {src.const(literal)})"
+
+
+def _option_test(src: Source, node: Node, value: Callable[[str], str]) -> str:
+    """``emit_test`` for a command-line trigger: the same, but for ordering comparisons with
+    text, which compare ISO-8601 instants (``check_option`` has refused any other text)."""
+    match node:
+        case Compare(path, op, literal) if op in ORDERING and isinstance(literal, str):
+            instant = parse_instant(literal)
+            assert instant is not None
+            return _instant_test(src, op, instant, value(path))
+        case Compare() | Call():
+            return emit_test(src, node, value)
+        case Not(operand):
+            return f"(not {_option_test(src, operand, value)})"
+        case And(items):
+            return "(" + " and ".join(_option_test(src, item, value) for item in items) + ")"
+        case Or(items):
+            return "(" + " or ".join(_option_test(src, item, value) for item in items) + ")"
+        case _:
+            assert_never(node)
+
+
+def text_orderings(node: Node) -> list[Compare]:
+    """The comparisons of ``node`` that order text (``<``, ``<=``, ``>``, ``>=`` with a
+    string): in a mapping file these never match, as in the destination."""
+    return [
+        leaf
+        for leaf in _leaves(node)
+        if isinstance(leaf, Compare) and leaf.op in ORDERING and isinstance(leaf.value, str)
+    ]
+
+
 def compile_option(text: str, option: str) -> Predicate:
     """A trigger given on the command line (``--where``, ``--trigger``), compiled;
-    ``ConfigError`` says which option holds the mistake."""
+    ``ConfigError`` says which option holds the mistake.
+
+    Unlike a mapping file's trigger (where, as in the destination, ordering text
+    never matches), ``<``, ``<=``, ``>`` and ``>=`` with a string compare ISO-8601
+    dates and times as instants (``parse_instant``); any other string is refused.
+    """
     try:
-        return compile_trigger(parse_trigger(text))
+        node = parse_trigger(text)
     except TriggerSyntaxError as exc:
         raise ConfigError(f"bad trigger in {option}: {exc}") from None
+    orderings = text_orderings(node)
+    for leaf in orderings:
+        if parse_instant(leaf.value) is None:
+            raise ConfigError(
+                f"bad trigger in {option}: '{format_trigger(leaf)}' orders text, which "
+                "only works for ISO-8601 dates and times",
+                hint='compare a number, or a date like "2026-01-31" or "2026-01-31T12:00:00Z" '
+                "(a date is midnight UTC; a time without an offset is UTC)",
+            )
+    if not orderings:
+        return compile_trigger(node)
+    src = Source()
+    test = _option_test(src, node, value_of(src, "event"))
+    src.line(0, "def match(event):")
+    src.line(1, f"return {test}")
+    predicate: Predicate = src.compile("match")
+    return predicate

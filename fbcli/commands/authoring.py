@@ -12,14 +12,17 @@ from typing import Annotated, Any
 import typer
 
 from fbcli.cli import (
-    FilesArg,
-    FormatOpt,
-    OutputFormat,
     app,
     console,
     finish,
     guarded,
+    input_files,
     read_inputs,
+)
+from fbcli.commands.options import (
+    FilesArg,
+    FormatOpt,
+    OutputFormat,
 )
 from fbcli.errors import ConfigError, ExitCode
 
@@ -146,7 +149,7 @@ def init_command(
             raise ConfigError("--merchant-id is for direct mode", hint="add --mode direct")
         merchant_id = check_merchant_id(merchant_id.strip(), source="--merchant-id")
     text, counts, suggestion = start_mapping(
-        read_inputs(files), mode=chosen, merchant_id=merchant_id
+        read_inputs(input_files(files)), mode=chosen, merchant_id=merchant_id
     )
     err = console(stderr=True)
     print_note(err, f"Found {describe_counts(counts)}.")
@@ -294,15 +297,18 @@ def eval_command(
 
     Example: fbcli eval --mapping '{"@path": "$.properties.total"}' events.jsonl
     """
-    from fbcli.events import LineError
+    from fbcli.events import Event, LineError
     from fbcli.playground import evaluator
 
     evaluate = evaluator(trigger, mapping)
+    files = input_files(files)
     malformed = False
     several = len(files) > 1
     for item in read_inputs(files):
         record: dict[str, Any] = {"source": item.source} if several else {}
         record["line"] = item.line
+        if isinstance(item, Event) and item.index is not None:
+            record["index"] = item.index
         if isinstance(item, LineError):
             malformed = True
             record.update(status="malformed", errors=[{"message": item.message}])

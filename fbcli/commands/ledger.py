@@ -12,14 +12,16 @@ import typer
 
 from fbcli.cli import (
     EXIT_CODES_HELP,
-    FormatOpt,
-    OutputFormat,
     app,
     check_base_url,
     console,
     finish,
     guarded,
     state_folder,
+)
+from fbcli.commands.options import (
+    FormatOpt,
+    OutputFormat,
 )
 from fbcli.errors import ConfigError, ExitCode
 

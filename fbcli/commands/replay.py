@@ -10,21 +10,26 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from fbcli.cli import (
+    app,
+    console,
+    finish,
+    guarded,
+    input_files,
+    load_config,
+    selection,
+    state_folder,
+    stop_switch,
+)
+from fbcli.commands.options import (
     ActionOpt,
     FilesArg,
     FormatOpt,
     LinesOpt,
     MappingsOpt,
     OutputFormat,
+    SinceOpt,
+    UntilOpt,
     WhereOpt,
-    app,
-    console,
-    finish,
-    guarded,
-    load_config,
-    selection,
-    state_folder,
-    stop_switch,
 )
 from fbcli.commands.reporting import ReportOpt, open_report, write_replay_report
 from fbcli.errors import ConfigError
@@ -161,6 +166,8 @@ def replay_command(
     action: ActionOpt = None,
     where: WhereOpt = None,
     lines: LinesOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
     report: ReportOpt = None,
 ) -> None:
     """Send the planned calls to MAPI: rate limited, retried, recorded in a ledger.
@@ -180,6 +187,7 @@ def replay_command(
     if secret is not None:
         raise _secret_refused()
     config = load_config(mappings)
+    files = input_files(files)
     html = open_report(report, "replay", files, config, ctx=ctx, check=False)  # checked by the run
     target = Target(emulator=True)
     if not emulator:
@@ -197,7 +205,7 @@ def replay_command(
         failed=failed,
         wait=wait,
         skip_invalid=skip_invalid,
-        selection=selection(action, where, lines),
+        selection=selection(action, where, lines, since, until),
         protected=(secret_file,) if secret_file is not None else (),
         report=report,
     )

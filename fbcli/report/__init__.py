@@ -200,7 +200,7 @@ def _row_cells(
         problem = _violation_lines([Violation(None, record.message)], "✗", "red")
         return literal(where), Text("—", style="dim"), Text(""), problem, status_text
     event: Event = record.event
-    location = literal(str(event.line))
+    location = literal(event.at)
     label = literal(event_label(event.data))
     if isinstance(record, Unmatched):
         return location, label, Text("no subscription", style="dim"), Text(""), status_text

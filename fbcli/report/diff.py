@@ -117,7 +117,7 @@ def call_details(call: CallDiff) -> list[Text]:
 
 def _where(diff: EventDiff) -> Text:
     event = diff.event
-    text = literal(f"{event.source}:{event.line}", "bold")
+    text = literal(f"{event.source}:{event.at}", "bold")
     if event.message_id is not None:
         text.append(" · ")
         text.append(literal(event.message_id))

@@ -70,7 +70,7 @@ def explanation_tree(explanation: Explanation) -> Tree:
     """The tree ``render_explanation`` prints."""
     event = explanation.event
     status = explanation.status
-    header = Text(safe(f"{event.source} line {event.line}"), style="bold")
+    header = Text(safe(f"{event.source} line {event.at}"), style="bold")
     if event.message_id is not None:
         header.append(safe(f" · {event.message_id}"))
     header.append(safe(f" · {event_label(event.data)}"))

@@ -233,7 +233,7 @@ def render_replay_summary(
         for outcome in listed:
             call = outcome.call
             problems.add_row(
-                literal(str(call.event.line)),
+                literal(call.event.at),
                 literal(outcome.key),
                 literal(f"{call.subscription} → {call.action}"),
                 literal(outcome.message or ""),

@@ -347,23 +347,17 @@ def test_huge_line_is_skipped(run_cli: RunCli, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("name", "message"),
-    [("missing.jsonl", "no such file"), ("adir", "is a directory, not a file")],
+    [("missing.jsonl", "no such file"), ("adir", "the folder holds no event files")],
 )
-def test_missing_file_and_directory(
+def test_missing_file_and_empty_directory_are_usage_errors(
     run_cli: RunCli, tmp_path: Path, name: str, message: str
 ) -> None:
     (tmp_path / "adir").mkdir()
     good = write(tmp_path / "good.jsonl", jsonl(GOOD))
     result = run_cli("dry-run", str(tmp_path / name), good, "-f", "json")
-    assert result.exit_code == 1
-    first, second = records(result.stdout)
-    assert first == {
-        "source": str(tmp_path / name),
-        "line": 0,
-        "status": "malformed",
-        "errors": [{"message": message}],
-    }
-    assert second["status"] == "planned"
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.splitlines()[0] == f"Error: {message} ({tmp_path / name})"
 
 
 def test_bom_crlf_and_no_trailing_newline_are_fine(run_cli: RunCli, tmp_path: Path) -> None:
@@ -602,13 +596,13 @@ def test_missing_single_input_is_named_whole_on_a_line_of_its_own(
     missing = str(folder / "evnets.jsonl")
     monkeypatch.setenv("COLUMNS", columns)
     result = run_cli("validate", missing)
-    assert result.exit_code == 1
-    assert f"✗ {missing}: no such file (malformed)" in result.stdout.splitlines()
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [f"Error: no such file ({missing})"]
     result = run_cli(
         "dry-run", str(SAMPLES / "events.jsonl"), missing, "-m", str(REPO / "mappings.yaml")
     )
-    assert f"✗ {missing}: no such file (malformed)" in result.stdout.splitlines()
-    assert "3 lines malformed" in result.stdout  # the two of the samples, and the missing file
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [f"Error: no such file ({missing})"]
 
 
 def test_bidi_controls_are_escaped(run_cli: RunCli, tmp_path: Path) -> None:

@@ -28,8 +28,8 @@ from hypothesis import strategies as st
 
 from fbcli import parallel
 from fbcli.errors import FbcliError
+from fbcli.events import Block, LineError, read_block_events, read_blocks, read_events
 from fbcli.events import Event as EventValue
-from fbcli.events import LineError, read_block_events, read_blocks, read_events
 from fbcli.jsonout import record_line
 from fbcli.mappings import default_mappings, load_mappings
 from fbcli.parallel import auto_jobs, plan_in_parallel
@@ -90,10 +90,10 @@ def via_blocks(data: bytes, *, block_bytes: int, max_line_bytes: int) -> list[ob
     for item in read_blocks(
         io.BytesIO(data), "in.jsonl", block_bytes=block_bytes, max_line_bytes=max_line_bytes
     ):
-        if isinstance(item, LineError):
-            out.append(item)
-        else:
+        if isinstance(item, Block):
             out.extend(read_block_events(item, max_line_bytes=max_line_bytes))
+        else:
+            out.append(item)
     return out
 
 
@@ -135,9 +135,7 @@ def test_a_line_too_long_to_hold_is_skipped_and_sized() -> None:
 def test_blocks_end_at_newlines_and_number_their_lines() -> None:
     data = b"".join(b'{"n":%d}\n' % i for i in range(1000))
     blocks = [
-        b
-        for b in read_blocks(io.BytesIO(data), "f", block_bytes=500)
-        if not isinstance(b, LineError)
+        b for b in read_blocks(io.BytesIO(data), "f", block_bytes=500) if isinstance(b, Block)
     ]
     assert len(blocks) > 10
     assert all(b.data.endswith(b"\n") for b in blocks)
@@ -316,8 +314,15 @@ def big(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ],
     ids=" ".join,
 )
-def test_jobs_2_prints_what_jobs_1_prints(run_cli: RunCli, big: Path, args: list[str]) -> None:
-    command = [*args, str(big), "missing.jsonl", str(big), "-m", str(MAPPINGS)]
+def test_jobs_2_prints_what_jobs_1_prints(
+    run_cli: RunCli, big: Path, args: list[str], tmp_path: Path
+) -> None:
+    # Between the large inputs: a batch envelope and a broken line, and a JSON array file.
+    odd = tmp_path / "odd.jsonl"
+    odd.write_text('{"batch": [{"type": "identify", "userId": "u1"}, 5]}\n{"type"\n')
+    array = tmp_path / "array.json"
+    array.write_text('[\n  {"type": "identify", "userId": "u2"},\n  {"type": "track"}\n]\n')
+    command = [*args, str(big), str(odd), str(array), str(big), "-m", str(MAPPINGS)]
     one = run_cli(*command, "--jobs", "1")
     two = run_cli(*command, "--jobs", "2")
     assert one.exit_code == 1

@@ -23,7 +23,7 @@ from fbcli.events import Event
 from fbcli.ledger import Ledger
 from fbcli.mapi import CallResult, Credentials, MapiClient
 from fbcli.mappings import default_mappings
-from fbcli.plan import PlannedCall, plan_event
+from fbcli.plan import PlannedCall, plan_event, unwrap_failed
 from fbcli.ratelimit import RateLimiter
 from fbcli.replay import (
     KeyedCall,
@@ -33,7 +33,6 @@ from fbcli.replay import (
     is_safe_to_repeat,
     replay_calls,
     skip_reason,
-    unwrap_failed,
 )
 from fbcli.retry import RetryPolicy
 from fbcli.signals import StopSwitch

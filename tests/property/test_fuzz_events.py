@@ -27,6 +27,7 @@ import gzip
 import io
 import json
 import math
+import re
 from typing import Any
 
 import pytest
@@ -44,6 +45,8 @@ pytestmark = pytest.mark.filterwarnings("ignore:Generating overly large repr")
 
 BOM = b"\xef\xbb\xbf"
 GZIP_MAGIC = b"\x1f\x8b"
+COMPRESSED_MAGIC = (GZIP_MAGIC, b"BZh", b"\x28\xb5\x2f\xfd")
+"""What input read as gzip, bzip2 or zstd starts with."""
 CHUNK = 65_536  # the reader's buffer: long lines are skipped in chunks of this size
 SOURCE = "f.jsonl"
 LIMITS = st.sampled_from([4, 16, 64, MAX_LINE_BYTES])
@@ -91,6 +94,25 @@ def accepted(line: bytes, max_depth: int) -> dict[str, Any] | None:
     return data
 
 
+ARRAY_START = re.compile(rb"[ \t\r\n]*\[[ \t\r\n]*\{")
+"""What a JSON array file starts with (after a byte order mark)."""
+
+
+def check_array(items: list[Event | LineError], content: bytes, max_depth: int) -> None:
+    """A JSON array file: its members, in order, when it is all valid; else a ``LineError``
+    at some point (the reading stops at a JSON error)."""
+    text = content.removeprefix(BOM)
+    model = accepted(b'{"members":' + text + b"}", max_depth + 2)  # an object, an array
+    members = model["members"] if model is not None else None
+    if members is not None and all(isinstance(m, dict) and _depth(m) <= max_depth for m in members):
+        assert [(i.index, repr(i.data)) for i in items if isinstance(i, Event)] == [
+            (n, repr(m)) for n, m in enumerate(members)
+        ]
+        assert all(isinstance(i, Event) for i in items)
+    else:
+        assert any(isinstance(i, LineError) for i in items)
+
+
 def expected_lines(content: bytes, max_line_bytes: int) -> dict[int, bytes | int]:
     """Each line that must give a value: its text, or its size when it is over the limit."""
     lines = content.split(b"\n")
@@ -115,8 +137,11 @@ def check_against_model(
         read_events(io.BytesIO(data), SOURCE, max_line_bytes=max_line_bytes, max_depth=max_depth)
     )
     check_invariants(items, None)
-    if data == content and content.startswith(GZIP_MAGIC):  # read as gzip, and not gzip
+    if data == content and content.startswith(COMPRESSED_MAGIC):  # read as compressed, and not
         check_gzip_failure(items)
+        return items
+    if ARRAY_START.match(content.removeprefix(BOM)):  # a JSON array file
+        check_array(items, content, max_depth)
         return items
     expected = expected_lines(content, max_line_bytes)
     if not expected:
@@ -264,6 +289,7 @@ def check_gzip_failure(items: list[Event | LineError], *, required: bool = True)
     failures = [
         n
         for n, item in enumerate(items)
-        if isinstance(item, LineError) and item.message.startswith(("gzip data", "read error"))
+        if isinstance(item, LineError)
+        and item.message.startswith(("gzip data", "bzip2 data", "zstd data", "read error"))
     ]
     assert failures == [len(items) - 1] or (failures == [] and not required)

@@ -178,6 +178,15 @@ def test_truncated_utf8() -> None:
         (b'{"a":"\\x"}', "invalid JSON at column 7: Invalid \\escape"),
         (b'{"a":"\\Ud800"}', "invalid JSON at column 7: Invalid \\escape"),
         (b"\x0c{}", "invalid JSON at column 1: Expecting value"),
+        # A line cut off inside a string: the same message whatever its line ending.
+        (b'{"type":"track","ev', "invalid JSON at column 17: Unterminated string starting here"),
+        (b'{"type":"track","ev\n', "invalid JSON at column 17: Unterminated string starting here"),
+        (
+            b'{"type":"track","ev\r\n',
+            "invalid JSON at column 17: Unterminated string starting here",
+        ),
+        (b'{"a":"x\ty"}', "invalid JSON at column 8: Invalid control character U+0009 here"),
+        (b'{"a":"x\ry"}\r\n', "invalid JSON at column 8: Invalid control character U+000D here"),
     ],
 )
 def test_invalid_json(line: bytes, message: str) -> None:
@@ -574,3 +583,144 @@ def test_objects_round_trip(
     content = separator.join(json.dumps(o, ensure_ascii=ascii_only).encode() for o in objects)
     data = gzip.compress(content) if compress else content
     assert read(data) == [Event("f.jsonl", n, o) for n, o in enumerate(objects, start=1)]
+
+
+# -- bzip2 and zstd -------------------------------------------------------------------------
+
+
+def test_bzip2_is_detected_by_content_and_may_hold_several_streams() -> None:
+    import bz2
+
+    data = bz2.compress(THREE_LINES) + bz2.compress(b'{"a":4}\n')
+    assert summary(read(data)) == [(1, {"a": 1}), (2, {"a": 2}), (3, {"a": 3}), (4, {"a": 4})]
+
+
+@pytest.mark.parametrize(
+    ("cut", "message"),
+    [
+        (lambda d: d[:20], "bzip2 data is truncated: the compressed stream ended early"),
+        (lambda d: b"BZh9" + b"x" * 40, "bzip2 data is corrupt: invalid data stream"),
+    ],
+)
+def test_broken_bzip2(cut: Any, message: str) -> None:
+    import bz2
+
+    assert only_error(cut(bz2.compress(THREE_LINES))) == LineError("f.jsonl", 0, message)
+
+
+def test_zstd_frames_are_read_one_after_the_other() -> None:
+    zstandard = pytest.importorskip("zstandard")
+    compress = zstandard.ZstdCompressor().compress
+    data = compress(THREE_LINES) + compress(b'{"a":4}\n')
+    assert summary(read(data)) == [(1, {"a": 1}), (2, {"a": 2}), (3, {"a": 3}), (4, {"a": 4})]
+
+
+def test_zstd_truncated_or_corrupt() -> None:
+    zstandard = pytest.importorskip("zstandard")
+    lines = b"".join(b'{"n":%d}\n' % n for n in range(20_000))
+    data = zstandard.ZstdCompressor(write_content_size=False).compress(lines)
+    items = read(data[: len(data) // 2])
+    assert isinstance(items[-1], LineError)
+    assert items[-1].message == "zstd data is truncated: the compressed stream ended early"
+    assert all(isinstance(i, Event) for i in items[:-1])
+    bad = only_error(b"\x28\xb5\x2f\xfd" + b"garbage" * 3)
+    assert bad.line == 0
+    assert bad.message.startswith("zstd data is corrupt: ")
+
+
+def test_zstd_without_zstandard_says_how_to_get_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from fbcli.events import ZSTD_MISSING
+
+    monkeypatch.setitem(sys.modules, "zstandard", None)
+    assert only_error(b"\x28\xb5\x2f\xfd\x00\x00") == LineError("f.jsonl", 0, ZSTD_MISSING)
+    assert "pip install 'fbcli[zstd]'" in ZSTD_MISSING
+
+
+# -- batch envelopes and JSON array files ---------------------------------------------------
+
+
+def test_a_batch_envelope_is_read_as_its_events() -> None:
+    envelope = {
+        "batch": [
+            {"type": "track", "event": "A", "context": {"ip": "own"}},
+            {"type": "identify", "userId": "u1"},
+            5,
+        ],
+        "context": {"ip": "1.2.3.4", "library": {"name": "analytics-node"}},
+        "integrations": {"All": False},
+        "writeKey": "w",
+    }
+    items = read(b'{"type":"track"}\n' + json.dumps(envelope).encode() + b"\n")
+    first, a, b, bad = items
+    assert isinstance(first, Event)
+    assert (first.line, first.index, first.at) == (1, None, "1")
+    assert isinstance(a, Event)
+    assert isinstance(b, Event)
+    assert [(e.line, e.index, e.at) for e in (a, b)] == [(2, 0, "2[0]"), (2, 1, "2[1]")]
+    # The envelope's context and integrations apply to each event; the event's own win.
+    assert a.data["context"] == {"ip": "own", "library": {"name": "analytics-node"}}
+    assert b.data["context"] == {"ip": "1.2.3.4", "library": {"name": "analytics-node"}}
+    assert b.data["integrations"] == {"All": False}
+    assert bad == LineError("f.jsonl", 2, "batch[2]: expected a JSON object, got a number")
+
+
+def test_an_event_with_a_batch_member_is_an_event() -> None:
+    line = b'{"type":"track","event":"x","batch":[1]}\n'
+    (item,) = read(line)
+    assert isinstance(item, Event)
+    assert item.index is None
+
+
+def test_a_json_array_file_is_read_as_events_at_their_lines() -> None:
+    data = b'[\n  {"type": "track",\n   "event": "A"},\n  {"type": "identify"}\n]\n'
+    items = read(data)
+    assert [(i.line, i.index) for i in items if isinstance(i, Event)] == [(2, 0), (4, 1)]
+    assert read(BOM + b'[{"a":1},{"a":2}]') == [
+        Event("f.jsonl", 1, {"a": 1}, index=0),
+        Event("f.jsonl", 1, {"a": 2}, index=1),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (
+            b'[{"a":1},\n 5,\n {"a":NaN}]',
+            [
+                (2, "array[1]: expected a JSON object, got a number"),
+                (3, "array[2]: non-finite number NaN is not valid JSON"),
+            ],
+        ),
+        (
+            b'[{"a":1}\n {"a":2}]',
+            [(2, "invalid JSON at column 2: expected ',' or ']' after array[0]")],
+        ),
+        (b'[{"a":1},\n {"a":', [(2, "invalid JSON at column 7: Expecting value")]),
+        (b'[{"a":1}]\n{"a":2}\n', [(2, "invalid JSON at column 1: data after the array")]),
+        (
+            b'[{"a":1e400}]',
+            [(1, "array[0]: number 1e400 is out of range (it overflows to infinity)")],
+        ),
+        (b'[{"a":"\\ud800"}]', [(1, "array[0]: invalid Unicode escape \\ud800: lone surrogate")]),
+    ],
+)
+def test_broken_json_array_files(data: bytes, expected: list[tuple[int, str]]) -> None:
+    errors = [(i.line, i.message) for i in read(data) if isinstance(i, LineError)]
+    assert errors == expected
+
+
+def test_a_json_array_file_over_the_limit_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    from fbcli import events
+
+    monkeypatch.setattr(events, "MAX_ARRAY_BYTES", 20)
+    error = only_error(b'[{"a":1},{"a":2},{"a":3}]')
+    assert error.line == 0
+    assert error.message.startswith("a JSON array file over ")
+    assert "jq -c '.[]' FILE > FILE.jsonl" in error.message
+
+
+@pytest.mark.parametrize("data", [b"[1, 2]\n", b"[]\n", b' [ "x" ]\n'])
+def test_a_line_holding_another_array_is_still_a_line(data: bytes) -> None:
+    assert only_error(data) == LineError("f.jsonl", 1, "expected a JSON object, got an array")
