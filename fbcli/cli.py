@@ -41,18 +41,15 @@ from fbcli.commands.options import (
     UntilOpt,
     WhereOpt,
 )
-from fbcli.commands.reporting import ReportOpt, open_report, write_report
+from fbcli.commands.reporting import ReportOpt
 from fbcli.errors import AuthError, ConfigError, ExitCode, FbcliError, MappingFileError
 from fbcli.signals import Interrupted, StopSwitch
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from fbcli.causes import CauseBook
-    from fbcli.commands.reporting import HtmlReport
     from fbcli.events import Event, LineError
     from fbcli.mappings import MappingConfig
-    from fbcli.parallel import Render
     from fbcli.plan import PlanFilter, PlanRecord, PlanTally
 
 DEFAULT_BASE_URL = "https://mapi.fbot.me"
@@ -224,57 +221,6 @@ def read_inputs(files: list[str]) -> Iterator[Event | LineError]:
     return original_events(read_inputs(files))
 
 
-def _plan_outputs(
-    files: list[str],
-    config: MappingConfig,
-    render: Render,
-    *,
-    base_url: str,
-    tally: PlanTally,
-    jobs: int,
-    selection: PlanFilter | None = None,
-    limit: int | None = None,
-    max_errors: int | None = None,
-    join_text: bool = False,
-    strict: bool = False,
-    causes: CauseBook | None = None,
-    report: HtmlReport | None = None,
-) -> Iterator[Any]:
-    """``render`` of each record, in input order, planned by ``jobs`` processes (0: auto).
-
-    ``join_text``: ``render`` gives text, which may come joined, several records to a string.
-    ``strict``: quirk warnings are errors (``plan.compile_config``).  ``causes``: the
-    problems are grouped by cause into it (``fbcli.causes``); ``report``: the records are
-    noted in its collector too (``reportdata``), the causes with them.
-    """
-    from fbcli.inputs import open_inputs
-    from fbcli.parallel import auto_jobs, plan_in_parallel
-    from fbcli.plan import PlanFilter, compile_config, take_groups
-
-    if report is not None:
-        render, join_text = report.collector.wrap(render), False
-        causes = report.collector.causes if causes is None else causes
-        report.collector.causes = causes
-    finder = None
-    if causes is not None:
-        from fbcli.causes import CauseFinder
-
-        finder = CauseFinder(config)
-    groups = plan_in_parallel(
-        open_inputs(files),
-        compile_config(config, base_url=base_url, strict=strict),
-        selection or PlanFilter(),
-        render,
-        jobs=jobs or auto_jobs(files),
-        batched=limit is None and max_errors is None,
-        join_text=join_text,
-        causes=finder,
-    )
-    with contextlib.closing(groups):
-        taken = take_groups(groups, tally, limit=limit, max_errors=max_errors, causes=causes)
-        yield from report.collector.take(taken) if report is not None else taken
-
-
 def selection(
     actions: list[str] | None,
     where: str | None,
@@ -285,14 +231,6 @@ def selection(
     from fbcli.plan import PlanFilter
 
     return PlanFilter.parse(actions=actions, where=where, lines=lines, since=since, until=until)
-
-
-def _warn_undated(tally: PlanTally) -> None:
-    if tally.undated:
-        from fbcli.plan import undated_note
-        from fbcli.report import print_warning
-
-        print_warning(console(stderr=True), undated_note(tally.undated))
 
 
 def check_base_url(url: str) -> str:
@@ -367,16 +305,14 @@ def validate_command(
 
     Example: fbcli validate sample_events/events.jsonl -m mappings.yaml
     """
-    from fbcli.causes import CauseBook
-    from fbcli.plan import PlannedCall, PlanTally, status_of
+    from fbcli.commands.planning import CheckRun
+    from fbcli.plan import PlannedCall, status_of
 
-    config = load_config(mappings)
-    url = check_base_url(base_url)
-    chosen = selection(None, None, None, since, until)
-    files = input_files(files)
-    html = open_report(report, "validate", files, config, ctx=ctx)
-    tally = PlanTally()
-    causes = CauseBook()
+    run = CheckRun.open(
+        ctx, "validate", files, mappings=mappings, base_url=base_url, report=report,
+        selection=lambda: selection(None, None, None, since, until), causes=True,
+        jobs=jobs, strict=strict, max_errors=max_errors,
+    )  # fmt: skip
     shown = {"invalid", "malformed"} | ({"unmatched"} if strict else set())
 
     def noteworthy_only(record: PlanRecord) -> PlanRecord | None:
@@ -384,42 +320,24 @@ def validate_command(
             return record
         return None
 
-    outputs = _plan_outputs(
-        files,
-        config,
-        noteworthy_only,
-        base_url=url,
-        tally=tally,
-        jobs=jobs,
-        selection=chosen,
-        max_errors=max_errors,
-        strict=strict,
-        causes=causes,
-        report=html,
-    )
-    noteworthy = (r for r in outputs if r is not None)
+    noteworthy = (r for r in run.outputs(noteworthy_only) if r is not None)
     if output is OutputFormat.json:
         from fbcli.jsonout import write_validate_summary
 
-        write_validate_summary(sys.stdout, tally, noteworthy, causes=causes)
+        write_validate_summary(sys.stdout, run.tally, noteworthy, causes=run.causes)
     else:
         from fbcli.report import render_plan
         from fbcli.report.causes import render_causes
 
-        out = console()
+        out, sources = console(), len(run.files)
+        rows = None if show_all else VALIDATE_ROWS
+        url = run.base_url
         render_plan(
-            out,
-            noteworthy,
-            tally,
-            config,
-            base_url=url,
-            sources=len(files),
-            max_rows=None if show_all else VALIDATE_ROWS,
+            out, noteworthy, run.tally, run.config, base_url=url, sources=sources, max_rows=rows
         )
-        render_causes(out, causes, sources=len(files))
-    _warn_undated(tally)
-    write_report(html, tally)
-    finish(_outcome(tally, strict=strict))
+        render_causes(out, run.causes, sources=sources)
+    run.close()
+    finish(_outcome(run.tally, strict=strict))
 
 
 def _outcome(tally: PlanTally, *, strict: bool) -> ExitCode:
@@ -459,52 +377,32 @@ def dry_run_command(
 
     Example: fbcli dry-run sample_events/events.jsonl --format json | jq .request.body
     """
-    from fbcli.causes import CauseBook
+    from fbcli.commands.planning import CheckRun
     from fbcli.jsonout import record_line, write_lines
-    from fbcli.plan import PlanTally
 
-    config = load_config(mappings)
-    chosen = selection(action, where, lines, since, until)
-    url = check_base_url(base_url)
-    files = input_files(files)
-    html = open_report(report, "dry-run", files, config, ctx=ctx)
-    tally = PlanTally()
     as_json = output is OutputFormat.json
-    causes = None if as_json else CauseBook()
-    records = _plan_outputs(
-        files,
-        config,
-        record_line if as_json else _same,
-        join_text=as_json,
-        base_url=url,
-        tally=tally,
-        jobs=jobs,
-        selection=chosen,
-        limit=limit,
-        max_errors=max_errors,
-        strict=strict,
-        causes=causes,
-        report=html,
-    )
+    run = CheckRun.open(
+        ctx, "dry-run", files, mappings=mappings, base_url=base_url, report=report,
+        selection=lambda: selection(action, where, lines, since, until), causes=not as_json,
+        jobs=jobs, strict=strict, max_errors=max_errors, limit=limit,
+    )  # fmt: skip
+    records = run.outputs(record_line if as_json else _same, join_text=as_json)
     if as_json:
         write_lines(sys.stdout, records)
         sys.stdout.flush()
-        if tally.stopped:
+        if run.tally.stopped:
             from fbcli.report import print_warning
 
-            print_warning(console(stderr=True), tally.stopped)
+            print_warning(console(stderr=True), run.tally.stopped)
     else:
         from fbcli.report import render_plan
         from fbcli.report.causes import render_causes
 
-        out = console()
-        render_plan(out, records, tally, config, base_url=url, sources=len(files))
-        assert causes is not None
-        render_causes(out, causes, sources=len(files))
-        render_plan(console(), records, tally, config, base_url=url, sources=len(files))
-    _warn_undated(tally)
-    write_report(html, tally)
-    finish(_outcome(tally, strict=strict))
+        out, sources = console(), len(run.files)
+        render_plan(out, records, run.tally, run.config, base_url=run.base_url, sources=sources)
+        render_causes(out, run.causes, sources=sources)
+    run.close()
+    finish(_outcome(run.tally, strict=strict))
 
 
 def state_folder() -> Path:

@@ -196,29 +196,16 @@ def replay_command(
     policy = RetryPolicy(max_attempts, max_total=max_call_time, max_retry_after=max_retry_after)
     options = ReplayOptions(concurrency, retry_unknown, force, only_failed, policy)
     settings = ReplaySettings(
-        rate,
-        burst,
-        options,
-        Timeouts(connect=connect_timeout, read=read_timeout),
-        ledger=ledger,
-        state_dir=state_folder(),
-        failed=failed,
-        wait=wait,
-        skip_invalid=skip_invalid,
-        selection=selection(action, where, lines, since, until),
-        protected=(secret_file,) if secret_file is not None else (),
-        report=report,
-    )
+        rate, burst, options, Timeouts(connect=connect_timeout, read=read_timeout),
+        ledger=ledger, state_dir=state_folder(), failed=failed, wait=wait,
+        skip_invalid=skip_invalid, selection=selection(action, where, lines, since, until),
+        protected=(secret_file,) if secret_file is not None else (), report=report,
+    )  # fmt: skip
     observer = ConsoleObserver(console(stderr=True))
     collector = html.collector if html is not None else None
+    switch = stop_switch()
     run = ReplayRun(
-        files,
-        config,
-        target,
-        settings,
-        observer=observer,
-        switch=stop_switch(),
-        collector=collector,
+        files, config, target, settings, observer=observer, switch=switch, collector=collector
     )
     try:
         result = run.run()

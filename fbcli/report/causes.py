@@ -44,9 +44,9 @@ def cause_line(cause: Cause, *, one_source: bool) -> Text:
     return text
 
 
-def render_causes(console: Console, book: CauseBook, *, sources: int) -> None:
-    """``Problems by cause:`` and a line per cause (nothing when there is none)."""
-    causes = sorted(book.causes(), key=lambda cause: cause.severity != "error")
+def render_causes(console: Console, book: CauseBook | None, *, sources: int) -> None:
+    """``Problems by cause:`` and a line per cause (nothing when there is none, or no book)."""
+    causes = sorted(book.causes() if book else (), key=lambda cause: cause.severity != "error")
     if not causes:
         return
     console.print(Text(f"Problems by cause ({len(causes)}):", style="bold"))

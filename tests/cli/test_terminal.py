@@ -23,6 +23,8 @@ import pytest
 from tests.support import REPO, TESTS
 
 GOLDEN = TESTS / "golden"
+UPDATE = bool(os.environ.get("FBCLI_UPDATE_GOLDEN"))
+"""Read when the module is imported: the tests' own environment has no FBCLI_ variable."""
 DRY_RUN = ["dry-run", "sample_events/events.jsonl", "-m", "mappings.yaml"]
 VALIDATE = ["validate", "sample_events/events.jsonl", "-m", "mappings.yaml"]
 REPLAY = [
@@ -109,7 +111,7 @@ def test_table_in_a_real_terminal(name: str, args: list[str], width: int, tmp_pa
     for pattern, placeholder in _VARYING:
         screen = pattern.sub(placeholder, screen)
     golden = GOLDEN / f"{name}-{width}.txt"
-    if os.environ.get("FBCLI_UPDATE_GOLDEN"):
+    if UPDATE:
         golden.write_text(screen, encoding="utf-8")
     assert screen == golden.read_text(encoding="utf-8")
     if name != "replay":  # its URL and ledger path are on lines of their own, never wrapped
