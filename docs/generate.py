@@ -20,7 +20,8 @@ made by running fbcli:
   file=new.yaml ````) is written to ``PATH`` before the commands after it run.
 
 A page's examples run in order, in a scratch folder of their own holding a
-copy of ``sample_events/`` and ``mappings.yaml`` (so an example may use what
+copy of ``sample_events/``, ``mappings.yaml`` and the export of the acceptance
+case ``realistic-export`` (so an example may use what
 an earlier one made), with ``fbcli`` from this checkout first on ``PATH``, a
 state folder of their own (``FBCLI_STATE_DIR``), no ``FRIENDBUY_*`` or other
 ``FBCLI_*`` variables, ``COLUMNS=100`` (fbcli's width when its output is not a
@@ -299,6 +300,9 @@ class Scratch:
         self.project.mkdir()
         shutil.copytree(REPO / "sample_events", self.project / "sample_events")
         shutil.copy(REPO / "mappings.yaml", self.project / "mappings.yaml")
+        export = Path("tests", "cases", "realistic-export", "events.jsonl.gz")
+        (self.project / export).parent.mkdir(parents=True)
+        shutil.copy(REPO / export, self.project / export)
 
     def environment(self) -> dict[str, str]:
         path = f"{Path(fbcli_executable()).parent}{os.pathsep}{os.environ.get('PATH', '')}"

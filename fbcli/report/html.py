@@ -28,7 +28,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import Final
 
-from fbcli.causes import Cause
+from fbcli.causes import Cause, describe_lines, label
 from fbcli.jsonout import validate_summary
 from fbcli.plan import STATUSES
 from fbcli.redact import redact
@@ -74,7 +74,8 @@ td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 .unmatched,.unknown{color:#9a6700}
 .error{color:#c0262d;font-weight:600}.warning{color:#9a6700;font-weight:600}
 .note{color:#5b6570}.hint{color:#17803d}
-td.ex code{overflow-wrap:anywhere;white-space:pre-wrap}
+table.causes{table-layout:fixed}table.causes td,table.causes th{overflow-wrap:anywhere}
+code.ex{white-space:pre-wrap}
 svg{max-width:100%;height:auto;display:block}
 svg text{font:11px system-ui,sans-serif;fill:#5b6570}
 svg .ev{fill:#8fb3d9}svg .pb{fill:#d4454b}svg .rt{fill:#4c9a6a}svg .ax{stroke:#b7bec6}
@@ -400,19 +401,17 @@ def _rate_chart(samples: list[tuple[float, int]]) -> str:
 # -- causes and the mapping file --------------------------------------------------------
 
 
-def _cause_row(cause: Cause, *, examples: bool) -> str:
-    where = ".".join(_e(p) for p in (cause.action, cause.field) if p) or "the line"
+def _cause_row(cause: Cause, *, one_source: bool) -> str:
     source = f"<br><code>{_e(cause.source)}</code>" if cause.source else ""
+    example = (
+        f'<br>e.g. <code class="ex">{_e(cause.example)}</code>' if cause.example is not None else ""
+    )
     hint = f'<br><span class="hint">{_e(cause.hint)}</span>' if cause.hint else ""
-    example = f"<code>{_e(cause.example)}</code>" if cause.example is not None else ""
-    lines = ", ".join(f"<code>{_e(line)}</code>" for line in cause.lines)
-    more = " …" if cause.count > len(cause.lines) else ""
     return (
         f'<tr><td class="n">{cause.count}</td><td class="{_e(cause.severity)}">'
-        f"{_e(cause.severity)}</td><td><code>{where}</code>{source}</td>"
-        f"<td>{_e(cause.kind)}{hint}</td><td>{lines}{more}</td>"
-        + (f'<td class="ex">{example}</td>' if examples else "")
-        + "</tr>"
+        f"{_e(cause.severity)}</td><td><code>{_e(label(cause))}</code>{source}</td>"
+        f"<td>{_e(cause.kind)}{example}{hint}</td>"
+        f"<td>{_e(describe_lines(cause, one_source=one_source))}</td></tr>"
     )
 
 
@@ -422,6 +421,7 @@ def _causes_section(causes: list[Cause]) -> str:
             '<section id="causes"><h2>Problems by cause</h2>'
             '<p class="note">No problem and no warning.</p></section>'
         )
+    causes = sorted(causes, key=lambda cause: cause.severity != "error")  # as the table
     shown = causes[:MAX_CAUSES]
     rest = causes[MAX_CAUSES:]
     more = (
@@ -430,15 +430,19 @@ def _causes_section(causes: list[Cause]) -> str:
         if rest
         else ""
     )
-    examples = any(cause.example is not None for cause in shown)
-    rows = "".join(_cause_row(cause, examples=examples) for cause in shown)
+    sources = {where.rpartition(":")[0] for cause in causes for where in cause.lines}
+    one_source = len(sources) <= 1
+    rows = "".join(_cause_row(cause, one_source=one_source) for cause in shown)
+    named = (
+        f'<p class="note">Lines of {_e(next(iter(sources)))}.</p>' if one_source and sources else ""
+    )
     return (
         '<section id="causes"><h2>Problems by cause</h2>'
-        '<table><thead><tr><th class="n">count</th><th>severity</th><th>where</th>'
-        "<th>problem</th><th>first lines</th>"
-        + ("<th>example</th>" if examples else "")
-        + "</tr></thead>"
-        f"<tbody>{rows}</tbody></table>{more}</section>"
+        '<table class="causes"><colgroup><col style="width:8%"><col style="width:11%">'
+        '<col style="width:23%"><col style="width:44%"><col style="width:14%"></colgroup>'
+        '<thead><tr><th class="n">count</th><th>severity</th><th>where</th>'
+        "<th>problem, example and hint</th><th>first lines</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table>{named}{more}</section>"
     )
 
 
