@@ -167,6 +167,8 @@ class ReplayResult:
     arrivals: list[dict[str, Any]] | None = None
     """With the built-in emulator: the calls it received."""
     exit_code: int = ExitCode.OK
+    guard: OutputGuard | None = None
+    """What ``--report`` must not name, checked again when the report is written."""
 
 
 def exit_code_for(
@@ -326,7 +328,8 @@ class ReplayRun:
                 self._merge_legacy(ledger)
             spool = stack.enter_context(Spool(stdin=self.stdin))
             spool.add(self.files)
-            failed = self._failed_file(self._guard(ledger, lock, spool.copies))
+            guard = self._guard(ledger, lock, spool.copies)
+            failed = self._failed_file(guard)
             tally = PlanTally()
             check = preflight(
                 self._noted(self._items(DEFAULT_BASE_URL, tally, spool.copies)),
@@ -337,7 +340,7 @@ class ReplayRun:
                 target=self.target.ledger_target,
             )
             self._tell(check)
-            result = ReplayResult(check, self.target.base_url or "", path)
+            result = ReplayResult(check, self.target.base_url or "", path, guard=guard)
             if check.has_problems and not self.settings.skip_invalid:
                 self.observer.rejected(check, self.config, len(self.files))
                 result.exit_code = ExitCode.DATA
