@@ -294,10 +294,12 @@ def buckets(events: Counter[str], problems: Counter[str]) -> tuple[str, list[tup
     key = _BUCKET_KEYS[unit]
 
     found: dict[str, list[int]] = {}
-    day = first
-    while day <= last:
+    day, stride = first, _stride(unit)
+    while True:
         found.setdefault(key(day), [0, 0])
-        day += _stride(unit)
+        if last - day < stride:  # (never past ``last``: 9999-12-31 has no next day)
+            break
+        day += stride
     found.setdefault(key(last), [0, 0])
     for name in days:
         counts = found[key(dt.date.fromisoformat(name))]
