@@ -330,6 +330,10 @@ class ReplayRun:
             spool.add(self.files)
             guard = self._guard(ledger, lock, spool.copies)
             failed = self._failed_file(guard)
+            if self.settings.failed is not None:
+                guard = guard.adding(self.settings.failed, "the --failed file")
+            if self.settings.report is not None:
+                guard.check(self.settings.report, "--report")
             tally = PlanTally()
             check = preflight(
                 self._noted(self._items(DEFAULT_BASE_URL, tally, spool.copies)),
@@ -517,10 +521,7 @@ class ReplayRun:
         )
 
     def _failed_file(self, guard: OutputGuard) -> FailedFile | None:
-        """The ``--failed`` file, checked (not yet opened: the pre-flight may refuse the run);
-        ``--report`` checked too."""
-        if self.settings.report is not None:
-            guard.check(self.settings.report, "--report")
+        """The ``--failed`` file, checked (not yet opened: the pre-flight may refuse the run)."""
         path = self.settings.failed
         if path is None:
             return None

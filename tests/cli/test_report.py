@@ -242,6 +242,21 @@ def test_replay_refuses_a_report_without_a_folder_before_sending(
     assert not (tmp_path / "l.sqlite").exists()  # nothing was sent, no ledger was made
 
 
+def test_replay_report_is_never_the_failed_file(run_cli: RunCli, tmp_path: Path) -> None:
+    result = run_cli(
+        "replay", EVENTS, "-m", MAPPINGS, "--emulator", "--skip-invalid", "--ledger", "l.sqlite",
+        "--failed", "out.txt", "--report", "./out.txt",
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "--report must not be the --failed file" in result.stderr
+    assert not (tmp_path / "out.txt").exists()
+    again = run_cli(
+        "replay", EVENTS, "-m", MAPPINGS, "--emulator", "--skip-invalid", "--ledger", "l.sqlite",
+        "-f", "json",
+    )  # fmt: skip
+    assert json.loads(again.stdout)["sent"] == 7  # nothing was sent before
+
+
 def test_replay_report_never_overwrites_the_ledger(run_cli: RunCli, tmp_path: Path) -> None:
     first = run_cli(
         "replay", EVENTS, "-m", MAPPINGS, "--emulator", "--skip-invalid", "--ledger", "l.sqlite"
