@@ -90,8 +90,9 @@ def _e(value: object) -> str:
 
 
 def _block(text: str) -> str:
-    """Multi-line text (a mapping file) for a ``<pre>``: ``_e`` line by line."""
-    return "\n".join(_e(line) for line in text.split("\n"))
+    """Multi-line text (a mapping file) for a ``<pre>``: ``_e`` line by line (a CRLF line
+    end is a line end, not a ``\r`` shown on every line)."""
+    return "\n".join(_e(line.removesuffix("\r")) for line in text.split("\n"))
 
 
 def render_html(data: ReportData) -> str:

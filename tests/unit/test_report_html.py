@@ -173,6 +173,11 @@ def test_every_text_is_escaped_and_secrets_hidden() -> None:
     assert page.title == "fbcli validate report"
 
 
+def test_a_mapping_file_with_crlf_line_ends_shows_as_its_lines() -> None:
+    page = read_page(render_html(_data(mapping_text="version: 1\r\nmode: cloud\r\n# a\rb\r\n")))
+    assert "version: 1\nmode: cloud\n# a\\rb\n" in page.ids["mapping"]  # a lone CR escaped
+
+
 def test_the_page_has_no_script_and_loads_nothing() -> None:
     page_html = render_html(_data(mapping_text=None))
     page = read_page(page_html)
