@@ -160,11 +160,18 @@ def write_replay_report(report: HtmlReport | None, result: ReplayResult) -> None
 
 def check_folder(path: Path, option: str) -> None:
     """Refuse ``path`` before the run when its folder cannot take it (a replay would
-    otherwise send everything, then fail to write the report)."""
+    otherwise send everything, then fail to write the report), or when it is ``-`` (which
+    elsewhere means standard output: a file named ``-`` would surprise)."""
     import os
 
     from fbcli.errors import ConfigError
 
+    if str(path) == "-":
+        raise ConfigError(
+            f"{option} needs a file: standard output carries the command's own output",
+            where="-",
+            hint=f"give {option} a path, e.g. {option} report.html",
+        )
     folder = path.parent
     if not folder.is_dir():
         raise ConfigError(f"{option} cannot be written: no folder {folder}", where=str(path))

@@ -168,6 +168,10 @@ def test_the_report_replaces_a_file_whole(run_cli: RunCli, tmp_path: Path) -> No
     missing = run_cli("validate", EVENTS, "-m", MAPPINGS, "--report", "no/such/r.html")
     assert missing.exit_code == 2
     assert "--report cannot be written: no folder no/such (no/such/r.html)" in missing.stderr
+    dash = run_cli("validate", EVENTS, "-m", MAPPINGS, "--report", "-")
+    assert dash.exit_code == 2
+    assert "--report needs a file: standard output carries" in dash.stderr
+    assert not (tmp_path / "-").exists()
 
 
 # -- replay ---------------------------------------------------------------------------
