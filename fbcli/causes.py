@@ -441,7 +441,7 @@ class CauseFinder:
             book.add(item)
             return
         message_id = item.message_id
-        if message_id is not None:
+        if message_id:  # an empty one is no key: replay keys such an event by its content
             book.add_message_id(message_id, item.source, item.line)
         reached: list[str] = []
         for record in records:

@@ -255,16 +255,18 @@ def read_bounded(path: Path, what: str, *, limit: int) -> bytes:
         raise ConfigError(f"cannot read {what}: {exc.strerror}", where=str(path)) from None
 
 
-def write_file(path: Path, data: bytes, *, private: bool = False) -> None:
+def write_file(path: Path, data: bytes, *, private: bool = False, follow: bool = True) -> None:
     """Write a file the user named (a report, a case file); ``ConfigError`` names it.
 
     Atomically: the data goes to a temporary file beside it, renamed over it once
     whole, so a reader never sees half a file and a failure leaves the old one.
-    Through a symbolic link, the file it points to is replaced.  ``private`` (the
-    file holds customer data): mode 0600, whatever the umask; else a new file gets
-    the mode a plain write would give it, an existing one keeps its mode.
+    Through a symbolic link, the file it points to is replaced; with ``follow``
+    false, the link itself is (a link made at ``path`` after it was checked
+    cannot aim the write at another file).  ``private`` (the file holds customer
+    data): mode 0600, whatever the umask; else a new file gets the mode a plain
+    write would give it, an existing one keeps its mode.
     """
-    target = Path(os.path.realpath(path))
+    target = Path(os.path.realpath(path)) if follow else path.absolute()
     temp: str | None = None
     try:
         try:

@@ -36,6 +36,14 @@ class OutputGuard:
         self.ids = dict(ids)
         """Forbidden files by (device, inode)."""
 
+    def adding(self, path: Path, what: str) -> OutputGuard:
+        """This guard, and ``path`` (``what`` it is) forbidden too: another file the run
+        writes (``--failed``, for ``--report``)."""
+        ids = dict(self.ids)
+        with contextlib.suppress(OSError):
+            ids[file_id(path.stat())] = what
+        return OutputGuard({**self.named, path: what}, ids)
+
     def refuse(self, path: Path, option: str, why: str, hint: str | None = None) -> ConfigError:
         """The error for ``option`` naming ``path``, which it must not."""
         return ConfigError(

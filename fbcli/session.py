@@ -167,6 +167,8 @@ class ReplayResult:
     arrivals: list[dict[str, Any]] | None = None
     """With the built-in emulator: the calls it received."""
     exit_code: int = ExitCode.OK
+    guard: OutputGuard | None = None
+    """What ``--report`` must not name, checked again when the report is written."""
 
 
 def exit_code_for(
@@ -326,7 +328,12 @@ class ReplayRun:
                 self._merge_legacy(ledger)
             spool = stack.enter_context(Spool(stdin=self.stdin))
             spool.add(self.files)
-            failed = self._failed_file(self._guard(ledger, lock, spool.copies))
+            guard = self._guard(ledger, lock, spool.copies)
+            failed = self._failed_file(guard)
+            if self.settings.failed is not None:
+                guard = guard.adding(self.settings.failed, "the --failed file")
+            if self.settings.report is not None:
+                guard.check(self.settings.report, "--report")
             tally = PlanTally()
             check = preflight(
                 self._noted(self._items(DEFAULT_BASE_URL, tally, spool.copies)),
@@ -337,7 +344,7 @@ class ReplayRun:
                 target=self.target.ledger_target,
             )
             self._tell(check, tally)
-            result = ReplayResult(check, self.target.base_url or "", path)
+            result = ReplayResult(check, self.target.base_url or "", path, guard=guard)
             if check.has_problems and not self.settings.skip_invalid:
                 self.observer.rejected(check, self.config, len(self.files))
                 result.exit_code = ExitCode.DATA
@@ -516,10 +523,7 @@ class ReplayRun:
         )
 
     def _failed_file(self, guard: OutputGuard) -> FailedFile | None:
-        """The ``--failed`` file, checked (not yet opened: the pre-flight may refuse the run);
-        ``--report`` checked too."""
-        if self.settings.report is not None:
-            guard.check(self.settings.report, "--report")
+        """The ``--failed`` file, checked (not yet opened: the pre-flight may refuse the run)."""
         path = self.settings.failed
         if path is None:
             return None

@@ -23,6 +23,7 @@ from fbcli import __version__
 
 if TYPE_CHECKING:
     from fbcli.mappings import MappingConfig
+    from fbcli.outputs import OutputGuard
     from fbcli.plan import PlanTally
     from fbcli.replay import ReplaySummary
     from fbcli.reportdata import ReportCollector
@@ -43,14 +44,22 @@ class HtmlReport:
     """A ``--report`` being filled: where it goes, what ran, and its ``collector``."""
 
     def __init__(
-        self, path: Path, command: str, config: MappingConfig, ctx: typer.Context | None = None
+        self,
+        path: Path,
+        command: str,
+        config: MappingConfig,
+        ctx: typer.Context | None = None,
+        guard: OutputGuard | None = None,
     ) -> None:
         from fbcli.causes import CauseFinder
         from fbcli.inputs import read_bounded
         from fbcli.mappings import BUILT_IN, MAX_FILE_BYTES
         from fbcli.reportdata import ReportCollector
 
+        check_folder(path, "--report")
         self.path = path
+        self.guard = guard
+        """The path's rule, checked again when the report is written (a replay's: its own)."""
         self.command = command
         self.config = config
         self.collector: ReportCollector = ReportCollector(finder=CauseFinder(config))
@@ -67,9 +76,13 @@ class HtmlReport:
         *,
         replay: ReplaySummary | None = None,
         notes: Sequence[str] = (),
+        guard: OutputGuard | None = None,
     ) -> None:
         """Render the report and write it: atomically (whole, or the old file kept), and
-        mode 0600 (it quotes event values: customer data)."""
+        mode 0600 (it quotes event values: customer data).  The path is checked again
+        (``guard``, else the one it was opened with): a run can last hours, and a link
+        made there meanwhile must not aim the write at the ledger or another file; nor is
+        a link followed between that check and the write."""
         from fbcli.inputs import write_file
         from fbcli.mappings import BUILT_IN
         from fbcli.report.html import render_html
@@ -84,7 +97,10 @@ class HtmlReport:
             self.mapping_text,
         )
         page = render_html(ReportData(run, tally, self.collector, replay, tuple(notes)))
-        write_file(self.path, page.encode("utf-8"), private=True)
+        guard = guard or self.guard
+        if guard is not None:
+            guard.check(self.path, "--report")
+        write_file(self.path, page.encode("utf-8"), private=True, follow=False)
 
 
 def open_report(
@@ -101,11 +117,13 @@ def open_report(
     command's, whose command line the report shows."""
     if path is None:
         return None
+    guard = None
     if check:
         from fbcli.outputs import guard_for
 
-        guard_for(files, mapping=config.path).check(path, "--report")
-    return HtmlReport(path, command, config, ctx)
+        guard = guard_for(files, mapping=config.path)
+        guard.check(path, "--report")
+    return HtmlReport(path, command, config, ctx, guard)
 
 
 def write_report(
@@ -114,11 +132,12 @@ def write_report(
     *,
     replay: ReplaySummary | None = None,
     notes: Sequence[str] = (),
+    guard: OutputGuard | None = None,
 ) -> None:
     """Write the report, if one was asked for, and say where on standard error."""
     if report is None:
         return
-    report.write(tally, replay=replay, notes=notes)
+    report.write(tally, replay=replay, notes=notes, guard=guard)
     from fbcli.cli import console
     from fbcli.report import print_note
 
@@ -136,7 +155,30 @@ def write_replay_report(report: HtmlReport | None, result: ReplayResult) -> None
         )
     else:
         notes.append(f"Sent to {result.base_url}; ledger {result.ledger}.")
-    write_report(report, result.check.tally, replay=result.summary, notes=notes)
+    write_report(report, result.check.tally, replay=result.summary, notes=notes, guard=result.guard)
+
+
+def check_folder(path: Path, option: str) -> None:
+    """Refuse ``path`` before the run when its folder cannot take it (a replay would
+    otherwise send everything, then fail to write the report), or when it is ``-`` (which
+    elsewhere means standard output: a file named ``-`` would surprise)."""
+    import os
+
+    from fbcli.errors import ConfigError
+
+    if str(path) == "-":
+        raise ConfigError(
+            f"{option} needs a file: standard output carries the command's own output",
+            where="-",
+            hint=f"give {option} a path, e.g. {option} report.html",
+        )
+    folder = path.parent
+    if not folder.is_dir():
+        raise ConfigError(f"{option} cannot be written: no folder {folder}", where=str(path))
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigError(
+            f"{option} cannot be written: the folder {folder} is not writable", where=str(path)
+        )
 
 
 def command_line(ctx: typer.Context | None) -> str:

@@ -91,8 +91,9 @@ def _e(value: object) -> str:
 
 
 def _block(text: str) -> str:
-    """Multi-line text (a mapping file) for a ``<pre>``: ``_e`` line by line."""
-    return "\n".join(_e(line) for line in text.split("\n"))
+    """Multi-line text (a mapping file) for a ``<pre>``: ``_e`` line by line (a CRLF line
+    end is a line end, not a ``\r`` shown on every line)."""
+    return "\n".join(_e(line.removesuffix("\r")) for line in text.split("\n"))
 
 
 def render_html(data: ReportData) -> str:
@@ -295,10 +296,12 @@ def buckets(events: Counter[str], problems: Counter[str]) -> tuple[str, list[tup
     key = _BUCKET_KEYS[unit]
 
     found: dict[str, list[int]] = {}
-    day = first
-    while day <= last:
+    day, stride = first, _stride(unit)
+    while True:
         found.setdefault(key(day), [0, 0])
-        day += _stride(unit)
+        if last - day < stride:  # (never past ``last``: 9999-12-31 has no next day)
+            break
+        day += stride
     found.setdefault(key(last), [0, 0])
     for name in days:
         counts = found[key(dt.date.fromisoformat(name))]

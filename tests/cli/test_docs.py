@@ -192,6 +192,7 @@ def test_examples_run_in_a_scratch_folder_without_credentials(
     assert outcome.output == (
         "mappings.yaml",
         "sample_events",
+        "tests",
         "none 100 1",
         generate.SHOWN_PATHS["state"],
     )

@@ -167,7 +167,11 @@ def test_the_report_replaces_a_file_whole(run_cli: RunCli, tmp_path: Path) -> No
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.html"]  # no temporary file left
     missing = run_cli("validate", EVENTS, "-m", MAPPINGS, "--report", "no/such/r.html")
     assert missing.exit_code == 2
-    assert "cannot write: No such file or directory (no/such/r.html)" in missing.stderr
+    assert "--report cannot be written: no folder no/such (no/such/r.html)" in missing.stderr
+    dash = run_cli("validate", EVENTS, "-m", MAPPINGS, "--report", "-")
+    assert dash.exit_code == 2
+    assert "--report needs a file: standard output carries" in dash.stderr
+    assert not (tmp_path / "-").exists()
 
 
 # -- replay ---------------------------------------------------------------------------
@@ -227,6 +231,34 @@ def test_replay_report_when_the_preflight_refuses(run_cli: RunCli, tmp_path: Pat
     assert "Nothing was sent" in page.ids["run"]
     assert page.number("count-invalid") == 5
     assert "replay" not in page.ids  # no outcomes: nothing was sent
+
+
+def test_replay_refuses_a_report_without_a_folder_before_sending(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    result = run_cli(
+        "replay", EVENTS, "-m", MAPPINGS, "--emulator", "--skip-invalid", "--ledger", "l.sqlite",
+        "--report", "no/such/r.html",
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "--report cannot be written: no folder no/such" in result.stderr
+    assert "sent" not in result.stderr
+    assert not (tmp_path / "l.sqlite").exists()  # nothing was sent, no ledger was made
+
+
+def test_replay_report_is_never_the_failed_file(run_cli: RunCli, tmp_path: Path) -> None:
+    result = run_cli(
+        "replay", EVENTS, "-m", MAPPINGS, "--emulator", "--skip-invalid", "--ledger", "l.sqlite",
+        "--failed", "out.txt", "--report", "./out.txt",
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "--report must not be the --failed file" in result.stderr
+    assert not (tmp_path / "out.txt").exists()
+    again = run_cli(
+        "replay", EVENTS, "-m", MAPPINGS, "--emulator", "--skip-invalid", "--ledger", "l.sqlite",
+        "-f", "json",
+    )  # fmt: skip
+    assert json.loads(again.stdout)["sent"] == 7  # nothing was sent before
 
 
 def test_replay_report_never_overwrites_the_ledger(run_cli: RunCli, tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import pytest
 
 from fbcli.causes import KEEP_LINES, Cause, CauseBook, CauseFinder
 from fbcli.events import read_events
+from fbcli.ledger import event_key
 from fbcli.mappings import MappingConfig, load_mappings
 from fbcli.parallel import plan_in_parallel
 from fbcli.plan import PlanFilter, PlanTally, compile_config, plan_item, plan_records, take_groups
@@ -207,6 +208,21 @@ def test_duplicate_message_ids_are_counted_after_the_first() -> None:
     assert book.duplicate_ids() == 2
     assert cause.hint is not None
     assert "only the first is sent" in cause.hint
+
+
+def test_message_ids_are_duplicates_exactly_when_replay_keys_them_alike() -> None:
+    def with_id(line_id: int, message_id: object) -> str:
+        event = json.loads(named(line_id, "Order Completed"))
+        event["messageId"] = message_id
+        return json.dumps(event)
+
+    # An empty messageId is no ledger key (each such event is keyed by its content, so
+    # each is sent); an integer is keyed as its digits, the same key as the string.
+    book = finder_book([with_id(1, ""), with_id(2, ""), with_id(3, 5), with_id(4, "5")])
+    assert book.duplicate_ids() == 1
+    assert book.causes()[0].lines == ("in.jsonl:4",)
+    assert event_key({"messageId": ""}, "") != event_key({"messageId": "", "x": 1}, "")
+    assert event_key({}, "5") == "5"
 
 
 def test_duplicates_across_books_are_found_when_merged_in_order() -> None:

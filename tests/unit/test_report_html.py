@@ -111,6 +111,22 @@ def test_buckets_are_days_then_weeks_months_years() -> None:
     assert buckets(Counter({NO_TIMESTAMP: 3}), Counter()) == ("day", [])
 
 
+@pytest.mark.parametrize(
+    ("days", "unit", "count"),
+    [
+        (["9999-12-31"], "day", 1),
+        (["9999-12-01", "9999-12-31"], "day", 31),
+        (["9999-01-01", "9999-12-31"], "week", 53),
+        (["9995-01-01", "9999-12-31"], "month", 60),
+        (["0001-01-01", "9999-12-31"], "year", 9999),
+    ],
+)
+def test_buckets_reach_the_last_day_there_is(days: list[str], unit: str, count: int) -> None:
+    found_unit, found = buckets(Counter(dict.fromkeys(days, 1)), Counter())
+    assert (found_unit, len(found)) == (unit, count)
+    assert sum(ev for _, ev, _ in found) == len(days)
+
+
 def test_rate_buckets_spread_what_each_sample_saw_finish() -> None:
     width, found = rate_buckets([(0.0, 0), (0.5, 5), (1.2, 12), (2.9, 20)])
     assert width == 0.1
@@ -155,6 +171,11 @@ def test_every_text_is_escaped_and_secrets_hidden() -> None:
     assert "\u202e" not in page_html
     assert PAYLOADS[3] in page.ids["mapping"]
     assert page.title == "fbcli validate report"
+
+
+def test_a_mapping_file_with_crlf_line_ends_shows_as_its_lines() -> None:
+    page = read_page(render_html(_data(mapping_text="version: 1\r\nmode: cloud\r\n# a\rb\r\n")))
+    assert "version: 1\nmode: cloud\n# a\\rb\n" in page.ids["mapping"]  # a lone CR escaped
 
 
 def test_the_page_has_no_script_and_loads_nothing() -> None:
