@@ -107,7 +107,9 @@ def console(*, stderr: bool = False) -> Console:
     return make_console(stream, stderr=stderr, no_color=no_color, columns=os.environ.get("COLUMNS"))
 
 
-def _exit_code_for(error: FbcliError) -> ExitCode:
+def exit_code_for(error: FbcliError) -> ExitCode:
+    """The exit code of an error: 2 for a usage or mapping-file mistake, 3 for authentication,
+    else 1."""
     if isinstance(error, MappingFileError | ConfigError):
         return ExitCode.USAGE
     if isinstance(error, AuthError):
@@ -134,7 +136,7 @@ def guarded(command: Callable[P, R]) -> Callable[P, R]:
             from fbcli.report import print_error
 
             print_error(console(stderr=True), exc)
-            raise typer.Exit(_exit_code_for(exc)) from None
+            raise typer.Exit(exit_code_for(exc)) from None
         except KeyboardInterrupt as exc:
             # Plain words, nothing imported: the signal may have landed inside an import.
             signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT

@@ -49,5 +49,10 @@ def check_base_url(url: str) -> str:
             hint="use https:// (TLS is always verified)",
         )
     if "?" in url or "#" in url:
-        raise ConfigError(f"the base URL must not carry a query or fragment: '{url}'")
+        # Not quoted whole: a query is where a token pasted by mistake would be.
+        cut = min(i for i in (url.find("?"), url.find("#")) if i >= 0)
+        raise ConfigError(
+            f"the base URL must not carry a query or fragment: '{url[:cut]}' is followed by "
+            f"{'a query' if url[cut] == '?' else 'a fragment'} (not shown)"
+        )
     return url.rstrip("/")

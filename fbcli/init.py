@@ -200,7 +200,7 @@ class NearMiss:
             f"{'differs' if self.count == 1 else 'differ'} only in case or "
             f"punctuation from {literal}: the {self.subscription} subscription takes only "
             f"{literal}; fix the name where it is sent, or widen its trigger: "
-            f"event = {literal} or event = {name}"
+            f"(event = {literal} or event = {name})"
         )
 
 

@@ -213,8 +213,7 @@ def replay_command(
         observer.close()
     as_json = output is OutputFormat.json
     render_replay_result(console(), console(stderr=True), sys.stdout, result, as_json=as_json)
-    write_replay_report(html, result)
-    finish(result.exit_code)
+    finish(write_replay_report(html, result))
 
 
 def _secret_refused() -> ConfigError:

@@ -144,8 +144,12 @@ def write_report(
     print_note(console(stderr=True), f"report written to {report.path}")
 
 
-def write_replay_report(report: HtmlReport | None, result: ReplayResult) -> None:
-    """A replay's report: its pre-flight's counts, and what it sent (if it did)."""
+def write_replay_report(report: HtmlReport | None, result: ReplayResult) -> int:
+    """A replay's report: its pre-flight's counts, and what it sent (if it did); the exit code.
+
+    A report that cannot be written at the end (a full disk, a link put in its place) is an
+    error on standard error, but it never hides what the replay itself says: its exit
+    code stands unless it was 0, which becomes the error's."""
     notes = []
     if result.summary is None:
         tally = result.check.tally
@@ -155,7 +159,19 @@ def write_replay_report(report: HtmlReport | None, result: ReplayResult) -> None
         )
     else:
         notes.append(f"Sent to {result.base_url}; ledger {result.ledger}.")
-    write_report(report, result.check.tally, replay=result.summary, notes=notes, guard=result.guard)
+    from fbcli.errors import FbcliError
+
+    try:
+        write_report(
+            report, result.check.tally, replay=result.summary, notes=notes, guard=result.guard
+        )
+    except FbcliError as exc:
+        from fbcli.cli import console, exit_code_for
+        from fbcli.report import print_error
+
+        print_error(console(stderr=True), exc)
+        return result.exit_code or exit_code_for(exc)
+    return result.exit_code
 
 
 def check_folder(path: Path, option: str) -> None:

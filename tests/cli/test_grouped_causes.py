@@ -128,6 +128,8 @@ def test_init_points_near_misses_at_the_standard_subscription(
         '"Order Completed": the Track Purchase subscription takes only "Order Completed"'
     ) in result.stderr
     assert '#   trigger: type = "track" and event = "Download"' in result.stdout
+    # The widened trigger, in parentheses: pasted after 'type = "track" and', it still holds.
+    assert '(event = "Order Completed" or event = "Order completed")' in result.stderr
 
 
 def test_causes_wrap_under_themselves_within_the_width(run_cli: RunCli, tmp_path: Path) -> None:

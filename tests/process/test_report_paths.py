@@ -94,3 +94,25 @@ def test_write_file_can_replace_a_link_rather_than_follow_it(tmp_path: Path) -> 
     assert not link.is_symlink()
     assert link.read_bytes() == b"page"
     assert link.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_report_that_cannot_be_written_never_hides_the_replays_own_exit_code(
+    tmp_path: Path,
+) -> None:
+    """Exit 4 (every valid call delivered, an invalid event left out) stays 4 when the
+    report cannot be written at the end; the error is still said."""
+    events = purchases(tmp_path / "events.jsonl", 12)
+    with events.open("a", encoding="utf-8") as out:
+        out.write('{"type": "track", "event": "Order Completed", "properties": {}}\n')
+    args = replay(tmp_path, "--rate", "6", "--burst", "1", "--skip-invalid", "--report", "r.html")
+    proc = subprocess.Popen(
+        args, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 30
+    while not (tmp_path / "l.sqlite").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    (tmp_path / "r.html").symlink_to("l.sqlite")
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 4, err
+    assert "--report must not be the ledger" in err

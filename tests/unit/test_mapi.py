@@ -676,6 +676,8 @@ def test_check_base_url_accepts(url: str, expected: str) -> None:
         ("https://mapi.fbot.me/?x=1", "must not carry a query or fragment"),
         ("https://mapi.fbot.me?", "must not carry a query or fragment"),
         ("https://mapi.fbot.me/#top", "must not carry a query or fragment"),
+        ("https://mapi.fbot.me/?token=hunter2", "'https://mapi.fbot.me/' is followed by a query"),
+        ("https://mapi.fbot.me#hunter2", "followed by a fragment"),
         ("https://[::1", "not a valid URL"),
         ("https://mapi.fbot.me:99999", "not a valid URL"),
         ("https://mapi.fbot.me:port", "not a valid URL"),
