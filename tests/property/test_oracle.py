@@ -18,6 +18,7 @@ with the reason; with ``FBCLI_ORACLE_REQUIRED=1`` (CI) they fail instead.
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 from collections.abc import Iterator
@@ -148,9 +149,10 @@ def test_fixed_seed_events_agree_with_the_destination(oracle: Oracle, mode: Mode
 def mapping_files() -> list[tuple[Path, Path]]:
     """Each event file with the mapping file it is read with (cases and samples)."""
     pairs = [
-        (case / "events.jsonl", case / "mappings.yaml")
+        (events, case / "mappings.yaml")
         for case in sorted((REPO / "tests" / "cases").iterdir())
         if case.is_dir()
+        for events in sorted(case.glob("events.jsonl*"))
     ]
     samples = REPO / "sample_events"
     pairs += [
@@ -176,7 +178,10 @@ def test_the_repository_events_agree_with_the_destination(
 ) -> None:
     """Every call of the acceptance cases and sample events (expected.jsonl included)."""
     config = load(mappings)
-    items = list(read_events(io.BytesIO(events.read_bytes()), str(events)))
+    data = events.read_bytes()
+    if events.suffix == ".gz":
+        data = gzip.decompress(data)
+    items = list(read_events(io.BytesIO(data), str(events)))
     planned: list[tuple[Event, Any]] = [
         (item, subscription)
         for item in items
