@@ -1355,10 +1355,12 @@ def plan_groups(
     render: Callable[[PlanRecord], T],
     *,
     causes: CauseFinder | None = None,
+    into: CauseBook | None = None,
 ) -> Iterator[PlanGroup[T]]:
     """``plan_item`` over a stream: a group per item the selection keeps (records rendered).
 
-    ``causes``: each group carries its item's causes (a ``CauseBook`` of its own).
+    ``causes``: each group carries its item's causes (a ``CauseBook`` of its own), or,
+    given ``into``, they are all noted in that one book.
     """
     for item in items:
         records = plan_item(item, compiled, selection)
@@ -1367,9 +1369,10 @@ def plan_groups(
         elif records is not None:
             group = group_of(records, render)
             if causes is not None:
-                book = causes.new_book()
+                book = causes.new_book() if into is None else into
                 causes.note(book, item, records)
-                group = group._replace(causes=book)
+                if into is None:
+                    group = group._replace(causes=book)
             yield group
 
 
@@ -1393,21 +1396,11 @@ def plan_batch(
     outputs: list[T | str] = []
     add, keep = tally.add_keys, outputs.append
     book = causes.new_book() if causes is not None else None
-    for item in items:
-        records = plan_item(item, compiled, selection)
-        if records is None:
-            continue
-        if records is UNDATED:  # as ``plan_groups`` counts it
-            add((UNDATED_KEY,), is_event=False)
-            continue
-        group = group_of(records, render)
+    for group in plan_groups(items, compiled, selection, render, causes=causes, into=book):
         add(group.keys, is_event=group.is_event)
         for output in group.outputs:
             if output is not None:
                 keep(output)
-        if causes is not None:
-            assert book is not None
-            causes.note(book, item, records)
     if join_text and outputs:
         outputs = ["".join(map(str, outputs))]
     return PlanBatch(tally, outputs, book)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from fbcli.causes import KEEP_LINES, Cause, CauseBook, CauseFinder
+from fbcli.causes import KEEP_LINES, Cause, CauseBook, CauseFinder, SeenHashes
 from fbcli.events import read_events
 from fbcli.ledger import event_key
 from fbcli.mappings import MappingConfig, load_mappings
@@ -266,3 +266,18 @@ def test_parallel_workers_give_the_causes_of_one_process(tmp_path: Path) -> None
     kinds = {cause["kind"]: cause["count"] for cause in results[0]}
     assert kinds["duplicate messageId"] == 260
     assert kinds["string with a currency sign"] == 51  # 60, less the 9 near misses
+
+
+def test_seen_hashes_is_a_set_of_64_bit_codes_in_8_bytes_each() -> None:
+    seen = SeenHashes()
+    codes = [0, 1, -1, 2**63, -(2**63), 12345, 12345 + 2**64, *range(10, 5000, 7)]
+    expected: set[int] = set()
+    for code in codes:
+        key = (code & 0xFFFF_FFFF_FFFF_FFFF) or 1
+        assert seen.add(code) is (key not in expected)
+        expected.add(key)
+    assert len(seen) == len(expected)
+    assert all(not seen.add(code) for code in codes)  # every one is still there, grown
+    copy = pickle.loads(pickle.dumps(seen))
+    assert not copy.add(12345)
+    assert copy.add(99_999_999)
