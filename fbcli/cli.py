@@ -245,8 +245,11 @@ def finish(code: int) -> NoReturn:
     raise typer.Exit(code)
 
 
-def _same(record: PlanRecord) -> PlanRecord:
-    return record
+def _row_record(record: PlanRecord) -> PlanRecord:
+    """``report.row_record``: what a table row needs of a record (rich imported only then)."""
+    from fbcli.report import row_record
+
+    return row_record(record)
 
 
 # -- commands --------------------------------------------------------------------------
@@ -388,7 +391,7 @@ def dry_run_command(
         selection=lambda: selection(action, where, lines, since, until), causes=not as_json,
         jobs=jobs, strict=strict, max_errors=max_errors, limit=limit,
     )  # fmt: skip
-    records = run.outputs(record_line if as_json else _same, join_text=as_json)
+    records = run.outputs(record_line if as_json else _row_record, join_text=as_json)
     if as_json:
         write_lines(sys.stdout, records)
         sys.stdout.flush()

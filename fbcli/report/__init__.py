@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import IO, Any, Final, cast
 
 from rich import box
@@ -68,10 +69,22 @@ _KEY_FIELDS: Final = (
 
 
 class _Console(Console):
-    """A console whose broken pipe (``| head``) ends the command quietly, not with exit 1."""
+    """A console whose broken pipe (``| head``) ends the command quietly, not with exit 1,
+    and which asks whether its file is a terminal once (rich asks at every print: a
+    system call each time, thousands in a large table)."""
+
+    _terminal_of: object = None
+    _terminal: bool = False
 
     def on_broken_pipe(self) -> None:
         raise BrokenPipeError
+
+    @property
+    def is_terminal(self) -> bool:
+        file = self.file
+        if self._terminal_of is not file:
+            self._terminal_of, self._terminal = file, bool(Console.is_terminal.fget(self))  # type: ignore[attr-defined]
+        return self._terminal
 
 
 def make_console(stream: IO[str], *, stderr: bool, no_color: bool, columns: str | None) -> Console:
@@ -128,6 +141,21 @@ def event_label(data: Mapping[str, Any]) -> str:
     if isinstance(name, str) and name:
         label += f" {name}"
     return clip(label, 40, "…")
+
+
+_LABEL_KEYS: Final = ("type", "event", "name")
+"""What ``event_label`` reads of an event: all a table row shows of its data."""
+
+
+def row_record(record: PlanRecord) -> PlanRecord:
+    """The record as a table row needs it: its event's data cut to what ``event_label``
+    reads.  ``dry-run``'s planning workers send their records back so, a few bytes
+    instead of the whole event (which no row draws)."""
+    if isinstance(record, LineError):
+        return record
+    data = record.event.data
+    shown: dict[str, Any] = {key: data[key] for key in _LABEL_KEYS if key in data}
+    return replace(record, event=replace(record.event, data=shown))
 
 
 def key_fields(body: Mapping[str, Any], *, separator: str = "\n") -> str:
