@@ -323,19 +323,19 @@ def emulator_command(
             "at /_emulator/calls",
         )
     emulator = Emulator(config)
-    try:
-        url = emulator.start()
-    except OSError as exc:
-        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    print_note(err, f"MAPI emulator listening on {url} (Ctrl-C to stop)")
-    key = config.key or "any-key"
-    secret = "<the secret it was started with>" if config.secret else "any-secret"
-    print_note(
-        err,
-        f"try: FRIENDBUY_MAPI_KEY={key} FRIENDBUY_MAPI_SECRET={secret} "
-        f"fbcli replay sample_events/events.jsonl --base-url {url} --skip-invalid",
-    )
-    try:
+    try:  # stopped however this ends, a Ctrl-C while the first lines are written included
+        try:
+            url = emulator.start()
+        except OSError as exc:
+            raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+        print_note(err, f"MAPI emulator listening on {url} (Ctrl-C to stop)")
+        key = config.key or "any-key"
+        secret = "<the secret it was started with>" if config.secret else "any-secret"
+        print_note(
+            err,
+            f"try: FRIENDBUY_MAPI_KEY={key} FRIENDBUY_MAPI_SECRET={secret} "
+            f"fbcli replay sample_events/events.jsonl --base-url {url} --skip-invalid",
+        )
         emulator.serve_forever()
     finally:
         emulator.stop()

@@ -962,7 +962,12 @@ def _emulator_first_lines(host: str) -> list[str]:
             lines.append(proc.stderr.readline())
     finally:
         proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=10)
+        try:
+            proc.communicate(timeout=10)
+        finally:  # never left running (for the tests after this one) if it did not stop
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
     if "cannot listen" in lines[0]:
         pytest.skip(f"cannot listen on {host} here")
     return lines
