@@ -626,7 +626,9 @@ def lookup(event: Mapping[str, Any], path: str) -> Any:
 _OPERATORS: Final = {"=": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 
 
-def emit_test(src: Source, node: Node, value: Callable[[str], str]) -> str:
+def emit_test(
+    src: Source, node: Node, value: Callable[[str], str], *, instants: bool = False
+) -> str:
     """The Python expression of a trigger: the semantics table of the module docstring.
 
     The one definition of what a trigger means: ``compile_trigger`` compiles
@@ -634,18 +636,25 @@ def emit_test(src: Source, node: Node, value: Callable[[str], str]) -> str:
     planner writes it into its code (``plan.compile_config``).  ``value(path)``
     is an expression of the value at ``path`` (``MISSING`` when it does not
     resolve), evaluated at most once.  The expression never raises.
+    ``instants``: a command-line trigger (``compile_option``), whose ordering
+    comparisons with text compare ISO-8601 instants (``_instant_test``).
     """
     match node:
+        case Compare(path, op, literal) if instants and op in ORDERING and type(literal) is str:
+            instant = parse_instant(literal)
+            assert instant is not None  # compile_option refused any other text
+            return _instant_test(src, op, instant, value(path))
         case Compare(path, op, literal):
             return _compare_test(src, op, literal, value(path))
         case Call(func, path, arg):
             return _call_test(src, func, arg, value(path))
         case Not(operand):
-            return f"(not {emit_test(src, operand, value)})"
-        case And(items):
-            return "(" + " and ".join(emit_test(src, item, value) for item in items) + ")"
-        case Or(items):
-            return "(" + " or ".join(emit_test(src, item, value) for item in items) + ")"
+            return f"(not {emit_test(src, operand, value, instants=instants)})"
+        case And(items) | Or(items):
+            joint = " and " if isinstance(node, And) else " or "
+            return (
+                "(" + joint.join(emit_test(src, i, value, instants=instants) for i in items) + ")"
+            )
         case _:
             assert_never(node)
 
@@ -706,17 +715,17 @@ _COMPILED: dict[str, Predicate] = {}
 _COMPILED_KEEP: Final = 1024
 
 
-def compile_trigger(node: Node) -> Predicate:
+def compile_trigger(node: Node, *, instants: bool = False) -> Predicate:
     """Compile a trigger once into a predicate: event in, match out (``emit_test``'s code).
 
     Compiled predicates are kept by the trigger's text (``format_trigger``), not by
     node: nodes compare ``1`` equal to ``true`` and to ``1.0``.
     """
-    text = format_trigger(node)
+    text = ("instants " if instants else "") + format_trigger(node)
     predicate = _COMPILED.get(text)
     if predicate is None:
         src = Source()
-        test = emit_test(src, node, value_of(src, "event"))
+        test = emit_test(src, node, value_of(src, "event"), instants=instants)
         src.line(0, "def match(event):")
         src.line(1, f"return {test}")
         predicate = src.compile("match")
@@ -791,26 +800,6 @@ def _instant_test(src: Source, op: str, literal: datetime, actual: str) -> str:
     return f"(({a} := {parse}({actual})) is not None and {a} {_OPERATORS[op]} {src.const(literal)})"
 
 
-def _option_test(src: Source, node: Node, value: Callable[[str], str]) -> str:
-    """``emit_test`` for a command-line trigger: the same, but for ordering comparisons with
-    text, which compare ISO-8601 instants (``check_option`` has refused any other text)."""
-    match node:
-        case Compare(path, op, literal) if op in ORDERING and isinstance(literal, str):
-            instant = parse_instant(literal)
-            assert instant is not None
-            return _instant_test(src, op, instant, value(path))
-        case Compare() | Call():
-            return emit_test(src, node, value)
-        case Not(operand):
-            return f"(not {_option_test(src, operand, value)})"
-        case And(items):
-            return "(" + " and ".join(_option_test(src, item, value) for item in items) + ")"
-        case Or(items):
-            return "(" + " or ".join(_option_test(src, item, value) for item in items) + ")"
-        case _:
-            assert_never(node)
-
-
 def text_orderings(node: Node) -> list[Compare]:
     """The comparisons of ``node`` that order text (``<``, ``<=``, ``>``, ``>=`` with a
     string): in a mapping file these never match, as in the destination."""
@@ -842,11 +831,4 @@ def compile_option(text: str, option: str) -> Predicate:
                 hint='compare a number, or a date like "2026-01-31" or "2026-01-31T12:00:00Z" '
                 "(a date is midnight UTC; a time without an offset is UTC)",
             )
-    if not orderings:
-        return compile_trigger(node)
-    src = Source()
-    test = _option_test(src, node, value_of(src, "event"))
-    src.line(0, "def match(event):")
-    src.line(1, f"return {test}")
-    predicate: Predicate = src.compile("match")
-    return predicate
+    return compile_trigger(node, instants=bool(orderings))
