@@ -50,11 +50,10 @@ def replay(tmp_path: Path, *more: str) -> list[str]:
     ]
 
 
-def test_a_link_made_at_the_report_path_mid_replay_never_overwrites_the_ledger(
-    tmp_path: Path,
-) -> None:
-    purchases(tmp_path / "events.jsonl", 12)
-    args = replay(tmp_path, "--rate", "6", "--burst", "1", "--report", "r.html")
+def link_the_report_to_the_ledger_mid_replay(tmp_path: Path, *more: str) -> tuple[int, str, str]:
+    """A replay with ``--report r.html`` at 6 calls a second, and, once it is sending (its
+    path checked), ``r.html`` made a symbolic link to its ledger: exit code, out, err."""
+    args = replay(tmp_path, "--rate", "6", "--burst", "1", *more, "--report", "r.html")
     proc = subprocess.Popen(
         args, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
@@ -64,7 +63,15 @@ def test_a_link_made_at_the_report_path_mid_replay_never_overwrites_the_ledger(
     time.sleep(0.3)  # the path has been checked: the replay is sending
     (tmp_path / "r.html").symlink_to("l.sqlite")
     out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 2, err
+    return proc.returncode, out, err
+
+
+def test_a_link_made_at_the_report_path_mid_replay_never_overwrites_the_ledger(
+    tmp_path: Path,
+) -> None:
+    purchases(tmp_path / "events.jsonl", 12)
+    code, out, err = link_the_report_to_the_ledger_mid_replay(tmp_path)
+    assert code == 2, err
     assert "--report must not be the ledger" in err
     assert (tmp_path / "r.html").is_symlink()
     rerun = subprocess.run(
@@ -104,15 +111,6 @@ def test_a_report_that_cannot_be_written_never_hides_the_replays_own_exit_code(
     events = purchases(tmp_path / "events.jsonl", 12)
     with events.open("a", encoding="utf-8") as out:
         out.write('{"type": "track", "event": "Order Completed", "properties": {}}\n')
-    args = replay(tmp_path, "--rate", "6", "--burst", "1", "--skip-invalid", "--report", "r.html")
-    proc = subprocess.Popen(
-        args, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    deadline = time.monotonic() + 30
-    while not (tmp_path / "l.sqlite").exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.3)
-    (tmp_path / "r.html").symlink_to("l.sqlite")
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 4, err
+    code, _, err = link_the_report_to_the_ledger_mid_replay(tmp_path, "--skip-invalid")
+    assert code == 4, err
     assert "--report must not be the ledger" in err
